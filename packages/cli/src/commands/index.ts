@@ -1,0 +1,8 @@
+import type { CommandModule } from 'yargs';
+import type { GlobalArgs } from '../runtime';
+
+// One line per command; each command lives in its own file (commands/<name>.ts).
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs' CommandModule is invariant in its args; each module checks its own
+type AnyCommand = CommandModule<GlobalArgs, any>;
+
+export const commands: AnyCommand[] = [];
