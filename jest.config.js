@@ -7,6 +7,7 @@ const moduleNameMapper = { '^@braid/(core|sql|git|pg|report|cli)$': '<rootDir>/p
 module.exports = {
   // Database and git tests share one PostgreSQL server and two cores: keep parallelism modest.
   maxWorkers: 2,
+  testTimeout: 120000,
   projects: [
     {
       displayName: 'unit',
@@ -21,7 +22,6 @@ module.exports = {
       transform,
       moduleNameMapper,
       testEnvironment: 'node',
-      testTimeout: 120000,
     },
   ],
 };

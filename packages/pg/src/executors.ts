@@ -1,0 +1,122 @@
+import { EnvironmentError, UsageError, redact } from '@braid/core';
+import type { Executor, QueryResult } from './executor';
+
+// The pg and PGlite modules are loaded lazily: a command that never touches a database
+// (check, lint, the merge driver's static part) never pays for them.
+
+/** A server connection through node-postgres. */
+export class PgExecutor implements Executor {
+  readonly engine = 'postgres' as const;
+  constructor(
+    private readonly client: import('pg').Client,
+    readonly serverVersionNum: number,
+    readonly label: string,
+  ) {}
+
+  async query<R = Record<string, unknown>>(
+    sql: string,
+    params?: readonly unknown[],
+  ): Promise<QueryResult<R>> {
+    const r = await this.client.query(sql, params as unknown[] | undefined);
+    return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
+  }
+
+  async exec(sql: string): Promise<void> {
+    await this.client.query(sql);
+  }
+
+  /** The underlying client's backend pid (for lock diagnostics). */
+  get processId(): number | undefined {
+    return (this.client as unknown as { processID?: number }).processID;
+  }
+
+  async close(): Promise<void> {
+    await this.client.end().catch(() => undefined);
+  }
+}
+
+/** The part of PGlite's API braid uses (structural: PGlite ships separate ESM/CJS typings). */
+export interface PGliteHandle {
+  query<R>(sql: string, params?: unknown[]): Promise<{ rows: R[]; affectedRows?: number }>;
+  exec(sql: string): Promise<unknown>;
+  close(): Promise<void>;
+  dumpDataDir(compression?: 'auto' | 'gzip' | 'none'): Promise<File | Blob>;
+}
+
+/** PostgreSQL in-process (WebAssembly). Single connection. */
+export class PGliteExecutor implements Executor {
+  readonly engine = 'pglite' as const;
+  constructor(
+    readonly db: PGliteHandle,
+    readonly serverVersionNum: number,
+    readonly label: string,
+  ) {}
+
+  async query<R = Record<string, unknown>>(
+    sql: string,
+    params?: readonly unknown[],
+  ): Promise<QueryResult<R>> {
+    const r = await this.db.query<R>(sql, params as unknown[] | undefined);
+    return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+  }
+
+  async exec(sql: string): Promise<void> {
+    await this.db.exec(sql);
+  }
+
+  async close(): Promise<void> {
+    await this.db.close().catch(() => undefined);
+  }
+}
+
+/** Connects to a server URL (postgres://…). Exit 3 with a password-free message when unreachable. */
+export async function connectPg(url: string, applicationName = 'braid'): Promise<PgExecutor> {
+  const { Client } = await import('pg');
+  const label = redact(url);
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new UsageError('bad-db-url', `--db: not a valid connection URL: ${label}`);
+  }
+  const client = new Client({
+    connectionString: url,
+    application_name: applicationName,
+    // node-postgres falls back to $USER, which CI does not set.
+    user: parsed.username
+      ? decodeURIComponent(parsed.username)
+      : (process.env['PGUSER'] ?? process.env['USER'] ?? 'postgres'),
+  });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    throw new EnvironmentError('db-unreachable', `cannot connect to ${label}: ${redact(msg)}`);
+  }
+  const v = await client.query<{ v: string }>('select current_setting($1) as v', ['server_version_num']);
+  return new PgExecutor(client, Number(v.rows[0]?.v ?? 0), label);
+}
+
+/** Opens PGlite in memory (`dataDir` undefined) or persisted in a directory. */
+export async function openPGlite(dataDir?: string): Promise<PGliteExecutor> {
+  const { PGlite } = await import('@electric-sql/pglite');
+  const db: PGliteHandle = dataDir === undefined ? await PGlite.create() : await PGlite.create(dataDir);
+  const v = await db.query<{ v: string }>('select current_setting($1) as v', ['server_version_num']);
+  return new PGliteExecutor(
+    db,
+    Number(v.rows[0]?.v ?? 0),
+    dataDir === undefined ? 'pglite:memory' : `pglite:${dataDir}`,
+  );
+}
+
+/** Opens an executor for a URL: postgres://, postgresql://, pglite:memory or pglite:PATH. */
+export async function openExecutor(url: string, applicationName?: string): Promise<Executor> {
+  if (url === 'pglite:memory') return openPGlite();
+  if (url.startsWith('pglite:')) return openPGlite(url.slice('pglite:'.length));
+  if (/^postgres(ql)?:\/\//i.test(url)) return connectPg(url, applicationName);
+  throw new UsageError(
+    'bad-db-url',
+    `--db: expected postgres://…, pglite:PATH or pglite:memory, got ${redact(url)}`,
+  );
+}
