@@ -1,1 +1,2 @@
-export {};
+export { splitStatements, splitLexically, SourceMap, type Statement } from './split';
+export { loadParser, isParserLoaded, parseSql, parsePlpgsql, type AstNode, type ParseResult } from './parser';

@@ -1,0 +1,105 @@
+/**
+ * The ONLY module that touches libpg-query (the real PostgreSQL parser compiled to WebAssembly).
+ * It is loaded lazily, once per process (`loadParser()`), so that commands that do not parse SQL
+ * never pay for it. Parse results are cached by text (a Map keyed by the file's text is a hash
+ * table keyed by its hash), so linting and planning the same file twice parses it once.
+ *
+ * Everything else in @braid/sql works on the plain JSON AST returned here, through the small
+ * accessors in ast.ts.
+ */
+
+/** A node of the parser's JSON AST ({ CreateStmt: {...} } etc.), treated as plain data. */
+export type AstNode = Record<string, unknown>;
+
+export interface RawStmt {
+  /** The statement node, e.g. { AlterTableStmt: {...} }. */
+  stmt: AstNode;
+  /** UTF-8 byte offset of the statement (after the previous statement's semicolon). */
+  location: number;
+  /** Length in bytes; undefined means "to the end of the text". */
+  length: number | undefined;
+}
+
+export type ParseResult =
+  | { ok: true; version: number; stmts: RawStmt[] }
+  | { ok: false; message: string; /** 0-based character offset of the error, when known */ position: number | undefined };
+
+interface LibPgQuery {
+  loadModule(): Promise<void>;
+  parseSync(query: string): unknown;
+  parsePlPgSQLSync(query: string): unknown;
+}
+
+let lib: LibPgQuery | undefined;
+let loading: Promise<LibPgQuery> | undefined;
+
+/** Loads the parser (once per process). */
+export async function loadParser(): Promise<void> {
+  if (lib) return;
+  loading ??= (async () => {
+    const mod = (await import('libpg-query')) as unknown as LibPgQuery & { default?: LibPgQuery };
+    const m: LibPgQuery = typeof mod.parseSync === 'function' ? mod : (mod.default as LibPgQuery);
+    await m.loadModule();
+    lib = m;
+    return m;
+  })();
+  await loading;
+}
+
+export function isParserLoaded(): boolean {
+  return lib !== undefined;
+}
+
+function need(): LibPgQuery {
+  if (!lib) throw new Error('the SQL parser is not loaded: call loadParser() first');
+  return lib;
+}
+
+const cache = new Map<string, ParseResult>();
+const CACHE_MAX = 5000;
+
+function errorOf(e: unknown): { message: string; position: number | undefined } {
+  const err = e as { message?: string; sqlDetails?: { cursorPosition?: number } };
+  const pos = err.sqlDetails?.cursorPosition;
+  return { message: String(err.message ?? e), position: typeof pos === 'number' && pos >= 0 ? pos : undefined };
+}
+
+/** Parses SQL text (one or more statements). Requires loadParser(). Never throws on bad SQL. */
+export function parseSql(text: string): ParseResult {
+  const hit = cache.get(text);
+  if (hit) return hit;
+  let result: ParseResult;
+  try {
+    const raw = need().parseSync(text) as { version: number; stmts?: Array<Record<string, unknown>> };
+    result = {
+      ok: true,
+      version: raw.version,
+      stmts: (raw.stmts ?? []).map((s) => ({
+        stmt: s['stmt'] as AstNode,
+        location: typeof s['stmt_location'] === 'number' ? s['stmt_location'] : 0,
+        length: typeof s['stmt_len'] === 'number' && s['stmt_len'] > 0 ? s['stmt_len'] : undefined,
+      })),
+    };
+  } catch (e) {
+    if (e instanceof Error && e.message.includes('not loaded')) throw e;
+    result = { ok: false, ...errorOf(e) };
+  }
+  if (cache.size >= CACHE_MAX) cache.clear();
+  cache.set(text, result);
+  return result;
+}
+
+export type PlpgsqlResult = { ok: true; functions: AstNode[] } | { ok: false; message: string };
+
+/**
+ * Parses a CREATE FUNCTION / DO statement written in PL/pgSQL and returns the function trees
+ * ({ PLpgSQL_function: ... }). Requires loadParser().
+ */
+export function parsePlpgsql(createFunctionSql: string): PlpgsqlResult {
+  try {
+    const raw = need().parsePlPgSQLSync(createFunctionSql) as { plpgsql_funcs?: AstNode[] };
+    return { ok: true, functions: raw.plpgsql_funcs ?? [] };
+  } catch (e) {
+    return { ok: false, message: errorOf(e).message };
+  }
+}
