@@ -20,7 +20,7 @@ function history(n) {
     const t = `t${i}`;
     let up;
     let down;
-    let noTx = false;
+    const noTx = false;
     switch (i % 6) {
       case 1:
         up = `create table ${t} (id bigint generated always as identity primary key, name text not null, created_at timestamptz not null default now());`;
