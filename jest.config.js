@@ -8,6 +8,7 @@ module.exports = {
   // Database and git tests share one PostgreSQL server and two cores: keep parallelism modest.
   maxWorkers: 2,
   testTimeout: 120000,
+  reporters: ['default', '<rootDir>/scripts/jest-summary-reporter.js'],
   projects: [
     {
       displayName: 'unit',
