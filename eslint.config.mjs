@@ -12,6 +12,7 @@ export default tseslint.config(
       'packages/cli/bin/**',
       'jest.config.js',
       'eslint.config.mjs',
+      'scripts/*.js',
     ],
   },
   js.configs.recommended,
