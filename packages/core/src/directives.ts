@@ -1,0 +1,117 @@
+/**
+ * Directives: SQL line comments `-- braid:<name> [args]` in the leading comment block of
+ * `up.sql` (the blank and `--` comment lines before the first statement).
+ *
+ *   -- braid:no-transaction           run outside a transaction, statement by statement
+ *   -- braid:requires <id> [<id> ...] explicit dependency on EARLIER migrations (may repeat)
+ *   -- braid:irreversible             no down.sql; `braid down` refuses
+ *
+ * Also accepted and kept verbatim in `others` (their meaning belongs to later features):
+ * ignore, ticket, reason, timeout, lock-timeout. Any other `braid:` name is an error, so that a
+ * typo (`braid:no-transation`) is never silently ignored.
+ */
+import { UsageError } from './errors';
+import { canonicalText } from './hash';
+import { isValidId } from './ids';
+
+export interface OtherDirective {
+  name: string;
+  args: string;
+  /** 1-based line in up.sql. */
+  line: number;
+}
+
+export interface Directives {
+  noTransaction: boolean;
+  requires: string[];
+  irreversible: boolean;
+  others: OtherDirective[];
+}
+
+export const CORE_DIRECTIVES = ['no-transaction', 'requires', 'irreversible'] as const;
+export const OTHER_DIRECTIVES = ['ignore', 'ticket', 'reason', 'timeout', 'lock-timeout'] as const;
+
+const DIRECTIVE_LINE = /^\s*--\s*braid:([A-Za-z0-9_-]*)(?:\s+(.*?))?\s*$/;
+
+export function emptyDirectives(): Directives {
+  return { noTransaction: false, requires: [], irreversible: false, others: [] };
+}
+
+/** Lines (1-based number and text) of the leading comment block of a SQL file. */
+function leadingCommentLines(sql: string): { line: number; text: string }[] {
+  const lines = canonicalText(sql).split('\n');
+  const out: { line: number; text: string }[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const text = lines[i];
+    if (text.trim() === '') continue;
+    if (!/^\s*--/.test(text)) break;
+    out.push({ line: i + 1, text });
+  }
+  return out;
+}
+
+/**
+ * Parses the directives of an `up.sql`. `file` names it in errors (`FILE:LINE: reason`,
+ * UsageError). Only the leading comment block counts; see `misplacedDirectives` for
+ * directive-looking comments further down (which `braid check` reports).
+ */
+export function parseDirectives(upSql: string, file: string): Directives {
+  const d = emptyDirectives();
+  const seen = new Set<string>();
+  for (const { line, text } of leadingCommentLines(upSql)) {
+    const m = DIRECTIVE_LINE.exec(text);
+    if (!m) continue;
+    const name = m[1].toLowerCase();
+    const args = m[2] ?? '';
+    const fail = (reason: string): never => {
+      throw new UsageError('invalid-directive', `${file}:${line}: ${reason}`, {
+        data: { file, line, directive: name },
+      });
+    };
+    switch (name) {
+      case 'no-transaction':
+      case 'irreversible':
+        if (args !== '') fail(`braid:${name} takes no arguments (found ${JSON.stringify(args)})`);
+        if (seen.has(name)) fail(`braid:${name} is given twice`);
+        if (name === 'no-transaction') d.noTransaction = true;
+        else d.irreversible = true;
+        break;
+      case 'requires': {
+        const ids = args.split(/[\s,]+/).filter((x) => x !== '');
+        if (ids.length === 0) fail('braid:requires needs at least one migration id');
+        for (const id of ids) {
+          if (!isValidId(id))
+            fail(`braid:requires: ${JSON.stringify(id)} is not a migration id (YYYYMMDDHHMMSS_slug)`);
+          if (!d.requires.includes(id)) d.requires.push(id);
+        }
+        break;
+      }
+      default:
+        if ((OTHER_DIRECTIVES as readonly string[]).includes(name)) {
+          d.others.push({ name, args, line });
+        } else {
+          fail(
+            `unknown directive braid:${name || '(empty)'} (known: ${[...CORE_DIRECTIVES, ...OTHER_DIRECTIVES].join(', ')})`,
+          );
+        }
+    }
+    seen.add(name);
+  }
+  return d;
+}
+
+/**
+ * `-- braid:...` comments after the first statement: they are not directives (only the leading
+ * comment block counts), which is almost always a mistake worth reporting.
+ */
+export function misplacedDirectives(upSql: string): { name: string; line: number }[] {
+  const lines = canonicalText(upSql).split('\n');
+  const leading = new Set(leadingCommentLines(upSql).map((l) => l.line));
+  const out: { name: string; line: number }[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    if (leading.has(i + 1)) continue;
+    const m = DIRECTIVE_LINE.exec(lines[i]);
+    if (m) out.push({ name: m[1].toLowerCase(), line: i + 1 });
+  }
+  return out;
+}
