@@ -22,7 +22,11 @@ export interface RawStmt {
 
 export type ParseResult =
   | { ok: true; version: number; stmts: RawStmt[] }
-  | { ok: false; message: string; /** 0-based character offset of the error, when known */ position: number | undefined };
+  | {
+      ok: false;
+      message: string;
+      /** 0-based character offset of the error, when known */ position: number | undefined;
+    };
 
 interface LibPgQuery {
   loadModule(): Promise<void>;
@@ -61,7 +65,10 @@ const CACHE_MAX = 5000;
 function errorOf(e: unknown): { message: string; position: number | undefined } {
   const err = e as { message?: string; sqlDetails?: { cursorPosition?: number } };
   const pos = err.sqlDetails?.cursorPosition;
-  return { message: String(err.message ?? e), position: typeof pos === 'number' && pos >= 0 ? pos : undefined };
+  return {
+    message: String(err.message ?? e),
+    position: typeof pos === 'number' && pos >= 0 ? pos : undefined,
+  };
 }
 
 /** Parses SQL text (one or more statements). Requires loadParser(). Never throws on bad SQL. */

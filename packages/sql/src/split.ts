@@ -44,8 +44,7 @@ interface Tok {
 }
 
 const isSpace = (c: number) => c === 32 || c === 9 || c === 10 || c === 13 || c === 12 || c === 11;
-const isIdentStart = (c: number) =>
-  (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c >= 128;
+const isIdentStart = (c: number) => (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c >= 128;
 const isIdentChar = (c: number) => isIdentStart(c) || (c >= 48 && c <= 57) || c === 36;
 
 /** Reads one token at i (i < to). Unterminated constructs run to `to`. */
@@ -189,7 +188,11 @@ export class SourceMap {
 }
 
 /** First and last significant characters in [from, to), and the comments before the first. */
-function significant(s: string, from: number, to: number): { start: number; end: number; comments: string[] } | undefined {
+function significant(
+  s: string,
+  from: number,
+  to: number,
+): { start: number; end: number; comments: string[] } | undefined {
   const comments: string[] = [];
   let start = -1;
   let end = -1;

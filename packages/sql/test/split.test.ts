@@ -6,7 +6,14 @@ const fixture = readFileSync(path.join(__dirname, '../../../test/fixtures/sql/sp
 
 function summary(sql: string, parsed: boolean) {
   const sts = parsed ? splitStatements(sql) : splitLexically(sql);
-  return sts.map((s) => ({ text: s.text, line: s.line, col: s.col, start: s.start, end: s.end, leading: s.leadingComments }));
+  return sts.map((s) => ({
+    text: s.text,
+    line: s.line,
+    col: s.col,
+    start: s.start,
+    end: s.end,
+    leading: s.leadingComments,
+  }));
 }
 
 describe('splitStatements', () => {
@@ -25,7 +32,10 @@ describe('splitStatements', () => {
     ]);
     expect(got[0]!.text.startsWith('CREATE FUNCTION f()')).toBe(true);
     expect(got[0]!.text.endsWith('$body$')).toBe(true);
-    expect(got[0]!.leading).toEqual(['-- braid:no-transaction', '/* outer /* nested ; */ still comment ; */']);
+    expect(got[0]!.leading).toEqual([
+      '-- braid:no-transaction',
+      '/* outer /* nested ; */ still comment ; */',
+    ]);
     expect(got[1]!.text).toBe('DO $$ BEGIN PERFORM 1; END $$');
     expect(got[2]!.text).toBe(`SELECT E'it\\'s; fine', 'o''k;', "we;ird" FROM "t;x"`);
     expect(got[3]!.text).toBe("INSERT INTO t VALUES ('é;è')");
