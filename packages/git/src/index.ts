@@ -1,1 +1,3 @@
-export {};
+export * from './exec';
+export * from './catfile';
+export * from './repo';
