@@ -1,5 +1,6 @@
 import { EnvironmentError, UsageError, redact } from '@braid/core';
 import type { Executor, QueryResult } from './executor';
+import { acquireFileLock, pgliteOptions } from './pglite';
 
 // The pg and PGlite modules are loaded lazily: a command that never touches a database
 // (check, lint, the merge driver's static part) never pays for them.
@@ -11,7 +12,14 @@ export class PgExecutor implements Executor {
     private readonly client: import('pg').Client,
     readonly serverVersionNum: number,
     readonly label: string,
+    private readonly url?: string,
   ) {}
+
+  /** A second session on the same database (lock observation, diagnostics). */
+  async sibling(applicationName: string): Promise<PgExecutor> {
+    if (!this.url) throw new EnvironmentError('no-sibling', `cannot open a second session on ${this.label}`);
+    return connectPg(this.url, applicationName);
+  }
 
   async query<R = Record<string, unknown>>(
     sql: string,
@@ -66,7 +74,11 @@ export class PGliteExecutor implements Executor {
 
   async close(): Promise<void> {
     await this.db.close().catch(() => undefined);
+    this.onClose?.();
   }
+
+  /** Called after close (releases the data directory's lock file). */
+  onClose?: () => void;
 }
 
 /** Connects to a server URL (postgres://…). Exit 3 with a password-free message when unreachable. */
@@ -95,25 +107,64 @@ export async function connectPg(url: string, applicationName = 'braid'): Promise
     throw new EnvironmentError('db-unreachable', `cannot connect to ${label}: ${redact(msg)}`);
   }
   const v = await client.query<{ v: string }>('select current_setting($1) as v', ['server_version_num']);
-  return new PgExecutor(client, Number(v.rows[0]?.v ?? 0), label);
+  const num = Number(v.rows[0]?.v ?? 0);
+  if (num >= 140000) {
+    // A backend whose client died (kill -9) notices within a second even inside pg_sleep or a
+    // long statement, so it rolls back and releases braid's advisory lock promptly.
+    await client.query(`set client_connection_check_interval = '1s'`).catch(() => undefined);
+  }
+  return new PgExecutor(client, num, label, url);
 }
 
-/** Opens PGlite in memory (`dataDir` undefined) or persisted in a directory. */
-export async function openPGlite(dataDir?: string): Promise<PGliteExecutor> {
+export interface OpenOptions {
+  applicationName?: string;
+  /** How long to wait for a persisted PGlite directory's lock file (ms); default 60 s. */
+  lockWaitMs?: number;
+}
+
+/**
+ * Opens PGlite in memory (`dataDir` undefined) or persisted in a directory, starting a new
+ * cluster from the cached initdb snapshot and registering every shipped contrib extension.
+ * A persisted directory is locked (one process at a time) until close().
+ */
+export async function openPGlite(dataDir?: string, opts: OpenOptions = {}): Promise<PGliteExecutor> {
   const { PGlite } = await import('@electric-sql/pglite');
-  const db: PGliteHandle = dataDir === undefined ? await PGlite.create() : await PGlite.create(dataDir);
-  const v = await db.query<{ v: string }>('select current_setting($1) as v', ['server_version_num']);
-  return new PGliteExecutor(
-    db,
-    Number(v.rows[0]?.v ?? 0),
-    dataDir === undefined ? 'pglite:memory' : `pglite:${dataDir}`,
-  );
+  const lock =
+    dataDir === undefined
+      ? undefined
+      : await acquireFileLock(dataDir, opts.lockWaitMs ?? 60_000, opts.applicationName ?? 'braid');
+  try {
+    const options = await pgliteOptions(dataDir);
+    const db = (dataDir === undefined
+      ? await PGlite.create(options)
+      : await PGlite.create(dataDir, options)) as unknown as PGliteHandle;
+    const v = await db.query<{ v: string }>('select current_setting($1) as v', ['server_version_num']);
+    const ex = new PGliteExecutor(
+      db,
+      Number(v.rows[0]?.v ?? 0),
+      dataDir === undefined ? 'pglite:memory' : `pglite:${dataDir}`,
+    );
+    if (lock) ex.onClose = () => lock.release();
+    return ex;
+  } catch (e) {
+    lock?.release();
+    if (e instanceof EnvironmentError) throw e;
+    throw new EnvironmentError(
+      'pglite-open',
+      `cannot open the embedded database ${dataDir ?? 'in memory'}: ${e instanceof Error ? e.message : String(e)}`,
+    );
+  }
 }
 
 /** Opens an executor for a URL: postgres://, postgresql://, pglite:memory or pglite:PATH. */
-export async function openExecutor(url: string, applicationName?: string): Promise<Executor> {
-  if (url === 'pglite:memory') return openPGlite();
-  if (url.startsWith('pglite:')) return openPGlite(url.slice('pglite:'.length));
+export async function openExecutor(
+  url: string,
+  applicationName?: string,
+  opts: OpenOptions = {},
+): Promise<Executor> {
+  const o = { ...opts, ...(applicationName === undefined ? {} : { applicationName }) };
+  if (url === 'pglite:memory') return openPGlite(undefined, o);
+  if (url.startsWith('pglite:')) return openPGlite(url.slice('pglite:'.length), o);
   if (/^postgres(ql)?:\/\//i.test(url)) return connectPg(url, applicationName);
   throw new UsageError(
     'bad-db-url',

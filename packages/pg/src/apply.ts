@@ -1,0 +1,776 @@
+/**
+ * The apply engine: plan, then apply. A plan (serialisable: status, --dry-run and --json print
+ * it) lists pending migrations in manifest order, or the rollback list newest first; applyUp /
+ * applyDown execute it holding braid's advisory lock, each migration in its own transaction with
+ * its history and audit rows (verify.sql inside it). `-- braid:no-transaction` migrations run
+ * statement by statement with progress rows and resume after a crash.
+ */
+import { createHash } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { EnvironmentError, FindingsError, UsageError, redact } from '@braid/core';
+import { splitStatements } from '@braid/sql';
+import type { Executor } from './executor';
+import { withAdvisoryLock, type LockHolder } from './lock';
+import { PgExecutor } from './executors';
+import {
+  ensureRegistry,
+  readApplied,
+  readProgress,
+  readRegistryState,
+  recordAudit,
+  recordHistory,
+  type AppliedRow,
+  type ProgressRow,
+  type Provenance,
+} from './registry';
+import { codePointPositionToIndex, errorSnippet, locate, pgErrorInfo, type PgErrorInfo } from './pgerror';
+import { quoteIdent } from './quote';
+
+/** What the engine needs of a migration (core's Migration satisfies it). */
+export interface SourceMigration {
+  id: string;
+  files: { up: string; down?: string; verify?: string };
+  directives: { noTransaction: boolean; irreversible: boolean };
+  hash: string;
+}
+
+export interface EditedMigration {
+  id: string;
+  appliedChecksum: string;
+  currentChecksum: string;
+}
+
+export interface StatusReport {
+  applied: AppliedRow[];
+  pending: string[];
+  edited: EditedMigration[];
+  /** Applied in the database, absent from this branch's manifest. */
+  unknown: string[];
+  /** No-transaction migrations stopped part-way: statements done so far. */
+  partial: { id: string; statementsDone: number; checksum: string }[];
+  registry: { exists: boolean; outdated: boolean };
+}
+
+export interface PlanStep {
+  id: string;
+  direction: 'up' | 'down';
+  checksum: string;
+  transactional: boolean;
+  /** For a no-transaction migration stopped part-way: statements already done. */
+  resumeFrom?: number;
+}
+
+export interface Plan {
+  direction: 'up' | 'down';
+  steps: PlanStep[];
+  target?: string;
+}
+
+/** Pure: the database's history against this branch's migrations (manifest order). */
+export function computeStatus(
+  migrations: readonly SourceMigration[],
+  applied: readonly AppliedRow[],
+  progress: readonly ProgressRow[],
+  registry: { exists: boolean; outdated: boolean } = { exists: applied.length > 0, outdated: false },
+): StatusReport {
+  const byId = new Map(migrations.map((m) => [m.id, m]));
+  const appliedIds = new Set(applied.map((a) => a.id));
+  const edited: EditedMigration[] = [];
+  const unknown: string[] = [];
+  for (const a of applied) {
+    const m = byId.get(a.id);
+    if (!m) unknown.push(a.id);
+    else if (m.hash !== a.checksum)
+      edited.push({ id: a.id, appliedChecksum: a.checksum, currentChecksum: m.hash });
+  }
+  const partialMap = new Map<string, { id: string; statementsDone: number; checksum: string }>();
+  for (const p of progress) {
+    const cur = partialMap.get(p.id) ?? { id: p.id, statementsDone: 0, checksum: p.checksum };
+    cur.statementsDone++;
+    partialMap.set(p.id, cur);
+  }
+  return {
+    applied: [...applied],
+    pending: migrations.filter((m) => !appliedIds.has(m.id)).map((m) => m.id),
+    edited,
+    unknown,
+    partial: [...partialMap.values()],
+    registry,
+  };
+}
+
+/** Pure: pending migrations in manifest order, up to and including `to`. */
+export function planUp(
+  migrations: readonly SourceMigration[],
+  status: StatusReport,
+  opts: { to?: string } = {},
+): Plan {
+  let list = migrations;
+  if (opts.to !== undefined) {
+    const at = migrations.findIndex((m) => m.id === opts.to);
+    if (at < 0) {
+      throw new UsageError('unknown-id', `--to: no migration ${opts.to} in this branch's manifest`, {
+        data: { argument: '--to', id: opts.to },
+      });
+    }
+    list = migrations.slice(0, at + 1);
+  }
+  const pending = new Set(status.pending);
+  const partial = new Map(status.partial.map((p) => [p.id, p.statementsDone]));
+  const steps: PlanStep[] = list
+    .filter((m) => pending.has(m.id))
+    .map((m) => {
+      const step: PlanStep = {
+        id: m.id,
+        direction: 'up',
+        checksum: m.hash,
+        transactional: !m.directives.noTransaction,
+      };
+      const done = partial.get(m.id);
+      if (done !== undefined && m.directives.noTransaction) step.resumeFrom = done;
+      return step;
+    });
+  return opts.to === undefined ? { direction: 'up', steps } : { direction: 'up', steps, target: opts.to };
+}
+
+/** Pure: the rollback list, newest applied first (default one step). */
+export function planDown(
+  migrations: readonly SourceMigration[],
+  status: StatusReport,
+  opts: { to?: string; steps?: number } = {},
+): Plan {
+  const newestFirst = [...status.applied].sort((a, b) => b.historySeq - a.historySeq);
+  let rows: AppliedRow[];
+  if (opts.to !== undefined) {
+    const at = newestFirst.findIndex((a) => a.id === opts.to);
+    if (at < 0) {
+      const known = migrations.some((m) => m.id === opts.to);
+      throw new UsageError(
+        'unknown-id',
+        known
+          ? `--to: ${opts.to} is not applied to this database (down --to keeps that migration and rolls back the ones applied after it)`
+          : `--to: no migration ${opts.to} is applied or in this branch's manifest`,
+        { data: { argument: '--to', id: opts.to } },
+      );
+    }
+    rows = newestFirst.slice(0, at);
+  } else {
+    const n = opts.steps ?? 1;
+    if (!Number.isInteger(n) || n < 1) {
+      throw new UsageError(
+        'bad-steps',
+        `--steps: expected a positive whole number, got ${String(opts.steps)}`,
+      );
+    }
+    rows = newestFirst.slice(0, n);
+  }
+  const byId = new Map(migrations.map((m) => [m.id, m]));
+  const steps = rows.map((a): PlanStep => {
+    const m = byId.get(a.id);
+    return {
+      id: a.id,
+      direction: 'down',
+      checksum: a.checksum,
+      transactional: m ? !m.directives.noTransaction : true,
+    };
+  });
+  return opts.to === undefined ? { direction: 'down', steps } : { direction: 'down', steps, target: opts.to };
+}
+
+/** Reads the status of a database (creates nothing). */
+export async function readStatus(
+  ex: Executor,
+  migrations: readonly SourceMigration[],
+): Promise<StatusReport> {
+  const reg = await readRegistryState(ex);
+  const applied = reg.exists ? await readApplied(ex) : [];
+  const progress = reg.exists ? await readProgress(ex) : [];
+  return computeStatus(migrations, applied, progress, reg);
+}
+
+export type ApplyEvent =
+  | { type: 'lock-wait'; holder: LockHolder | undefined }
+  | { type: 'registry'; applied: string[] }
+  | { type: 'start'; id: string; direction: 'up' | 'down'; resumeFrom?: number }
+  | { type: 'done'; id: string; direction: 'up' | 'down'; ms: number; dryRun: boolean }
+  | { type: 'skip'; id: string; reason: string }
+  | { type: 'retry'; id: string; attempt: number; waitMs: number; reason: string }
+  | { type: 'index-rebuilt'; id: string; index: string }
+  | { type: 'warning'; message: string };
+
+export interface ApplyOptions {
+  provenance: Provenance;
+  /** Advisory-lock wait (ms), default 60 000. */
+  lockWaitMs?: number;
+  /** lock_timeout for DDL (ms), default 5 000. */
+  lockTimeoutMs?: number;
+  /** Retries after a lock timeout (SQLSTATE 55P03), default 3, with doubling backoff from 500 ms. */
+  lockRetries?: number;
+  retryBaseMs?: number;
+  allowEdited?: boolean;
+  dryRun?: boolean;
+  /** Folder label for error locations, default ".migrations". */
+  dirLabel?: string;
+  onEvent?: (e: ApplyEvent) => void;
+}
+
+export interface StepResult {
+  id: string;
+  direction: 'up' | 'down';
+  ms: number;
+  outcome: 'applied' | 'rolled-back' | 'dry-run' | 'skipped';
+  note?: string;
+}
+
+export interface ApplyResult {
+  plan: Plan;
+  results: StepResult[];
+  dryRun: boolean;
+  registryUpgraded: string[];
+}
+
+/** A migration failed: one-line message `<file>:LINE:COL: …`, details in data and `snippet`. */
+export class MigrationFailedError extends FindingsError {
+  readonly snippet: string[];
+  constructor(message: string, snippet: string[], data: Record<string, unknown>) {
+    super('migration-failed', message, { data });
+    this.snippet = snippet;
+  }
+}
+
+const sha = (s: string): string => 'sha256:' + createHash('sha256').update(s).digest('hex');
+
+interface Ctx {
+  ex: Executor;
+  opts: ApplyOptions;
+  byId: Map<string, SourceMigration>;
+  dir: string;
+  backendPid?: number;
+  watcher?: PgExecutor;
+  lastBlockers: { pid: number; applicationName: string; query: string }[];
+}
+
+function emit(c: Ctx, e: ApplyEvent): void {
+  c.opts.onEvent?.(e);
+}
+
+function refuseEdited(status: StatusReport, allowEdited: boolean | undefined): void {
+  if (status.edited.length === 0 || allowEdited) return;
+  const first = status.edited[0];
+  const more = status.edited.length > 1 ? ` (and ${status.edited.length - 1} more)` : '';
+  throw new FindingsError(
+    'edited-after-apply',
+    `migration ${first.id} was edited after it was applied (checksum ${first.appliedChecksum.slice(0, 19)} in the database, ${first.currentChecksum.slice(0, 19)} in the files)${more}; restore it, or pass --allow-edited`,
+    { data: { edited: status.edited } },
+  );
+}
+
+async function startWatcher(c: Ctx): Promise<void> {
+  if (!(c.ex instanceof PgExecutor) || c.watcher) return;
+  try {
+    c.watcher = await c.ex.sibling('braid (lock observer)');
+  } catch {
+    // diagnostics only
+  }
+}
+
+/** Runs fn while polling, from a second session, which sessions block ours. */
+async function observingBlockers<T>(c: Ctx, fn: () => Promise<T>): Promise<T> {
+  if (c.ex.engine !== 'postgres' || c.backendPid === undefined) return fn();
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const poll = async (): Promise<void> => {
+    if (stopped) return;
+    await startWatcher(c);
+    if (c.watcher && !stopped) {
+      try {
+        const r = await c.watcher.query<{ pid: number; application_name: string; query: string }>(
+          `select pid, coalesce(application_name, '') as application_name, coalesce(query, '') as query
+             from pg_stat_activity where pid = any(pg_blocking_pids($1))`,
+          [c.backendPid],
+        );
+        if (r.rows.length > 0) {
+          c.lastBlockers = r.rows.map((x) => ({
+            pid: x.pid,
+            applicationName: x.application_name,
+            query: x.query,
+          }));
+        }
+      } catch {
+        // diagnostics only
+      }
+    }
+    if (!stopped) timer = setTimeout(() => void poll(), 250);
+  };
+  timer = setTimeout(() => void poll(), 300);
+  try {
+    return await fn();
+  } finally {
+    stopped = true;
+    if (timer) clearTimeout(timer);
+  }
+}
+
+function lockTimeoutSql(c: Ctx, local: boolean): string {
+  const ms = Math.max(0, Math.round(c.opts.lockTimeoutMs ?? 5000));
+  return `set ${local ? 'local ' : ''}lock_timeout = '${ms}ms'`;
+}
+
+/** Runs one attempt function with retries on lock timeout (55P03) and doubling backoff. */
+async function withLockRetries<T>(c: Ctx, id: string, attempt: () => Promise<T>): Promise<T> {
+  const retries = c.opts.lockRetries ?? 3;
+  let wait = c.opts.retryBaseMs ?? 500;
+  for (let n = 0; ; n++) {
+    c.lastBlockers = [];
+    try {
+      return await observingBlockers(c, attempt);
+    } catch (e) {
+      const info = pgErrorInfo(e);
+      if (info?.code !== '55P03' || n >= retries) throw e;
+      emit(c, { type: 'retry', id, attempt: n + 1, waitMs: wait, reason: info.message });
+      await new Promise((r) => setTimeout(r, wait));
+      wait *= 2;
+    }
+  }
+}
+
+/** Builds the MigrationFailedError for an error raised while running `text` of `file`. */
+function failure(
+  c: Ctx,
+  id: string,
+  fileName: string,
+  text: string,
+  e: unknown,
+  offset = 0,
+): { error: Error; statement?: string; info?: PgErrorInfo } {
+  const info = pgErrorInfo(e);
+  if (!info) return { error: e instanceof Error ? e : new Error(String(e)) };
+  const file = `${c.dir}/${id}/${fileName}`;
+  let loc;
+  let statement: string | undefined;
+  if (info.position !== undefined) {
+    const idx = offset + codePointPositionToIndex(text.slice(offset), info.position);
+    loc = locate(file, text, idx);
+    statement = statementAt(text, idx);
+  } else if (offset > 0 || text.length > 0) {
+    statement = offset > 0 ? statementAt(text, offset) : undefined;
+    if (offset > 0) loc = locate(file, text, offset);
+  }
+  let message = `${loc ? `${loc.file}:${loc.line}:${loc.col}` : file}: ${info.message} (SQLSTATE ${info.code})`;
+  if (info.code === '55P03') {
+    const b = c.lastBlockers[0];
+    message += b
+      ? `; blocked by pid ${b.pid}${b.applicationName ? ` (${b.applicationName})` : ''}: ${oneLine(b.query)}`
+      : '; the blocking session was not observed';
+  }
+  const data: Record<string, unknown> = {
+    id,
+    file,
+    sqlstate: info.code,
+    ...(loc ? { line: loc.line, column: loc.col } : {}),
+    ...(info.detail ? { detail: info.detail } : {}),
+    ...(info.hint ? { hint: info.hint } : {}),
+    ...(statement ? { statement: redact(statement) } : {}),
+    ...(c.lastBlockers.length > 0 ? { blockers: c.lastBlockers } : {}),
+  };
+  const out: { error: Error; statement?: string; info?: PgErrorInfo } = {
+    error: new MigrationFailedError(message, errorSnippet(loc, info), data),
+    info,
+  };
+  if (statement !== undefined) out.statement = statement;
+  return out;
+}
+
+function oneLine(s: string): string {
+  const t = s.replace(/\s+/g, ' ').trim();
+  return t.length > 200 ? `${t.slice(0, 197)}...` : t;
+}
+
+function statementAt(text: string, index: number): string | undefined {
+  try {
+    const stmts = splitStatements(text);
+    const s =
+      stmts.find((x) => index >= x.charStart && index <= x.charEnd + 1) ??
+      stmts.find((x) => x.charStart >= index);
+    return s?.text;
+  } catch {
+    return undefined;
+  }
+}
+
+async function auditFailure(
+  c: Ctx,
+  id: string,
+  direction: string,
+  checksum: string,
+  ms: number,
+  f: { error: Error; statement?: string; info?: PgErrorInfo },
+): Promise<void> {
+  if (c.opts.dryRun) return;
+  try {
+    await recordAudit(
+      c.ex,
+      {
+        id,
+        direction,
+        outcome: 'failed',
+        checksum,
+        durationMs: ms,
+        statement: f.statement ? redact(f.statement) : null,
+        error: redact(f.error.message),
+        sqlstate: f.info?.code ?? null,
+      },
+      c.opts.provenance,
+    );
+  } catch {
+    // the audit must not hide the migration's own error
+  }
+}
+
+/** Runs a whole file in the current transaction, mapping errors to file:line:col. */
+async function execFile(c: Ctx, id: string, fileName: string, text: string): Promise<void> {
+  try {
+    await c.ex.exec(text);
+  } catch (e) {
+    throw Object.assign(new Error('file failed'), {
+      braidFailure: failure(c, id, fileName, text, e),
+      cause: e,
+    });
+  }
+}
+
+type Failure = { error: Error; statement?: string; info?: PgErrorInfo };
+function asFailure(e: unknown): Failure | undefined {
+  return (e as { braidFailure?: Failure }).braidFailure;
+}
+
+async function runTransactional(c: Ctx, m: SourceMigration, direction: 'up' | 'down'): Promise<number> {
+  const t0 = performance.now();
+  const text = direction === 'up' ? m.files.up : (m.files.down ?? '');
+  const fileName = direction === 'up' ? 'up.sql' : 'down.sql';
+  try {
+    await withLockRetries(c, m.id, async () => {
+      await c.ex.exec('begin');
+      try {
+        await c.ex.exec(lockTimeoutSql(c, true));
+        await execFile(c, m.id, fileName, text);
+        if (direction === 'up' && m.files.verify !== undefined)
+          await execFile(c, m.id, 'verify.sql', m.files.verify);
+        const ms = performance.now() - t0;
+        if (c.opts.dryRun) {
+          await c.ex.exec('rollback');
+          return;
+        }
+        await recordHistory(
+          c.ex,
+          { id: m.id, checksum: m.hash, direction, durationMs: ms },
+          c.opts.provenance,
+        );
+        await recordAudit(
+          c.ex,
+          { id: m.id, direction, outcome: 'ok', checksum: m.hash, durationMs: ms },
+          c.opts.provenance,
+        );
+        await c.ex.exec('commit');
+      } catch (e) {
+        await c.ex.exec('rollback').catch(() => undefined);
+        const f = asFailure(e);
+        if (f?.info?.code === '55P03') throw (e as { cause: unknown }).cause;
+        throw e;
+      }
+    });
+  } catch (e) {
+    const f = asFailure(e) ?? failure(c, m.id, fileName, text, e);
+    await auditFailure(c, m.id, direction, m.hash, performance.now() - t0, f);
+    throw f.error;
+  }
+  return performance.now() - t0;
+}
+
+const CIC_RE =
+  /^\s*create\s+(?:unique\s+)?index\s+concurrently\s+(?:if\s+not\s+exists\s+)?("(?:[^"]|"")+"|[A-Za-z_][\w$]*)\s+on\s+(?:only\s+)?((?:"(?:[^"]|"")+"|[A-Za-z_][\w$]*)(?:\s*\.\s*(?:"(?:[^"]|"")+"|[A-Za-z_][\w$]*))?)/i;
+
+function unquote(name: string): string {
+  return name.startsWith('"') ? name.slice(1, -1).replace(/""/g, '"') : name.toLowerCase();
+}
+
+/** Drops an INVALID index left by an interrupted CREATE INDEX CONCURRENTLY of this statement. */
+async function dropInvalidIndex(c: Ctx, id: string, stmt: string): Promise<void> {
+  const m = CIC_RE.exec(stmt);
+  if (!m) return;
+  const r = await c.ex.query<{ nspname: string; relname: string }>(
+    `select n.nspname, c.relname
+       from pg_index i join pg_class c on c.oid = i.indexrelid join pg_namespace n on n.oid = c.relnamespace
+      where c.relname = $1 and i.indrelid = to_regclass($2) and not i.indisvalid`,
+    [unquote(m[1]), m[2].replace(/\s*\.\s*/, '.')],
+  );
+  for (const row of r.rows) {
+    const name = `${quoteIdent(row.nspname)}.${quoteIdent(row.relname)}`;
+    await c.ex.exec(`drop index concurrently if exists ${name}`);
+    emit(c, { type: 'index-rebuilt', id, index: `${row.nspname}.${row.relname}` });
+    await recordAudit(
+      c.ex,
+      { id, direction: 'up', outcome: 'index-rebuilt', statement: `drop index concurrently ${name}` },
+      c.opts.provenance,
+    ).catch(() => undefined);
+  }
+}
+
+async function runNoTransaction(
+  c: Ctx,
+  m: SourceMigration,
+  direction: 'up' | 'down',
+  progress: ProgressRow[],
+): Promise<number> {
+  const t0 = performance.now();
+  const text = direction === 'up' ? m.files.up : (m.files.down ?? '');
+  const fileName = direction === 'up' ? 'up.sql' : 'down.sql';
+  const stmts = splitStatements(text);
+  const mine = progress.filter((p) => p.id === m.id);
+  if (direction === 'up' && mine.some((p) => p.checksum !== m.hash) && !c.opts.allowEdited) {
+    throw new FindingsError(
+      'edited-while-partial',
+      `migration ${m.id} stopped part-way (no-transaction) and its files changed since; restore them, or pass --allow-edited to resume anyway`,
+      { data: { id: m.id } },
+    );
+  }
+  const done = new Set(direction === 'up' ? mine.map((p) => p.statementIndex) : []);
+  for (let i = 0; i < stmts.length; i++) {
+    if (done.has(i)) continue;
+    const s = stmts[i];
+    try {
+      if (direction === 'up') await dropInvalidIndex(c, m.id, s.text);
+      await withLockRetries(c, m.id, async () => {
+        await c.ex.exec(lockTimeoutSql(c, false));
+        try {
+          await c.ex.exec(s.text);
+        } finally {
+          await c.ex.exec('reset lock_timeout').catch(() => undefined);
+        }
+      });
+      if (direction === 'up') {
+        await c.ex.query(
+          'insert into braid.progress (id, checksum, statement_index, statement_hash) values ($1, $2, $3, $4)',
+          [m.id, m.hash, i, sha(s.text)],
+        );
+      }
+    } catch (e) {
+      const info = pgErrorInfo(e);
+      let f: Failure;
+      if (info) {
+        const idx =
+          info.position !== undefined
+            ? s.charStart + codePointPositionToIndex(s.text, info.position)
+            : s.charStart;
+        // Re-locate within the whole file so that line:col refer to the file.
+        f = failure(c, m.id, fileName, text, Object.assign(e as object, { position: undefined }), idx);
+        if (!f.statement) f.statement = s.text;
+      } else {
+        f = { error: e instanceof Error ? e : new Error(String(e)), statement: s.text };
+      }
+      await auditFailure(c, m.id, direction, m.hash, performance.now() - t0, f);
+      throw f.error;
+    }
+  }
+  try {
+    await c.ex.exec('begin');
+    if (direction === 'up' && m.files.verify !== undefined)
+      await execFile(c, m.id, 'verify.sql', m.files.verify);
+    const ms = performance.now() - t0;
+    await recordHistory(c.ex, { id: m.id, checksum: m.hash, direction, durationMs: ms }, c.opts.provenance);
+    await recordAudit(
+      c.ex,
+      { id: m.id, direction, outcome: 'ok', checksum: m.hash, durationMs: ms },
+      c.opts.provenance,
+    );
+    await c.ex.query('delete from braid.progress where id = $1', [m.id]);
+    await c.ex.exec('commit');
+  } catch (e) {
+    await c.ex.exec('rollback').catch(() => undefined);
+    const f = asFailure(e) ?? failure(c, m.id, 'verify.sql', m.files.verify ?? '', e);
+    await auditFailure(c, m.id, direction, m.hash, performance.now() - t0, f);
+    throw f.error;
+  }
+  return performance.now() - t0;
+}
+
+function context(ex: Executor, migrations: readonly SourceMigration[], opts: ApplyOptions): Ctx {
+  return {
+    ex,
+    opts,
+    byId: new Map(migrations.map((m) => [m.id, m])),
+    dir: opts.dirLabel ?? '.migrations',
+    lastBlockers: [],
+  };
+}
+
+async function locked<T>(c: Ctx, fn: () => Promise<T>): Promise<T> {
+  try {
+    if (c.ex.engine === 'postgres') {
+      const r = await c.ex.query<{ pid: number }>('select pg_backend_pid() as pid');
+      c.backendPid = r.rows[0]?.pid;
+    }
+    return await withAdvisoryLock(
+      c.ex,
+      { waitMs: c.opts.lockWaitMs ?? 60_000, onWait: (holder) => emit(c, { type: 'lock-wait', holder }) },
+      fn,
+    );
+  } finally {
+    await c.watcher?.close();
+    c.watcher = undefined;
+  }
+}
+
+/** `braid up`: applies pending migrations (or, with dryRun, runs them in one rolled-back transaction). */
+export async function applyUp(
+  ex: Executor,
+  migrations: readonly SourceMigration[],
+  opts: ApplyOptions & { to?: string },
+): Promise<ApplyResult> {
+  const c = context(ex, migrations, opts);
+  return locked(c, async () => {
+    let registryUpgraded: string[] = [];
+    if (!opts.dryRun) {
+      registryUpgraded = await ensureRegistry(ex, opts.provenance.braidVersion);
+      if (registryUpgraded.length > 0) emit(c, { type: 'registry', applied: registryUpgraded });
+    }
+    const status = await readStatus(ex, migrations);
+    refuseEdited(status, opts.allowEdited);
+    const plan = planUp(migrations, status, opts.to === undefined ? {} : { to: opts.to });
+    for (const u of status.unknown)
+      emit(c, { type: 'warning', message: `${u} is applied but unknown to this branch` });
+    if (status.edited.length > 0 && opts.allowEdited && !opts.dryRun) {
+      for (const e of status.edited) {
+        emit(c, { type: 'warning', message: `${e.id} was edited after it was applied (--allow-edited)` });
+        await recordAudit(
+          ex,
+          {
+            id: e.id,
+            direction: 'up',
+            outcome: 'allow-edited',
+            checksum: e.currentChecksum,
+            error: `applied as ${e.appliedChecksum}`,
+          },
+          opts.provenance,
+        );
+      }
+    }
+    const results: StepResult[] = opts.dryRun ? await dryRun(c, plan) : [];
+    if (!opts.dryRun) {
+      const progress = await readProgress(ex);
+      for (const step of plan.steps) {
+        const m = c.byId.get(step.id)!;
+        emit(c, {
+          type: 'start',
+          id: m.id,
+          direction: 'up',
+          ...(step.resumeFrom ? { resumeFrom: step.resumeFrom } : {}),
+        });
+        const ms = step.transactional
+          ? await runTransactional(c, m, 'up')
+          : await runNoTransaction(c, m, 'up', progress);
+        emit(c, { type: 'done', id: m.id, direction: 'up', ms, dryRun: false });
+        results.push({
+          id: m.id,
+          direction: 'up',
+          ms,
+          outcome: 'applied',
+          ...(step.resumeFrom ? { note: `resumed at statement ${step.resumeFrom + 1}` } : {}),
+        });
+      }
+    }
+    return { plan, results, dryRun: Boolean(opts.dryRun), registryUpgraded };
+  });
+}
+
+/** Dry run: every transactional step in one transaction, rolled back at the end. */
+async function dryRun(c: Ctx, plan: Plan): Promise<StepResult[]> {
+  const results: StepResult[] = [];
+  await c.ex.exec('begin');
+  try {
+    await c.ex.exec(lockTimeoutSql(c, true));
+    for (const step of plan.steps) {
+      const m = c.byId.get(step.id)!;
+      if (!step.transactional) {
+        results.push({
+          id: m.id,
+          direction: 'up',
+          ms: 0,
+          outcome: 'skipped',
+          note: 'no-transaction: not run in a dry run',
+        });
+        emit(c, { type: 'skip', id: m.id, reason: 'no-transaction migrations are not run in a dry run' });
+        continue;
+      }
+      emit(c, { type: 'start', id: m.id, direction: 'up' });
+      const t0 = performance.now();
+      try {
+        await execFile(c, m.id, 'up.sql', m.files.up);
+        if (m.files.verify !== undefined) await execFile(c, m.id, 'verify.sql', m.files.verify);
+      } catch (e) {
+        throw asFailure(e)?.error ?? e;
+      }
+      const ms = performance.now() - t0;
+      emit(c, { type: 'done', id: m.id, direction: 'up', ms, dryRun: true });
+      results.push({ id: m.id, direction: 'up', ms, outcome: 'dry-run' });
+    }
+  } finally {
+    await c.ex.exec('rollback').catch(() => undefined);
+  }
+  return results;
+}
+
+/** `braid down`: rolls back newest first. */
+export async function applyDown(
+  ex: Executor,
+  migrations: readonly SourceMigration[],
+  opts: ApplyOptions & { to?: string; steps?: number },
+): Promise<ApplyResult> {
+  const c = context(ex, migrations, opts);
+  return locked(c, async () => {
+    const registryUpgraded = await ensureRegistry(ex, opts.provenance.braidVersion);
+    const status = await readStatus(ex, migrations);
+    refuseEdited(status, opts.allowEdited);
+    const plan = planDown(migrations, status, {
+      ...(opts.to === undefined ? {} : { to: opts.to }),
+      ...(opts.steps === undefined ? {} : { steps: opts.steps }),
+    });
+    for (const step of plan.steps) {
+      const m = c.byId.get(step.id);
+      if (!m) {
+        throw new UsageError(
+          'unknown-migration',
+          `cannot roll back ${step.id}: it is applied but unknown to this branch (no down.sql here); check out the branch that has it`,
+          { data: { id: step.id } },
+        );
+      }
+      if (m.directives.irreversible || m.files.down === undefined) {
+        throw new UsageError(
+          'irreversible',
+          `cannot roll back ${m.id}: it is marked irreversible (-- braid:irreversible)${m.files.down === undefined ? ' and has no down.sql' : ''}; nothing was rolled back`,
+          { data: { id: m.id } },
+        );
+      }
+    }
+    const results: StepResult[] = [];
+    for (const step of plan.steps) {
+      const m = c.byId.get(step.id)!;
+      const src: SourceMigration = { ...m, hash: step.checksum };
+      emit(c, { type: 'start', id: m.id, direction: 'down' });
+      const ms = step.transactional
+        ? await runTransactional(c, src, 'down')
+        : await runNoTransaction(c, src, 'down', []);
+      emit(c, { type: 'done', id: m.id, direction: 'down', ms, dryRun: false });
+      results.push({ id: m.id, direction: 'down', ms, outcome: 'rolled-back' });
+    }
+    return { plan, results, dryRun: false, registryUpgraded };
+  });
+}
+
+/** Throws EnvironmentError for a failure to reach the registry (used by status). */
+export function registryUnavailable(label: string, e: unknown): EnvironmentError {
+  return new EnvironmentError(
+    'registry-unreadable',
+    `cannot read braid's registry in ${label}: ${redact(String(e))}`,
+  );
+}

@@ -1,0 +1,183 @@
+/**
+ * braid's registry (schema `braid` in the target): created and upgraded from the embedded
+ * registry migrations (generated from the top-level .migrations/ folder), under braid's
+ * advisory lock. A registry newer than this braid is refused (exit 3).
+ */
+import { EnvironmentError } from '@braid/core';
+import type { Executor } from './executor';
+import { withTransaction } from './lock';
+import { REGISTRY_MIGRATIONS } from './registry-migrations';
+
+export { REGISTRY_MIGRATIONS };
+
+export interface AppliedRow {
+  id: string;
+  checksum: string;
+  appliedAt: string;
+  historySeq: number;
+}
+
+export interface ProgressRow {
+  id: string;
+  checksum: string;
+  statementIndex: number;
+  statementHash: string;
+}
+
+/** True when the braid schema exists (without creating anything). */
+export async function registryExists(ex: Executor): Promise<boolean> {
+  const r = await ex.query<{ ok: boolean }>(
+    `select to_regclass('braid.registry_migrations') is not null as ok`,
+  );
+  return Boolean(r.rows[0]?.ok);
+}
+
+async function registryIds(ex: Executor): Promise<string[]> {
+  if (!(await registryExists(ex))) return [];
+  const r = await ex.query<{ id: string }>('select id from braid.registry_migrations order by id');
+  return r.rows.map((x) => x.id);
+}
+
+/** Refuses a registry that has migrations this braid does not know (a newer braid wrote it). */
+function checkNotNewer(ex: Executor, ids: string[]): void {
+  const known = new Set(REGISTRY_MIGRATIONS.map((m) => m.id));
+  const unknown = ids.filter((id) => !known.has(id));
+  if (unknown.length > 0) {
+    throw new EnvironmentError(
+      'registry-newer',
+      `the braid registry in ${ex.label} was written by a newer braid (registry migration ${unknown[unknown.length - 1]} is unknown to this version): upgrade braid`,
+      { data: { unknownRegistryMigrations: unknown } },
+    );
+  }
+}
+
+/**
+ * Creates or upgrades the registry. Call it holding braid's advisory lock. Each registry
+ * migration runs in its own transaction with its registry_migrations row.
+ */
+export async function ensureRegistry(ex: Executor, braidVersion: string): Promise<string[]> {
+  const have = await registryIds(ex);
+  checkNotNewer(ex, have);
+  const done = new Set(have);
+  const appliedNow: string[] = [];
+  for (const m of REGISTRY_MIGRATIONS) {
+    if (done.has(m.id)) continue;
+    await withTransaction(ex, async () => {
+      await ex.exec(m.up);
+      await ex.query('insert into braid.registry_migrations (id, braid_version) values ($1, $2)', [
+        m.id,
+        braidVersion,
+      ]);
+    });
+    appliedNow.push(m.id);
+  }
+  return appliedNow;
+}
+
+/** For read-only commands (status): the registry's state without creating it. */
+export async function readRegistryState(ex: Executor): Promise<{ exists: boolean; outdated: boolean }> {
+  const ids = await registryIds(ex);
+  checkNotNewer(ex, ids);
+  return { exists: ids.length > 0, outdated: ids.length < REGISTRY_MIGRATIONS.length };
+}
+
+export async function readApplied(ex: Executor): Promise<AppliedRow[]> {
+  if (!(await registryExists(ex))) return [];
+  const r = await ex.query<{ id: string; checksum: string; applied_at: string; history_seq: string }>(
+    'select id, checksum, applied_at::text as applied_at, history_seq from braid.applied order by history_seq',
+  );
+  return r.rows.map((x) => ({
+    id: x.id,
+    checksum: x.checksum,
+    appliedAt: x.applied_at,
+    historySeq: Number(x.history_seq),
+  }));
+}
+
+export async function readProgress(ex: Executor): Promise<ProgressRow[]> {
+  if (!(await registryExists(ex))) return [];
+  const r = await ex.query<{ id: string; checksum: string; statement_index: number; statement_hash: string }>(
+    'select id, checksum, statement_index, statement_hash from braid.progress order by id, statement_index',
+  );
+  return r.rows.map((x) => ({
+    id: x.id,
+    checksum: x.checksum,
+    statementIndex: Number(x.statement_index),
+    statementHash: x.statement_hash,
+  }));
+}
+
+/** Who runs braid: recorded with every history and audit row. */
+export interface Provenance {
+  braidVersion: string;
+  gitAuthorName?: string;
+  gitAuthorEmail?: string;
+  gitCommit?: string;
+}
+
+export interface HistoryEntry {
+  id: string;
+  checksum: string;
+  direction: 'up' | 'down';
+  durationMs: number;
+}
+
+/** Appends a history row and updates braid.applied. Run inside the migration's transaction. */
+export async function recordHistory(ex: Executor, e: HistoryEntry, p: Provenance): Promise<void> {
+  const r = await ex.query<{ seq: string }>(
+    `insert into braid.history (id, checksum, direction, duration_ms, git_author_name, git_author_email, git_commit, braid_version)
+     values ($1, $2, $3, $4, $5, $6, $7, $8) returning seq`,
+    [
+      e.id,
+      e.checksum,
+      e.direction,
+      Math.round(e.durationMs),
+      p.gitAuthorName ?? null,
+      p.gitAuthorEmail ?? null,
+      p.gitCommit ?? null,
+      p.braidVersion,
+    ],
+  );
+  if (e.direction === 'up') {
+    await ex.query('insert into braid.applied (id, checksum, history_seq) values ($1, $2, $3)', [
+      e.id,
+      e.checksum,
+      r.rows[0]?.seq,
+    ]);
+  } else {
+    await ex.query('delete from braid.applied where id = $1', [e.id]);
+  }
+}
+
+export interface AuditEntry {
+  id: string | null;
+  direction: string;
+  outcome: 'ok' | 'failed' | 'dry-run' | 'allow-edited' | 'index-rebuilt';
+  checksum?: string | null;
+  durationMs?: number | null;
+  statement?: string | null;
+  error?: string | null;
+  sqlstate?: string | null;
+}
+
+export async function recordAudit(ex: Executor, a: AuditEntry, p: Provenance): Promise<void> {
+  await ex.query(
+    `insert into braid.audit (id, direction, outcome, checksum, duration_ms, statement, error, sqlstate,
+                              git_author_name, git_author_email, git_commit, braid_version)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+    [
+      a.id,
+      a.direction,
+      a.outcome,
+      a.checksum ?? null,
+      a.durationMs == null ? null : Math.round(a.durationMs),
+      a.statement ?? null,
+      a.error ?? null,
+      a.sqlstate ?? null,
+      p.gitAuthorName ?? null,
+      p.gitAuthorEmail ?? null,
+      p.gitCommit ?? null,
+      p.braidVersion,
+    ],
+  );
+}
