@@ -30,6 +30,8 @@ export interface CheckInput {
    * expected to be left out by the caller.
    */
   strayEntries?: readonly string[];
+  /** Directories under .migrations/ that have no up.sql (not in `folders`). */
+  missingUp?: readonly string[];
   /**
    * Hook for protected history (added by the git layer): the hash each migration has on the
    * protected branch. A migration listed here whose files now hash differently is reported
@@ -70,6 +72,15 @@ export function checkProject(input: CheckInput): Finding[] {
   // Migration folders.
   const directives = new Map<string, Directives>();
   const folderNames = [...input.folders.keys()].sort();
+  const missingUp = new Set(input.missingUp ?? []);
+  for (const name of [...missingUp].sort()) {
+    add(
+      'missing-up',
+      `${MIGRATIONS_DIR}/${name}/up.sql`,
+      undefined,
+      'up.sql is missing: every migration folder needs one',
+    );
+  }
   for (const name of folderNames) {
     const dir = `${MIGRATIONS_DIR}/${name}`;
     if (!isValidId(name)) {
@@ -124,6 +135,7 @@ export function checkProject(input: CheckInput): Finding[] {
     for (const e of manifest.entries) {
       const line = lines.get(e.id);
       const folder = input.folders.get(e.id);
+      if (missingUp.has(e.id)) continue;
       if (!folder) {
         add(
           'missing-folder',
@@ -169,7 +181,7 @@ export function checkProject(input: CheckInput): Finding[] {
         }
       }
     }
-    for (const name of folderNames) {
+    for (const name of [...folderNames, ...missingUp].sort()) {
       if (!order.has(name)) {
         add(
           'unlisted-folder',

@@ -1,9 +1,13 @@
 import type { CommandModule } from 'yargs';
 import type { GlobalArgs } from '../runtime';
 import { demoCommand } from './demo';
+import { initCommand } from './init';
+import { newCommand } from './new';
+import { hashCommand } from './hash';
+import { checkCommand } from './check';
 
 // One line per command; each command lives in its own file (commands/<name>.ts).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs' CommandModule is invariant in its args; each module checks its own
 type AnyCommand = CommandModule<GlobalArgs, any>;
 
-export const commands: AnyCommand[] = [demoCommand];
+export const commands: AnyCommand[] = [initCommand, newCommand, hashCommand, checkCommand, demoCommand];

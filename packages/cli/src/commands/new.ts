@@ -1,0 +1,100 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  appendMigration,
+  hashMigration,
+  MIGRATIONS_DIR,
+  mintId,
+  normalizeSlug,
+  UsageError,
+  type MigrationFiles,
+} from '@braid/core';
+import { defineCommand } from '../runtime';
+import { displayPath, findProject, loadProject, MANIFEST_REL, writeManifestAtomic } from '../project';
+
+interface NewArgs {
+  slug: string[];
+}
+
+export function upTemplate(id: string): string {
+  return `-- ${id}: the forward change.
+--
+-- Directives go in this comment block at the top, one per line, for example:
+--   -- braid:no-transaction       run outside a transaction (CREATE INDEX CONCURRENTLY, ...)
+--   -- braid:requires <id> ...    depend on other, earlier migrations
+--   -- braid:irreversible         there is no down.sql (then delete it); braid down refuses
+-- After editing, run \`braid hash\` (and \`braid check\`).
+
+`;
+}
+
+export function downTemplate(id: string): string {
+  return `-- ${id}: the rollback. Undo everything up.sql does, newest change first,
+-- so that up, down, up again leaves the same schema (\`braid test\` proves it).
+
+`;
+}
+
+/**
+ * `braid new <slug>`: a migration folder with up/down templates, appended to the manifest with
+ * the current heads as parents. Prints the folder's path (relative to the working directory).
+ */
+export const newCommand = defineCommand<NewArgs>({
+  command: 'new <slug..>',
+  describe: 'create a migration folder (up.sql, down.sql) and list it in the manifest',
+  builder: (y) =>
+    y.positional('slug', {
+      type: 'string',
+      array: true,
+      demandOption: true,
+      describe: 'what the migration does, e.g. add_phone or "add phone"',
+    }),
+  handler: async (args, ctx) => {
+    const slug = normalizeSlug(args.slug.join(' '), { argName: 'slug' });
+    const root = findProject(ctx.cwd);
+    const project = loadProject(root);
+    if (!project.headerHashOk) {
+      throw new UsageError(
+        'manifest-header-hash',
+        `${MANIFEST_REL}:1: the header hash does not match the lines below; review the manifest, then run \`braid hash\` before \`braid new\``,
+      );
+    }
+    const existing = new Set<string>(project.migrations.keys());
+    for (const ent of fs.readdirSync(project.dir)) existing.add(ent);
+    let id = '';
+    let folder = '';
+    // mkdir without `recursive` fails when the folder exists: a concurrent `braid new` that
+    // minted the same id loses the race and mints the next one.
+    for (let attempt = 0; ; attempt++) {
+      id = mintId(slug, new Date(), existing);
+      folder = path.join(project.dir, id);
+      try {
+        fs.mkdirSync(folder);
+        break;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 20) throw e;
+        existing.add(id);
+      }
+    }
+    const files: MigrationFiles = { up: upTemplate(id), down: downTemplate(id) };
+    fs.writeFileSync(path.join(folder, 'up.sql'), files.up);
+    fs.writeFileSync(path.join(folder, 'down.sql'), files.down!);
+    const manifest = appendMigration(project.manifest, id, hashMigration(files));
+    writeManifestAtomic(root, manifest);
+    const shown = displayPath(ctx.cwd, folder);
+    const parents = manifest.entries[manifest.entries.length - 1].parents;
+    if (args.json) {
+      ctx.out.result({
+        id,
+        path: shown,
+        up: path.join(shown, 'up.sql'),
+        down: path.join(shown, 'down.sql'),
+        parents,
+      });
+    } else {
+      ctx.out.print(shown);
+      ctx.out.note(`created ${MIGRATIONS_DIR}/${id}/ (up.sql, down.sql) and listed it in ${MANIFEST_REL}`);
+    }
+    return 0;
+  },
+});

@@ -1,0 +1,231 @@
+/**
+ * The `.migrations/` folder on disk: finding the project, reading migrations and the manifest,
+ * writing the manifest atomically. Everything else (parsing, hashing, checks) is pure, in core.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import {
+  EnvironmentError,
+  makeMigration,
+  MANIFEST_FILE,
+  MIGRATION_FILES,
+  MIGRATIONS_DIR,
+  parseManifest,
+  serializeManifest,
+  UsageError,
+  type CheckInput,
+  type Manifest,
+  type Migration,
+  type MigrationFiles,
+} from '@braid/core';
+
+/** The manifest's path relative to the project root, as shown to users. */
+export const MANIFEST_REL = `${MIGRATIONS_DIR}/${MANIFEST_FILE}`;
+
+function isDir(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function exists(p: string): boolean {
+  try {
+    fs.lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The project root for a working directory: the nearest directory (cwd or above) that holds
+ * `.migrations/`, without leaving the git work tree; else the git top level (the nearest
+ * directory holding `.git`); else cwd itself. No git process is spawned (check must be fast).
+ */
+export function findProject(cwd: string): string {
+  let dir = path.resolve(cwd);
+  for (;;) {
+    if (isDir(path.join(dir, MIGRATIONS_DIR))) return dir;
+    if (exists(path.join(dir, '.git'))) return dir;
+    const parent = path.dirname(dir);
+    if (parent === dir) return path.resolve(cwd);
+    dir = parent;
+  }
+}
+
+export function migrationsDir(root: string): string {
+  return path.join(root, MIGRATIONS_DIR);
+}
+
+export function manifestPath(root: string): string {
+  return path.join(root, MIGRATIONS_DIR, MANIFEST_FILE);
+}
+
+function readText(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    if (code === 'EISDIR') throw new UsageError('not-a-file', `${file} is a directory, expected a file`);
+    throw new EnvironmentError('read-failed', `cannot read ${file}: ${(e as Error).message}`);
+  }
+}
+
+/** Reads the manifest's text, or undefined when it does not exist. */
+export function readManifestText(root: string): string | undefined {
+  return readText(manifestPath(root));
+}
+
+/**
+ * The files of `.migrations/<id>/` (dir = the absolute `.migrations` directory). Throws
+ * UsageError when the folder or its up.sql does not exist.
+ */
+export function readMigrationFolder(dir: string, id: string): MigrationFiles {
+  const folder = path.join(dir, id);
+  if (!isDir(folder)) {
+    throw new UsageError(
+      'missing-folder',
+      `${MIGRATIONS_DIR}/${id}/ does not exist (it is listed in ${MANIFEST_REL})`,
+      {
+        data: { id },
+      },
+    );
+  }
+  const up = readText(path.join(folder, 'up.sql'));
+  if (up === undefined) {
+    throw new UsageError('missing-up', `${MIGRATIONS_DIR}/${id}/up.sql does not exist`, { data: { id } });
+  }
+  const files: MigrationFiles = { up };
+  const down = readText(path.join(folder, 'down.sql'));
+  if (down !== undefined) files.down = down;
+  const verify = readText(path.join(folder, 'verify.sql'));
+  if (verify !== undefined) files.verify = verify;
+  return files;
+}
+
+export interface Project {
+  /** Absolute project root (the directory holding `.migrations/`). */
+  root: string;
+  /** Absolute path of `.migrations/`. */
+  dir: string;
+  manifestText: string;
+  manifest: Manifest;
+  /** Whether the manifest's header hash matches its body. */
+  headerHashOk: boolean;
+  /** 1-based manifest line of each id. */
+  lines: Map<string, number>;
+  /** Every listed migration, in manifest order (Map iteration order). */
+  migrations: Map<string, Migration>;
+}
+
+/** Throws UsageError unless `root` has `.migrations/manifest`. Returns its text. */
+export function requireManifestText(root: string): string {
+  if (!isDir(migrationsDir(root))) {
+    throw new UsageError('no-project', `no ${MIGRATIONS_DIR}/ in ${root} or above (run \`braid init\`)`);
+  }
+  const text = readManifestText(root);
+  if (text === undefined) {
+    throw new UsageError('manifest-missing', `${MANIFEST_REL} does not exist (run \`braid init\`)`);
+  }
+  return text;
+}
+
+/**
+ * Loads the project at `root`: the manifest (malformed → UsageError FILE:LINE) and every listed
+ * migration (missing folder or up.sql, bad directive → UsageError). A stale header hash is not
+ * an error here (see `headerHashOk`); folders that are not listed are ignored (`braid check`
+ * reports them).
+ */
+export function loadProject(root: string): Project {
+  const manifestText = requireManifestText(root);
+  const parsed = parseManifest(manifestText, MANIFEST_REL);
+  const dir = migrationsDir(root);
+  const migrations = new Map<string, Migration>();
+  for (const e of parsed.manifest.entries) {
+    migrations.set(e.id, makeMigration(e.id, readMigrationFolder(dir, e.id), MIGRATIONS_DIR));
+  }
+  return {
+    root,
+    dir,
+    manifestText,
+    manifest: parsed.manifest,
+    headerHashOk: parsed.headerHashOk,
+    lines: parsed.lines,
+    migrations,
+  };
+}
+
+/**
+ * Everything `checkProject` needs, read without throwing on content problems. Returns undefined
+ * when there is no `.migrations/` directory at all. Entries whose name starts with `.` are ignored.
+ */
+export function scanProject(root: string): CheckInput | undefined {
+  const dir = migrationsDir(root);
+  if (!isDir(dir)) return undefined;
+  const folders = new Map<string, { files: MigrationFiles }>();
+  const strayEntries: string[] = [];
+  const missingUp: string[] = [];
+  for (const ent of fs.readdirSync(dir, { withFileTypes: true })) {
+    if (ent.name.startsWith('.')) continue;
+    const full = path.join(dir, ent.name);
+    const directory = ent.isDirectory() || (ent.isSymbolicLink() && isDir(full));
+    if (!directory) {
+      if (ent.name !== MANIFEST_FILE) strayEntries.push(ent.name);
+      continue;
+    }
+    const files: Partial<MigrationFiles> = {};
+    for (const sub of fs.readdirSync(full, { withFileTypes: true })) {
+      if (sub.name.startsWith('.')) continue;
+      const subFull = path.join(full, sub.name);
+      const known = (MIGRATION_FILES as readonly string[]).includes(sub.name);
+      if (!known || isDir(subFull)) {
+        strayEntries.push(`${ent.name}/${sub.name}${isDir(subFull) ? '/' : ''}`);
+        continue;
+      }
+      const text = readText(subFull) ?? '';
+      if (sub.name === 'up.sql') files.up = text;
+      else if (sub.name === 'down.sql') files.down = text;
+      else files.verify = text;
+    }
+    if (files.up === undefined) {
+      missingUp.push(ent.name);
+      continue;
+    }
+    folders.set(ent.name, { files: files as MigrationFiles });
+  }
+  return { manifestText: readManifestText(root), folders, strayEntries, missingUp };
+}
+
+/** Writes a file through a temporary file and a rename: readers never see a partial file. */
+export function writeFileAtomic(file: string, text: string): void {
+  const tmp = path.join(
+    path.dirname(file),
+    `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`,
+  );
+  try {
+    fs.writeFileSync(tmp, text, { encoding: 'utf8', flag: 'wx' });
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    try {
+      fs.unlinkSync(tmp);
+    } catch {
+      // already gone
+    }
+    throw new EnvironmentError('write-failed', `cannot write ${file}: ${(e as Error).message}`);
+  }
+}
+
+/** Serializes the manifest (fresh header hash) and writes it atomically. */
+export function writeManifestAtomic(root: string, manifest: Manifest): void {
+  writeFileAtomic(manifestPath(root), serializeManifest(manifest));
+}
+
+/** A path for humans: relative to cwd. */
+export function displayPath(cwd: string, p: string): string {
+  const rel = path.relative(cwd, p);
+  return rel === '' ? '.' : rel;
+}
