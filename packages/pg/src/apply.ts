@@ -639,22 +639,7 @@ export async function applyUp(
     const plan = planUp(migrations, status, opts.to === undefined ? {} : { to: opts.to });
     for (const u of status.unknown)
       emit(c, { type: 'warning', message: `${u} is applied but unknown to this branch` });
-    if (status.edited.length > 0 && opts.allowEdited && !opts.dryRun) {
-      for (const e of status.edited) {
-        emit(c, { type: 'warning', message: `${e.id} was edited after it was applied (--allow-edited)` });
-        await recordAudit(
-          ex,
-          {
-            id: e.id,
-            direction: 'up',
-            outcome: 'allow-edited',
-            checksum: e.currentChecksum,
-            error: `applied as ${e.appliedChecksum}`,
-          },
-          opts.provenance,
-        );
-      }
-    }
+    if (!opts.dryRun) await auditAllowEdited(c, status, 'up');
     const results: StepResult[] = opts.dryRun ? await dryRun(c, plan) : [];
     if (!opts.dryRun) {
       const progress = await readProgress(ex);
@@ -681,6 +666,24 @@ export async function applyUp(
     }
     return { plan, results, dryRun: Boolean(opts.dryRun), registryUpgraded };
   });
+}
+
+async function auditAllowEdited(c: Ctx, status: StatusReport, direction: 'up' | 'down'): Promise<void> {
+  if (status.edited.length === 0 || !c.opts.allowEdited) return;
+  for (const e of status.edited) {
+    emit(c, { type: 'warning', message: `${e.id} was edited after it was applied (--allow-edited)` });
+    await recordAudit(
+      c.ex,
+      {
+        id: e.id,
+        direction,
+        outcome: 'allow-edited',
+        checksum: e.currentChecksum,
+        error: `applied as ${e.appliedChecksum}`,
+      },
+      c.opts.provenance,
+    );
+  }
 }
 
 /** Dry run: every transactional step in one transaction, rolled back at the end. */
@@ -731,6 +734,7 @@ export async function applyDown(
     const registryUpgraded = await ensureRegistry(ex, opts.provenance.braidVersion);
     const status = await readStatus(ex, migrations);
     refuseEdited(status, opts.allowEdited);
+    await auditAllowEdited(c, status, 'down');
     const plan = planDown(migrations, status, {
       ...(opts.to === undefined ? {} : { to: opts.to }),
       ...(opts.steps === undefined ? {} : { steps: opts.steps }),

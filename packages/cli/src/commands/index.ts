@@ -5,9 +5,21 @@ import { initCommand } from './init';
 import { newCommand } from './new';
 import { hashCommand } from './hash';
 import { checkCommand } from './check';
+import { upCommand } from './up';
+import { downCommand } from './down';
+import { statusCommand } from './status';
 
 // One line per command; each command lives in its own file (commands/<name>.ts).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs' CommandModule is invariant in its args; each module checks its own
 type AnyCommand = CommandModule<GlobalArgs, any>;
 
-export const commands: AnyCommand[] = [initCommand, newCommand, hashCommand, checkCommand, demoCommand];
+export const commands: AnyCommand[] = [
+  initCommand,
+  newCommand,
+  hashCommand,
+  checkCommand,
+  demoCommand,
+  upCommand,
+  downCommand,
+  statusCommand,
+];

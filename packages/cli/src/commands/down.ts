@@ -1,0 +1,32 @@
+import { applyDown } from '@braid/pg';
+import { withDb, defineCommand } from '../runtime';
+import { gitProvenance, openDb, parseCount, parseDuration, withApplyOptions } from '../db';
+import { eventPrinter, projectMigrations, runApply } from './up';
+
+export const downCommand = defineCommand({
+  command: 'down',
+  describe: 'roll back applied migrations, newest first (default: one)',
+  builder: (y) =>
+    withApplyOptions(withDb(y))
+      .option('to', {
+        type: 'string',
+        describe: 'roll back every migration applied after this id (it stays applied)',
+      })
+      .option('steps', { type: 'string', describe: 'roll back this many migrations (default 1)' })
+      .conflicts('to', 'steps'),
+  handler: async (args, ctx) => {
+    const { root, migrations } = projectMigrations(ctx.cwd);
+    const opts = {
+      provenance: gitProvenance(ctx.cwd),
+      lockWaitMs: parseDuration(args['lock-wait'], '--lock-wait', 60_000),
+      lockTimeoutMs: parseDuration(args['lock-timeout'], '--lock-timeout', 5_000),
+      lockRetries: parseCount(args['lock-retries'], '--lock-retries', 3),
+      allowEdited: args['allow-edited'],
+      onEvent: eventPrinter(ctx),
+      ...(args.to === undefined ? {} : { to: args.to }),
+      ...(args.steps === undefined ? {} : { steps: parseCount(args.steps, '--steps', 1, 1) }),
+    };
+    const { ex, db } = await openDb(args, ctx, root, 'braid down');
+    return runApply(ctx, ex, db, () => applyDown(ex, migrations, opts));
+  },
+});

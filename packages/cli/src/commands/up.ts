@@ -1,0 +1,137 @@
+import { EXIT_FINDINGS, type ExitCode } from '@braid/core';
+import {
+  applyUp,
+  MigrationFailedError,
+  type ApplyEvent,
+  type ApplyResult,
+  type Executor,
+  type SourceMigration,
+} from '@braid/pg';
+import { withDb, defineCommand, type Context } from '../runtime';
+import { findProject, loadProject } from '../project';
+import { gitProvenance, openDb, parseCount, parseDuration, withApplyOptions, type ResolvedDb } from '../db';
+
+/** Loads this branch's migrations (manifest order) for the apply engine. */
+export function projectMigrations(cwd: string): { root: string; migrations: SourceMigration[] } {
+  const root = findProject(cwd);
+  const project = loadProject(root);
+  return { root, migrations: [...project.migrations.values()] };
+}
+
+/** Progress lines on stderr (results go to stdout at the end). */
+export function eventPrinter(ctx: Context): (e: ApplyEvent) => void {
+  return (e) => {
+    switch (e.type) {
+      case 'lock-wait':
+        ctx.out.note(
+          `braid: waiting for another braid runner${e.holder ? ` (pid ${e.holder.pid}${e.holder.applicationName ? `, ${e.holder.applicationName}` : ''})` : ''}`,
+        );
+        break;
+      case 'registry':
+        ctx.out.note(`braid: registry schema "braid" created/upgraded (${e.applied.join(', ')})`);
+        break;
+      case 'start':
+        if (ctx.out.stderrTTY || e.resumeFrom) {
+          ctx.out.note(
+            `${e.direction === 'up' ? 'applying' : 'rolling back'} ${e.id}${e.resumeFrom ? ` (resuming at statement ${e.resumeFrom + 1})` : ''}…`,
+          );
+        }
+        break;
+      case 'retry':
+        ctx.out.note(`braid: ${e.id}: ${e.reason}; retry ${e.attempt} in ${e.waitMs} ms`);
+        break;
+      case 'index-rebuilt':
+        ctx.out.note(
+          `braid: ${e.id}: dropped the INVALID index ${e.index} left by an interrupted CREATE INDEX CONCURRENTLY; rebuilding`,
+        );
+        break;
+      case 'skip':
+        ctx.out.note(`braid: ${e.id}: skipped (${e.reason})`);
+        break;
+      case 'warning':
+        ctx.out.note(`braid: warning: ${e.message}`);
+        break;
+      case 'done':
+        break;
+    }
+  };
+}
+
+/** Prints a failed migration (message, source line, caret, detail, hint) and returns exit 1. */
+export function reportMigrationFailure(ctx: Context, e: MigrationFailedError, partial: unknown): ExitCode {
+  ctx.out.note(`braid: ${e.message}`);
+  for (const line of e.snippet) ctx.out.note(line);
+  if (ctx.out.json) ctx.out.result({ ...e.toJSON(), ...(partial ? { partial } : {}) });
+  return EXIT_FINDINGS;
+}
+
+export function printResult(ctx: Context, r: ApplyResult, db: ResolvedDb): void {
+  if (ctx.out.json) {
+    ctx.out.result({
+      database: db.label,
+      engine: db.url.startsWith('pglite:') ? 'pglite' : 'postgres',
+      ...r,
+    });
+    return;
+  }
+  const verb = r.plan.direction === 'up' ? (r.dryRun ? 'dry run' : 'applied') : 'rolled back';
+  for (const s of r.results) {
+    const label = s.outcome === 'skipped' ? 'skipped' : verb;
+    ctx.out.print(`${label} ${s.id} (${s.ms.toFixed(0)} ms)${s.note ? ` — ${s.note}` : ''}`);
+  }
+  if (r.results.length === 0) {
+    ctx.out.print(r.plan.direction === 'up' ? 'nothing to apply: up to date' : 'nothing to roll back');
+  } else {
+    const n = r.results.filter((s) => s.outcome !== 'skipped').length;
+    const total = r.results.reduce((a, s) => a + s.ms, 0);
+    ctx.out.print(
+      `${n} migration${n === 1 ? '' : 's'} ${verb}${r.dryRun ? ' and rolled back' : ''} on ${db.label} in ${total.toFixed(0)} ms`,
+    );
+  }
+}
+
+export const upCommand = defineCommand({
+  command: 'up',
+  describe: 'apply pending migrations in manifest order',
+  builder: (y) =>
+    withApplyOptions(withDb(y))
+      .option('to', { type: 'string', describe: 'stop after this migration id' })
+      .option('dry-run', {
+        type: 'boolean',
+        default: false,
+        describe: 'run the pending migrations in a transaction, then roll back (prints per-migration timing)',
+      }),
+  handler: async (args, ctx) => {
+    const { root, migrations } = projectMigrations(ctx.cwd);
+    const opts = {
+      provenance: gitProvenance(ctx.cwd),
+      lockWaitMs: parseDuration(args['lock-wait'], '--lock-wait', 60_000),
+      lockTimeoutMs: parseDuration(args['lock-timeout'], '--lock-timeout', 5_000),
+      lockRetries: parseCount(args['lock-retries'], '--lock-retries', 3),
+      allowEdited: args['allow-edited'],
+      dryRun: args['dry-run'],
+      onEvent: eventPrinter(ctx),
+      ...(args.to === undefined ? {} : { to: args.to }),
+    };
+    const { ex, db } = await openDb(args, ctx, root, 'braid up');
+    return runApply(ctx, ex, db, () => applyUp(ex, migrations, opts));
+  },
+});
+
+export async function runApply(
+  ctx: Context,
+  ex: Executor,
+  db: ResolvedDb,
+  fn: () => Promise<ApplyResult>,
+): Promise<ExitCode> {
+  try {
+    const r = await fn();
+    printResult(ctx, r, db);
+    return 0;
+  } catch (e) {
+    if (e instanceof MigrationFailedError) return reportMigrationFailure(ctx, e, undefined);
+    throw e;
+  } finally {
+    await ex.close();
+  }
+}
