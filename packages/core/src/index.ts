@@ -8,3 +8,4 @@ export * from './manifest';
 export * from './dag';
 export * from './check';
 export * from './schema';
+export * from './import';

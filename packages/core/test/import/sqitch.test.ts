@@ -1,0 +1,94 @@
+import { importMigrations, parseSqitchPlan } from '@braid/core';
+import { expectWellFormed } from './helpers';
+
+const plan = `%syntax-version=1.0.0
+%project=flipr
+%uri=https://example.com/flipr
+
+# a comment
+appschema 2013-12-30T23:49:00Z Marge N. O’Vera <marge@example.com> # Add schema.
+users [appschema] 2013-12-30T23:49:00Z Marge N. O’Vera <marge@example.com> # Creates users.
+users_idx [users !legacy otherproj:thing] 2013-12-31T10:00:00Z Marge <marge@example.com>
+@v1.0 2014-01-01T00:00:00Z Marge <marge@example.com> # Tag v1.0.
+users [users@v1.0 flipr:appschema] 2014-01-02T00:00:00Z Marge <marge@example.com> # Reworked.
+`;
+
+const wrap = (s: string) => `-- Deploy\nBEGIN;\n${s}\nCOMMIT;\n`;
+
+const listing = {
+  'sqitch.plan': plan,
+  'sqitch.conf': '[core]\n\tengine = pg\n',
+  'deploy/appschema.sql': wrap('create schema flipr;'),
+  'revert/appschema.sql': wrap('drop schema flipr;'),
+  'verify/appschema.sql': "BEGIN;\nselect pg_catalog.has_schema_privilege('flipr', 'usage');\nROLLBACK;\n",
+  'deploy/users@v1.0.sql': wrap('create table flipr.users (name text);'),
+  'revert/users@v1.0.sql': wrap('drop table flipr.users;'),
+  'deploy/users.sql': wrap('alter table flipr.users add column email text;'),
+  'revert/users.sql': wrap('alter table flipr.users drop column email;'),
+  'deploy/users_idx.sql': 'create index concurrently users_name on flipr.users (name);\n',
+  'revert/users_idx.sql': 'drop index concurrently users_name;\n',
+  'deploy/orphan.sql': 'select 1;',
+};
+
+describe('sqitch importer', () => {
+  test('plan parsing', () => {
+    const p = parseSqitchPlan(plan);
+    expect(p.project).toBe('flipr');
+    expect(p.items.map((i) => `${i.kind}:${i.name}`)).toEqual([
+      'change:appschema',
+      'change:users',
+      'change:users_idx',
+      'tag:v1.0',
+      'change:users',
+    ]);
+  });
+
+  test('plan order, planned_at timestamps, requires, reworks, unwrapped BEGIN/COMMIT', () => {
+    const r = importMigrations('sqitch', listing);
+    expectWellFormed(r);
+    expect(r.migrations.map((m) => m.id)).toEqual([
+      '20131230234900_appschema',
+      '20131230234901_users',
+      '20131231100000_users_idx',
+      '20140102000000_users',
+    ]);
+    const [schema, users1, idx, users2] = r.migrations;
+    expect(schema.noTransaction).toBe(false);
+    expect(schema.files.up).toContain('create schema flipr;');
+    expect(schema.files.up).not.toMatch(/^BEGIN;/m);
+    expect(schema.files.verify).toContain('has_schema_privilege');
+    expect(schema.files.verify).not.toMatch(/^ROLLBACK;/m);
+    expect(users1.requires).toEqual(['20131230234900_appschema']);
+    expect(users1.sourceFiles.up).toBe('deploy/users@v1.0.sql');
+    expect(users1.files.up).toContain('create table flipr.users');
+    expect(idx.noTransaction).toBe(true);
+    expect(idx.requires).toEqual(['20131230234901_users']);
+    expect(users2.sourceFiles.up).toBe('deploy/users.sql');
+    expect(users2.requires).toEqual(['20131230234901_users', '20131230234900_appschema']);
+    expect(r.warnings.some((w) => w.includes('conflict !legacy'))).toBe(true);
+    expect(r.warnings.some((w) => w.includes('otherproj:thing'))).toBe(true);
+    expect(r.warnings.some((w) => w.startsWith('deploy/orphan.sql: ignored'))).toBe(true);
+  });
+
+  test('missing deploy script, unknown dependency and malformed lines are refused, naming the file', () => {
+    const { 'deploy/appschema.sql': _, ...noDeploy } = listing;
+    expect(() => importMigrations('sqitch', noDeploy)).toThrow(/^deploy\/appschema\.sql: missing/);
+    expect(() =>
+      importMigrations('sqitch', {
+        ...listing,
+        'sqitch.plan': plan + 'x [nope] 2014-01-03T00:00:00Z M <m@x>\n',
+        'deploy/x.sql': 'select 1;',
+      }),
+    ).toThrow(/^sqitch\.plan:11: dependency nope of x is not planned before it/);
+    expect(() => importMigrations('sqitch', { ...listing, 'sqitch.plan': plan + 'garbage line\n' })).toThrow(
+      /^sqitch\.plan:11: malformed change line/,
+    );
+    expect(() => importMigrations('sqitch', { 'deploy/a.sql': '' })).toThrow(/^sqitch\.plan: not found/);
+  });
+
+  test('a verify script with other transaction control is refused', () => {
+    expect(() =>
+      importMigrations('sqitch', { ...listing, 'verify/appschema.sql': 'select 1; commit; select 2;' }),
+    ).toThrow(/^verify\/appschema\.sql: a verify script runs inside the migration's transaction/);
+  });
+});
