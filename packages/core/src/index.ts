@@ -9,3 +9,4 @@ export * from './dag';
 export * from './check';
 export * from './schema';
 export * from './import';
+export * from './protect';

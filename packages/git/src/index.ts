@@ -1,3 +1,4 @@
 export * from './exec';
 export * from './catfile';
 export * from './repo';
+export * from './protected';

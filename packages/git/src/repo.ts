@@ -75,7 +75,6 @@ export interface CommitsBetweenOptions {
   dir?: string;
 }
 
-const MIGRATION_FILES = ['up.sql', 'down.sql', 'verify.sql'] as const;
 type MigrationFileKey = 'up' | 'down' | 'verify';
 function keyOf(file: string): MigrationFileKey | undefined {
   return file === 'up.sql'
@@ -511,5 +510,3 @@ export function classifyChanges(
   out.changed = [...changed].sort();
   return out;
 }
-
-export { MIGRATION_FILES };

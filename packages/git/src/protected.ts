@@ -1,0 +1,339 @@
+/**
+ * Protected history (DESIGN §1, issue 5): the refs whose migrations are immutable, the
+ * migrations reachable from them, and the cheap check that `braid check` and `braid hash` call.
+ *
+ * Which refs: `BRAID_PROTECTED` (comma- or space-separated) if set, else the multi-valued git
+ * config `braid.protected`, else the defaults `main`, `master` and the target of
+ * `origin/HEAD` — only those that exist. A value may be a ref (`main`, `origin/release`,
+ * `refs/heads/prod`) or a glob (`release/*`, `refs/remotes/origin/release-*`); `none`
+ * disables protection.
+ */
+import { createHash } from 'node:crypto';
+import {
+  compareWithProtected,
+  type ProtectFiles,
+  type ProtectFinding,
+  type ProtectedVersion,
+  UsageError,
+} from '@braid/core';
+import { runGit } from './exec';
+import { DEFAULT_MIGRATIONS_DIR, GitRepo, normalizeRepoPath, parseTree } from './repo';
+
+export interface ProtectedRef {
+  /** As the user knows it: `main`, `origin/main`, or the configured value. */
+  name: string;
+  /** Full ref name when known (`refs/heads/main`). */
+  fullName?: string;
+  commit: string;
+  source: 'default' | 'config' | 'env';
+}
+
+export interface ProtectedRefsResult {
+  refs: ProtectedRef[];
+  /** Configured values that named nothing (worth a warning). */
+  missing: string[];
+  source: 'default' | 'config' | 'env';
+}
+
+export const PROTECTED_CONFIG_KEY = 'braid.protected';
+export const PROTECTED_ENV = 'BRAID_PROTECTED';
+
+function shortName(full: string): string {
+  return full.replace(/^refs\/(heads|remotes|tags)\//, '');
+}
+
+/** The protected refs of a repository, in precedence order (first listed wins for an id). */
+export async function protectedRefs(repo: GitRepo): Promise<ProtectedRefsResult> {
+  const env = process.env[PROTECTED_ENV];
+  let values: string[] | undefined;
+  let source: ProtectedRefsResult['source'] = 'default';
+  if (env !== undefined && env.trim() !== '') {
+    values = env.split(/[\s,]+/).filter(Boolean);
+    source = 'env';
+  } else {
+    const r = await runGit(repo.root, ['config', '--get-all', PROTECTED_CONFIG_KEY]);
+    if (r.code === 0) {
+      values = r.stdout
+        .toString('utf8')
+        .split('\n')
+        .flatMap((l) => l.split(/[\s,]+/))
+        .filter(Boolean);
+      source = 'config';
+    } else if (r.code !== 1) {
+      throw new UsageError('git-config', `git config ${PROTECTED_CONFIG_KEY} failed: ${r.stderr.trim()}`);
+    }
+  }
+  if (values === undefined) return { refs: await defaultProtectedRefs(repo), missing: [], source };
+  if (values.some((v) => v.toLowerCase() === 'none')) return { refs: [], missing: [], source };
+
+  const refs: ProtectedRef[] = [];
+  const missing: string[] = [];
+  const seen = new Set<string>();
+  const add = (r: ProtectedRef) => {
+    const key = r.fullName ?? r.name;
+    if (seen.has(key)) return;
+    seen.add(key);
+    refs.push(r);
+  };
+  for (const v of values) {
+    if (/[*?[]/.test(v)) {
+      const patterns = v.startsWith('refs/')
+        ? [v]
+        : [`refs/heads/${v}`, `refs/remotes/${v}`, `refs/tags/${v}`];
+      const r = await runGit(repo.root, ['for-each-ref', '--format=%(refname)', ...patterns]);
+      const names = r.stdout.toString('utf8').split('\n').filter(Boolean);
+      const oids = await repo.readObjects(names.map((n) => `${n}^{commit}`));
+      let any = false;
+      names.forEach((n, i) => {
+        const o = oids[i];
+        if (o) {
+          any = true;
+          add({ name: shortName(n), fullName: n, commit: o.oid, source });
+        }
+      });
+      if (!any) missing.push(v);
+    } else {
+      const oid = await repo.tryResolveRef(v);
+      if (oid) add({ name: v, commit: oid, source });
+      else missing.push(v);
+    }
+  }
+  return { refs, missing, source };
+}
+
+/** `main`, `master` and `origin/HEAD`'s target, those that exist (one git process). */
+async function defaultProtectedRefs(repo: GitRepo): Promise<ProtectedRef[]> {
+  const wanted = ['refs/heads/main', 'refs/heads/master', 'refs/remotes/origin/HEAD'];
+  const r = await runGit(repo.root, [
+    'for-each-ref',
+    '--format=%(refname)%00%(objectname)%00%(symref)',
+    ...wanted,
+  ]);
+  const found = new Map<string, { oid: string; symref: string }>();
+  for (const line of r.stdout.toString('utf8').split('\n')) {
+    const [name, oid, symref] = line.split('\0');
+    if (name && oid && wanted.includes(name)) found.set(name, { oid, symref: symref ?? '' });
+  }
+  const out: ProtectedRef[] = [];
+  const seen = new Set<string>();
+  for (const w of wanted) {
+    const f = found.get(w);
+    if (!f) continue;
+    const full = w === 'refs/remotes/origin/HEAD' && f.symref ? f.symref : w;
+    if (seen.has(full)) continue;
+    seen.add(full);
+    out.push({ name: shortName(full), fullName: full, commit: f.oid, source: 'default' });
+  }
+  // objectname of a branch is a commit; peel anyway in case someone pointed main at a tag.
+  const peeled = await repo.readObjects(out.map((o) => `${o.commit}^{commit}`));
+  return out.filter((o, i) => {
+    const p = peeled[i];
+    if (p) o.commit = p.oid;
+    return p !== undefined;
+  });
+}
+
+export interface ProtectedIndexEntry {
+  ref: string;
+  commit: string;
+  oids: { up?: string; down?: string; verify?: string };
+}
+
+/**
+ * The protected migrations by id, with the blob ids of their files (trees only, no content):
+ * for each id, the first protected ref (in precedence order) that holds it.
+ */
+export async function readProtectedIndex(
+  repo: GitRepo,
+  dir: string = DEFAULT_MIGRATIONS_DIR,
+  refs?: ProtectedRef[],
+): Promise<{ refs: ProtectedRef[]; missing: string[]; migrations: Map<string, ProtectedIndexEntry> }> {
+  let missing: string[] = [];
+  if (!refs) {
+    const r = await protectedRefs(repo);
+    refs = r.refs;
+    missing = r.missing;
+  }
+  const migrations = new Map<string, ProtectedIndexEntry>();
+  if (refs.length === 0) return { refs, missing, migrations };
+  const d = normalizeRepoPath(dir);
+  // Round 1: the migrations directory of every protected commit.
+  const tops = await repo.readObjects(
+    refs.map((r) => (d === '' ? `${r.commit}^{tree}` : `${r.commit}:${d}`)),
+  );
+  // Round 2: every distinct migration folder tree.
+  const folderOids = new Set<string>();
+  const perRef: { ref: ProtectedRef; folders: { id: string; oid: string }[] }[] = [];
+  const seenTop = new Set<string>();
+  refs.forEach((ref, i) => {
+    const top = tops[i];
+    if (!top || top.type !== 'tree') return;
+    if (seenTop.has(top.oid)) return; // identical directory on an earlier ref: nothing new
+    seenTop.add(top.oid);
+    const folders = parseTree(top.content, repo.oidBytes)
+      .filter((e) => e.type === 'tree')
+      .map((e) => ({ id: e.name, oid: e.oid }));
+    for (const f of folders) folderOids.add(f.oid);
+    perRef.push({ ref, folders });
+  });
+  const list = [...folderOids];
+  const trees = await repo.readObjects(list);
+  const byOid = new Map<string, ProtectedIndexEntry['oids']>();
+  list.forEach((oid, i) => {
+    const t = trees[i];
+    const files: ProtectedIndexEntry['oids'] = {};
+    if (t) {
+      for (const e of parseTree(t.content, repo.oidBytes)) {
+        if (e.type !== 'blob') continue;
+        if (e.name === 'up.sql') files.up = e.oid;
+        else if (e.name === 'down.sql') files.down = e.oid;
+        else if (e.name === 'verify.sql') files.verify = e.oid;
+      }
+    }
+    byOid.set(oid, files);
+  });
+  for (const { ref, folders } of perRef) {
+    for (const f of folders) {
+      if (migrations.has(f.id)) continue;
+      migrations.set(f.id, { ref: ref.name, commit: ref.commit, oids: byOid.get(f.oid) ?? {} });
+    }
+  }
+  return { refs, missing, migrations };
+}
+
+/**
+ * protectedMigrations(repo): every migration reachable from a protected ref, with its files'
+ * contents (one cat-file round for the blobs). `only` limits the contents read to some ids.
+ */
+export async function protectedMigrations(
+  repo: GitRepo,
+  opts: { dir?: string; only?: Iterable<string> } = {},
+): Promise<{ refs: ProtectedRef[]; missing: string[]; migrations: Map<string, ProtectedVersion> }> {
+  const index = await readProtectedIndex(repo, opts.dir ?? DEFAULT_MIGRATIONS_DIR);
+  const only = opts.only ? new Set(opts.only) : undefined;
+  const ids = [...index.migrations.keys()].filter((id) => !only || only.has(id));
+  const blobOids = new Set<string>();
+  for (const id of ids)
+    for (const oid of Object.values(index.migrations.get(id)!.oids)) if (oid) blobOids.add(oid);
+  const list = [...blobOids];
+  const blobs = await repo.readObjects(list);
+  const text = new Map<string, string>();
+  list.forEach((oid, i) => text.set(oid, blobs[i]?.content.toString('utf8') ?? ''));
+  const migrations = new Map<string, ProtectedVersion>();
+  for (const id of ids) {
+    const e = index.migrations.get(id)!;
+    const files: ProtectFiles = {};
+    for (const k of ['up', 'down', 'verify'] as const) {
+      const oid = e.oids[k];
+      if (oid !== undefined) files[k] = text.get(oid) ?? '';
+    }
+    migrations.set(id, { id, ref: e.ref, files });
+  }
+  return { refs: index.refs, missing: index.missing, migrations };
+}
+
+/** The git blob id of some content (what `git hash-object` prints). */
+export function gitBlobOid(content: string | Buffer, objectFormat = 'sha1'): string {
+  const buf = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
+  return createHash(objectFormat === 'sha256' ? 'sha256' : 'sha1')
+    .update(`blob ${buf.length}\0`)
+    .update(buf)
+    .digest('hex');
+}
+
+export interface ProtectedCheck {
+  /** False when the project is not in a git repository (nothing is protected then). */
+  inGit: boolean;
+  refs: ProtectedRef[];
+  /** Configured protected refs that do not exist. */
+  missing: string[];
+  /** Every migration id reachable from a protected ref. */
+  protectedIds: Set<string>;
+  /** Protected migrations whose working files differ, with the protected version. */
+  edited: Map<string, ProtectedVersion>;
+  /** One finding per differing file (file:line of the first differing line). */
+  findings: ProtectFinding[];
+}
+
+/**
+ * The hook for `braid check` and `braid hash`: compares the working tree's migrations (as the
+ * caller read them from disk) with their protected versions. Cheap: the protected trees are read
+ * through one cat-file process, working files are compared by git blob id, and only the files
+ * that differ are read from git (to name the first differing line).
+ */
+export async function checkProtected(
+  root: string,
+  working: ReadonlyMap<string, ProtectFiles | { files: ProtectFiles }>,
+  opts: { dir?: string } = {},
+): Promise<ProtectedCheck> {
+  const empty: ProtectedCheck = {
+    inGit: false,
+    refs: [],
+    missing: [],
+    protectedIds: new Set(),
+    edited: new Map(),
+    findings: [],
+  };
+  let repo: GitRepo;
+  try {
+    repo = await GitRepo.open(root);
+  } catch (e) {
+    if (e instanceof UsageError && e.code === 'not-a-git-repo') return empty;
+    throw e;
+  }
+  try {
+    const dir = opts.dir ?? DEFAULT_MIGRATIONS_DIR;
+    const index = await readProtectedIndex(repo, dir);
+    const files = new Map<string, ProtectFiles>();
+    for (const [id, w] of working) files.set(id, 'files' in w ? w.files : w);
+    const suspects: string[] = [];
+    for (const [id, p] of index.migrations) {
+      const w = files.get(id);
+      if (!w) {
+        suspects.push(id);
+        continue;
+      }
+      for (const k of ['up', 'down', 'verify'] as const) {
+        const now = w[k];
+        const was = p.oids[k];
+        if (now === undefined && was === undefined) continue;
+        if (now === undefined || was === undefined || gitBlobOid(now, repo.objectFormat) !== was) {
+          suspects.push(id);
+          break;
+        }
+      }
+    }
+    const versions = new Map<string, ProtectedVersion>();
+    if (suspects.length > 0) {
+      const blobOids = new Set<string>();
+      for (const id of suspects)
+        for (const o of Object.values(index.migrations.get(id)!.oids)) if (o) blobOids.add(o);
+      const list = [...blobOids];
+      const blobs = await repo.readObjects(list);
+      const text = new Map<string, string>();
+      list.forEach((oid, i) => text.set(oid, blobs[i]?.content.toString('utf8') ?? ''));
+      for (const id of suspects) {
+        const e = index.migrations.get(id)!;
+        const f: ProtectFiles = {};
+        for (const k of ['up', 'down', 'verify'] as const) {
+          const oid = e.oids[k];
+          if (oid !== undefined) f[k] = text.get(oid) ?? '';
+        }
+        versions.set(id, { id, ref: e.ref, files: f });
+      }
+    }
+    const findings = compareWithProtected(files, versions, dir);
+    const edited = new Map<string, ProtectedVersion>();
+    for (const f of findings) edited.set(f.id, versions.get(f.id)!);
+    return {
+      inGit: true,
+      refs: index.refs,
+      missing: index.missing,
+      protectedIds: new Set(index.migrations.keys()),
+      edited,
+      findings,
+    };
+  } finally {
+    repo.close();
+  }
+}
