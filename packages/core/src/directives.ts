@@ -31,7 +31,8 @@ export interface Directives {
 export const CORE_DIRECTIVES = ['no-transaction', 'requires', 'irreversible'] as const;
 export const OTHER_DIRECTIVES = ['ignore', 'ticket', 'reason', 'timeout', 'lock-timeout'] as const;
 
-const DIRECTIVE_LINE = /^\s*--\s*braid:([A-Za-z0-9_-]*)(?:\s+(.*?))?\s*$/;
+const DIRECTIVE_PREFIX = /^\s*--\s*braid:/i;
+const DIRECTIVE_LINE = /^\s*--\s*braid:([A-Za-z0-9_-]*)(?:\s+(.*?))?\s*$/i;
 
 export function emptyDirectives(): Directives {
   return { noTransaction: false, requires: [], irreversible: false, others: [] };
@@ -59,8 +60,15 @@ export function parseDirectives(upSql: string, file: string): Directives {
   const d = emptyDirectives();
   const seen = new Set<string>();
   for (const { line, text } of leadingCommentLines(upSql)) {
+    if (!DIRECTIVE_PREFIX.test(text)) continue;
     const m = DIRECTIVE_LINE.exec(text);
-    if (!m) continue;
+    if (!m) {
+      throw new UsageError(
+        'invalid-directive',
+        `${file}:${line}: malformed directive ${JSON.stringify(text.trim())} (expected "-- braid:<name> [args]")`,
+        { data: { file, line } },
+      );
+    }
     const name = m[1].toLowerCase();
     const args = m[2] ?? '';
     const fail = (reason: string): never => {
@@ -110,8 +118,9 @@ export function misplacedDirectives(upSql: string): { name: string; line: number
   const out: { name: string; line: number }[] = [];
   for (let i = 0; i < lines.length; i++) {
     if (leading.has(i + 1)) continue;
+    if (!DIRECTIVE_PREFIX.test(lines[i])) continue;
     const m = DIRECTIVE_LINE.exec(lines[i]);
-    if (m) out.push({ name: m[1].toLowerCase(), line: i + 1 });
+    out.push({ name: m ? m[1].toLowerCase() : lines[i].replace(DIRECTIVE_PREFIX, '').trim(), line: i + 1 });
   }
   return out;
 }
