@@ -8,6 +8,7 @@ import { checkCommand } from './check';
 import { upCommand } from './up';
 import { downCommand } from './down';
 import { statusCommand } from './status';
+import { importCommand } from './import';
 
 // One line per command; each command lives in its own file (commands/<name>.ts).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs' CommandModule is invariant in its args; each module checks its own
@@ -22,4 +23,5 @@ export const commands: AnyCommand[] = [
   upCommand,
   downCommand,
   statusCommand,
+  importCommand,
 ];

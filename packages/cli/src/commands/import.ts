@@ -1,0 +1,241 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import {
+  appendMigration,
+  EnvironmentError,
+  emptyManifest,
+  hashMigration,
+  IMPORT_TOOLS,
+  importMigrations,
+  isTimestamp,
+  makeMigration,
+  MANIFEST_FILE,
+  MIGRATIONS_DIR,
+  UsageError,
+  type ImportResult,
+  type ImportTool,
+  type Manifest,
+} from '@braid/core';
+import { defineCommand } from '../runtime';
+import {
+  displayPath,
+  findProject,
+  loadProject,
+  MANIFEST_REL,
+  migrationsDir,
+  readManifestText,
+  writeManifestAtomic,
+} from '../project';
+
+interface ImportArgs {
+  from: ImportTool;
+  dir: string;
+  append: boolean;
+  'dry-run': boolean;
+}
+
+/** Directories never read as part of a source history. */
+const SKIP_DIRS = new Set(['.git', 'node_modules', MIGRATIONS_DIR]);
+
+/**
+ * Reads `dir` recursively into a listing (relative POSIX path -> text). Dot-directories,
+ * `.git` and `node_modules` are skipped; symbolic links to files are followed.
+ */
+export function readListing(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (abs: string, rel: string): void => {
+    for (const ent of fs.readdirSync(abs, { withFileTypes: true })) {
+      const full = path.join(abs, ent.name);
+      const r = rel === '' ? ent.name : `${rel}/${ent.name}`;
+      let isDir = ent.isDirectory();
+      let isFile = ent.isFile();
+      if (ent.isSymbolicLink()) {
+        try {
+          const st = fs.statSync(full);
+          isFile = st.isFile();
+          isDir = false; // never follow directory links (cycles)
+        } catch {
+          continue;
+        }
+      }
+      if (isDir) {
+        if (SKIP_DIRS.has(ent.name) || ent.name.startsWith('.')) continue;
+        walk(full, r);
+      } else if (isFile) {
+        out[r] = fs.readFileSync(full, 'utf8');
+      }
+    }
+  };
+  walk(dir, '');
+  return out;
+}
+
+function removeQuietly(p: string): void {
+  try {
+    fs.rmSync(p, { recursive: true, force: true });
+  } catch {
+    // best effort: we are already failing
+  }
+}
+
+/**
+ * `braid import --from <tool> <dir>`: converts another tool's migration history into
+ * `.migrations/<id>/` folders and manifest entries (a linear history, in the tool's apply order).
+ * Everything is converted and validated in memory first; the folders are written into a hidden
+ * staging folder, moved into place, and the manifest written last (atomically). On any failure
+ * whatever was moved is removed again: nothing is left behind.
+ */
+export const importCommand = defineCommand<ImportArgs>({
+  command: 'import <dir>',
+  describe: 'bring in an existing migration history (diesel, golang-migrate, dbmate, flyway, sqitch)',
+  builder: (y) =>
+    y
+      .positional('dir', {
+        type: 'string',
+        demandOption: true,
+        describe: "the other tool's migrations directory (sqitch: the project directory with sqitch.plan)",
+      })
+      .option('from', {
+        type: 'string',
+        choices: IMPORT_TOOLS,
+        demandOption: true,
+        describe: 'the tool the history comes from',
+      })
+      .option('append', {
+        type: 'boolean',
+        default: false,
+        describe: 'add the imported migrations after the ones already in .migrations/',
+      })
+      .option('dry-run', {
+        type: 'boolean',
+        default: false,
+        describe: 'show what would be imported; write nothing',
+      }),
+  handler: async (args, ctx) => {
+    const source = path.resolve(ctx.cwd, args.dir);
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(source);
+    } catch {
+      throw new UsageError('import-no-dir', `${args.dir}: no such directory`, { data: { argument: 'dir' } });
+    }
+    if (!st.isDirectory())
+      throw new UsageError('import-no-dir', `${args.dir}: not a directory`, { data: { argument: 'dir' } });
+
+    const root = findProject(ctx.cwd);
+    const dir = migrationsDir(root);
+    if (path.relative(dir, source) === '' || !path.relative(dir, source).startsWith('..'))
+      throw new UsageError(
+        'import-from-self',
+        `${args.dir}: is inside ${MIGRATIONS_DIR}/; give the other tool's directory`,
+      );
+
+    // The current state: no project, an empty one, or (with --append) a non-empty one.
+    const dirExisted = fs.existsSync(dir);
+    let manifest: Manifest = emptyManifest();
+    const manifestText = dirExisted ? readManifestText(root) : undefined;
+    if (manifestText !== undefined) {
+      const project = loadProject(root);
+      if (!project.headerHashOk)
+        throw new UsageError(
+          'manifest-header-hash',
+          `${MANIFEST_REL}:1: the header hash does not match the lines below; review the manifest and run \`braid hash\` first`,
+        );
+      manifest = project.manifest;
+    }
+    const others = dirExisted
+      ? fs.readdirSync(dir).filter((n) => !n.startsWith('.') && n !== MANIFEST_FILE)
+      : [];
+    if ((manifest.entries.length > 0 || others.length > 0) && !args.append)
+      throw new UsageError(
+        'import-not-empty',
+        `${MIGRATIONS_DIR}/ is not empty (${manifest.entries.length} migration(s) in ${MANIFEST_REL}` +
+          `${others.length > 0 ? `, ${others.length} folder(s)` : ''}); use --append to add the imported history after it`,
+      );
+    let after: string | undefined;
+    for (const e of manifest.entries) {
+      const ts = e.id.slice(0, 14);
+      if (isTimestamp(ts) && (after === undefined || ts > after)) after = ts;
+    }
+
+    const listing = readListing(source);
+    const result: ImportResult = importMigrations(args.from, listing, after === undefined ? {} : { after });
+
+    // Validate what will be written exactly as braid will read it back.
+    const taken = new Set([...manifest.entries.map((e) => e.id), ...others]);
+    for (const m of result.migrations) {
+      if (taken.has(m.id))
+        throw new UsageError('import-id-exists', `${MIGRATIONS_DIR}/${m.id} already exists`, {
+          data: { id: m.id },
+        });
+      makeMigration(m.id, m.files);
+      manifest = appendMigration(manifest, m.id, hashMigration(m.files));
+    }
+
+    if (!args['dry-run']) {
+      const staging = path.join(dir, `.import-${process.pid}-${randomBytes(4).toString('hex')}`);
+      const moved: string[] = [];
+      try {
+        fs.mkdirSync(staging, { recursive: true });
+        for (const m of result.migrations) {
+          const folder = path.join(staging, m.id);
+          fs.mkdirSync(folder);
+          fs.writeFileSync(path.join(folder, 'up.sql'), m.files.up);
+          if (m.files.down !== undefined) fs.writeFileSync(path.join(folder, 'down.sql'), m.files.down);
+          if (m.files.verify !== undefined) fs.writeFileSync(path.join(folder, 'verify.sql'), m.files.verify);
+        }
+        for (const m of result.migrations) {
+          const target = path.join(dir, m.id);
+          fs.renameSync(path.join(staging, m.id), target);
+          moved.push(target);
+        }
+        writeManifestAtomic(root, manifest);
+        fs.rmdirSync(staging);
+      } catch (e) {
+        for (const p of moved) removeQuietly(p);
+        removeQuietly(staging);
+        if (!dirExisted) removeQuietly(dir);
+        if (e instanceof Error && !(e instanceof EnvironmentError) && 'code' in e)
+          throw new EnvironmentError('import-write-failed', `cannot write ${MIGRATIONS_DIR}/: ${e.message}`);
+        throw e;
+      }
+    }
+
+    const shownDir = displayPath(ctx.cwd, dir);
+    if (ctx.out.json) {
+      ctx.out.result({
+        tool: result.tool,
+        from: displayPath(ctx.cwd, source),
+        dryRun: args['dry-run'],
+        appended: args.append && manifest.entries.length > result.migrations.length,
+        migrations: result.migrations.map((m) => ({
+          id: m.id,
+          source: m.source,
+          sourceFiles: m.sourceFiles,
+          path: path.join(shownDir, m.id),
+          noTransaction: m.noTransaction,
+          irreversible: m.irreversible,
+          requires: m.requires,
+        })),
+        warnings: result.warnings,
+      });
+    } else {
+      for (const w of result.warnings) ctx.out.note(`braid: warning: ${w}`);
+      for (const m of result.migrations) {
+        const flags = [
+          m.noTransaction ? 'no-transaction' : '',
+          m.irreversible ? 'irreversible' : '',
+          m.requires.length > 0 ? `requires ${m.requires.join(' ')}` : '',
+        ].filter((f) => f !== '');
+        ctx.out.print(`${m.id}  <- ${m.source}${flags.length > 0 ? `  [${flags.join(', ')}]` : ''}`);
+      }
+      ctx.out.note(
+        args['dry-run']
+          ? `dry run: would import ${result.migrations.length} ${result.tool} migration(s) into ${shownDir}/ (nothing written)`
+          : `imported ${result.migrations.length} ${result.tool} migration(s) into ${shownDir}/ and ${MANIFEST_REL}; next: braid check, braid up`,
+      );
+    }
+    return 0;
+  },
+});
