@@ -2,3 +2,15 @@ export { splitStatements, splitLexically, SourceMap, type Statement } from './sp
 export { loadParser, isParserLoaded, parseSql, parsePlpgsql, type AstNode, type ParseResult } from './parser';
 export * from './footprint';
 export * as ast from './ast';
+export * from './locks';
+export * from './analyze';
+export * from './lint';
+export {
+  RULES,
+  ruleById,
+  type Rule,
+  type Severity,
+  type StatementRule,
+  type MigrationRule,
+  type RuleDocs,
+} from './rules';

@@ -1,0 +1,129 @@
+/**
+ * Analysis of a SQL file: split, parse, and for each statement its footprint, locks, the
+ * search_path in effect and the suppressions (`-- braid:ignore <rule-id> <reason>`) attached to
+ * it. Requires the parser (`await loadParser()`).
+ */
+import { kindOf } from './ast';
+import { footprint, searchPathAfter, type Footprint } from './footprint';
+import { classify, type LockInfo } from './locks';
+import { parseSql } from './parser';
+import { SourceMap, splitLexically, splitStatements, type Statement } from './split';
+
+export interface Suppression {
+  rules: string[];
+  /** Empty when none was given (that is itself a finding). */
+  reason: string;
+  line: number;
+  col: number;
+}
+
+export interface AnalyzedStatement extends Statement {
+  index: number;
+  /** Parser node type (CreateStmt, AlterTableStmt, ...); '' when the statement does not parse. */
+  kind: string;
+  footprint: Footprint;
+  locks: LockInfo;
+  searchPath: string[];
+  suppressions: Suppression[];
+}
+
+export interface SyntaxErrorInfo {
+  message: string;
+  line: number;
+  col: number;
+}
+
+export interface AnalyzedFile {
+  path: string;
+  text: string;
+  statements: AnalyzedStatement[];
+  syntaxErrors: SyntaxErrorInfo[];
+  /** Suppressions at the top of the file (before the first statement): apply to the whole file. */
+  fileSuppressions: Suppression[];
+  /** `-- braid:<directive>` words found in the file's header comments (no-transaction, irreversible, ...). */
+  directives: Set<string>;
+}
+
+export interface AnalyzeOptions {
+  pgVersion?: number;
+  searchPath?: string[];
+  columnTypes?: Map<string, Map<string, string>>;
+}
+
+const IGNORE_RE = /braid:ignore\s+([a-z0-9-]+(?:\s*,\s*[a-z0-9-]+)*)[ \t]*([^\n]*)/g;
+
+/** Suppressions in a list of comments, with their positions. */
+function suppressionsIn(comments: string[], text: string, map: SourceMap, searchFrom: number): Suppression[] {
+  const out: Suppression[] = [];
+  let from = searchFrom;
+  for (const c of comments) {
+    const at = text.indexOf(c, from);
+    from = at >= 0 ? at + c.length : from;
+    for (const m of c.matchAll(IGNORE_RE)) {
+      const reason = m[2]!.replace(/\*\/\s*$/, '').trim();
+      const pos = map.position((at >= 0 ? at : 0) + (m.index ?? 0));
+      out.push({ rules: m[1]!.split(',').map((x) => x.trim()), reason, line: pos.line, col: pos.col });
+    }
+  }
+  return out;
+}
+
+export function analyzeFile(path: string, text: string, opts: AnalyzeOptions = {}): AnalyzedFile {
+  const map = new SourceMap(text);
+  const syntaxErrors: SyntaxErrorInfo[] = [];
+  let statements: Statement[];
+  const whole = parseSql(text);
+  if (whole.ok) statements = splitStatements(text);
+  else {
+    statements = splitLexically(text, map);
+    for (const st of statements) {
+      const r = parseSql(st.text);
+      if (r.ok) {
+        if (r.stmts.length === 1) st.ast = r.stmts[0]!.stmt;
+      } else {
+        const pos = map.position(st.charStart + (r.position ?? 0));
+        syntaxErrors.push({ message: r.message, line: pos.line, col: pos.col });
+      }
+    }
+    if (syntaxErrors.length === 0) {
+      const pos = map.position(text.length);
+      syntaxErrors.push({ message: whole.message, line: pos.line, col: pos.col });
+    }
+  }
+  let searchPath = opts.searchPath ?? ['public'];
+  const analyzed: AnalyzedStatement[] = [];
+  let prevEnd = 0;
+  const directives = new Set<string>();
+  let fileSuppressions: Suppression[] = [];
+  statements.forEach((st, index) => {
+    const sup = suppressionsIn(st.leadingComments, text, map, prevEnd);
+    if (index === 0) {
+      fileSuppressions = sup;
+      for (const c of st.leadingComments)
+        for (const m of c.matchAll(/braid:([a-z-]+)/g)) if (m[1] !== 'ignore') directives.add(m[1]!);
+    }
+    const path0 = searchPath;
+    analyzed.push({
+      ...st,
+      index,
+      kind: kindOf(st.ast),
+      footprint: footprint(st.ast, { searchPath: path0 }),
+      locks: classify(st.ast, {
+        pgVersion: opts.pgVersion ?? 15,
+        searchPath: path0,
+        ...(opts.columnTypes ? { columnTypes: opts.columnTypes } : {}),
+      }),
+      searchPath: path0,
+      suppressions: index === 0 ? [] : sup,
+    });
+    searchPath = searchPathAfter(st.ast, searchPath);
+    prevEnd = st.charEnd;
+  });
+  if (statements.length === 0) {
+    // comments only: directives and suppressions still count
+    const lead = text;
+    for (const m of lead.matchAll(/braid:([a-z-]+)/g)) if (m[1] !== 'ignore') directives.add(m[1]!);
+    fileSuppressions = suppressionsIn([text], text, map, 0);
+  }
+  return { path, text, statements: analyzed, syntaxErrors, fileSuppressions, directives };
+}
