@@ -6,6 +6,9 @@ import { currentOutput, exitState } from './runtime';
 
 declare const BRAID_VERSION: string;
 
+/** A command-line parsing failure reported by yargs (unknown command or option, missing argument). */
+class UsageFailure extends Error {}
+
 /**
  * The only place where errors become exit codes and where the process exits. A BraidError
  * prints one line (its message) and exits with its code; anything else is a bug: one line
@@ -41,8 +44,15 @@ async function main(argv: string[]): Promise<number> {
       .fail((msg, err) => {
         if (err) throw err;
         usageFailure = msg;
+        // Throwing stops yargs here: without it, a command's handler would still run after a
+        // validation failure (unknown option, missing argument) and then exit 2 anyway.
+        throw new UsageFailure(msg);
       });
-    await parser.parseAsync();
+    try {
+      await parser.parseAsync();
+    } catch (e) {
+      if (!(e instanceof UsageFailure)) throw e;
+    }
     if (usageFailure !== undefined) {
       out.note(`braid: ${usageFailure}`);
       if (json) out.result({ error: 'usage', message: usageFailure, exitCode: EXIT_USAGE });

@@ -1,0 +1,76 @@
+import { readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { hashMigration, parseManifest } from '@braid/core';
+import { createGitRepo, runBraid, runBraidJson, type TempRepo } from './helpers/repo';
+
+describe('braid hash', () => {
+  let repo: TempRepo;
+  let a: string;
+  let b: string;
+  const file = () => join(repo.dir, '.migrations/manifest');
+
+  beforeEach(async () => {
+    repo = createGitRepo();
+    await runBraid(['init'], { cwd: repo.dir });
+    a = (await runBraidJson<{ id: string }>(['new', 'a'], { cwd: repo.dir })).json.id;
+    b = (await runBraidJson<{ id: string }>(['new', 'b'], { cwd: repo.dir })).json.id;
+  });
+  afterEach(() => repo.cleanup());
+
+  it('rewrites the hashes of edited migrations and says which', async () => {
+    const up = 'create table t (id int);\n';
+    writeFileSync(join(repo.dir, '.migrations', b, 'up.sql'), up);
+    writeFileSync(join(repo.dir, '.migrations', b, 'down.sql'), 'drop table t;\n');
+    expect((await runBraid(['check'], { cwd: repo.dir })).code).toBe(1);
+
+    const r = await runBraid(['hash'], { cwd: repo.dir });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(
+      new RegExp(`rehashed \\.migrations/${b}/ \\(sha256:[0-9a-f]{12} → sha256:[0-9a-f]{12}\\)`),
+    );
+    expect(r.stdout).not.toContain(a);
+    const m = parseManifest(readFileSync(file(), 'utf8'));
+    expect(m.headerHashOk).toBe(true);
+    expect(m.manifest.entries[1].hash).toBe(hashMigration({ up, down: 'drop table t;\n' }));
+    expect((await runBraid(['check'], { cwd: repo.dir })).code).toBe(0);
+
+    const again = await runBraidJson(['hash'], { cwd: repo.dir });
+    expect(again.code).toBe(0);
+    expect(again.json).toEqual({ changed: [], headerRefreshed: false, written: false });
+  });
+
+  it('--json lists the changes; a removed down.sql changes the hash', async () => {
+    rmSync(join(repo.dir, '.migrations', a, 'down.sql'));
+    const r = await runBraidJson<{ changed: { id: string; from: string; to: string }[] }>(['hash'], {
+      cwd: repo.dir,
+    });
+    expect(r.code).toBe(0);
+    expect(r.json.changed.map((c) => c.id)).toEqual([a]);
+    expect(r.json.changed[0].from).not.toBe(r.json.changed[0].to);
+  });
+
+  it('refreshes a stale header hash', async () => {
+    const text = readFileSync(file(), 'utf8');
+    writeFileSync(
+      file(),
+      text.replace(/^braid-manifest 1 sha256:[0-9a-f]{64}/, `braid-manifest 1 sha256:${'1'.repeat(64)}`),
+    );
+    const r = await runBraid(['hash'], { cwd: repo.dir });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('refreshed the header hash');
+    expect(readFileSync(file(), 'utf8')).toBe(text);
+  });
+
+  it('fails with exit 2 when a listed folder is missing or the manifest is malformed', async () => {
+    rmSync(join(repo.dir, '.migrations', a), { recursive: true });
+    const before = readFileSync(file(), 'utf8');
+    const r = await runBraid(['hash'], { cwd: repo.dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`.migrations/${a}/ does not exist`);
+    writeFileSync(file(), before.replace(' -\n', ' \n'));
+    const r2 = await runBraidJson(['hash'], { cwd: repo.dir });
+    expect(r2.code).toBe(2);
+    expect(r2.json).toMatchObject({ error: 'invalid-manifest', line: 2 });
+    expect(readFileSync(file(), 'utf8')).toBe(before.replace(' -\n', ' \n'));
+  });
+});
