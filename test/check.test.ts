@@ -113,4 +113,18 @@ describe('braid check', () => {
     expect(r.stdout + r.stderr).toContain('ok: 2');
     expect(r.code).toBe(0);
   });
+
+  it('reports an edit to a migration already on main (protected), not a stale hash', async () => {
+    repo.commit('two migrations');
+    repo.git('checkout', '-q', '-b', 'feature');
+    writeFileSync(mig(a, 'down.sql'), readFileSync(mig(a, 'down.sql'), 'utf8') + 'drop table users;\n');
+    const r = await runBraidJson<CheckJson & { protectedRefs: string[] }>(['check'], { cwd: repo.dir });
+    expect(r.code).toBe(1);
+    expect(r.json.protectedRefs).toEqual(['main']);
+    expect(r.json.findings.map((f) => [f.code, f.file])).toEqual([
+      ['protected-edited', `.migrations/${a}/down.sql`],
+    ]);
+    const t = await runBraid(['check'], { cwd: repo.dir });
+    expect(t.stdout).toMatch(new RegExp(`^\\.migrations/${a}/down\\.sql:\\d+: `));
+  });
 });

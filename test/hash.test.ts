@@ -73,4 +73,24 @@ describe('braid hash', () => {
     expect(r2.json).toMatchObject({ error: 'invalid-manifest', line: 2 });
     expect(readFileSync(file(), 'utf8')).toBe(before.replace(' -\n', ' \n'));
   });
+
+  it('refuses to rehash a migration already on the protected branch (exit 1, nothing written)', async () => {
+    repo.commit('two migrations');
+    repo.git('checkout', '-q', '-b', 'feature');
+    writeFileSync(join(repo.dir, '.migrations', a, 'up.sql'), 'create table sneaky (id int);\n');
+    writeFileSync(join(repo.dir, '.migrations', b, 'up.sql'), 'create table fine (id int);\n');
+    const before = readFileSync(file(), 'utf8');
+    const r = await runBraid(['hash'], { cwd: repo.dir });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`refusing to rehash ${a} \\(on main\\), ${b} \\(on main\\)`));
+    expect(readFileSync(file(), 'utf8')).toBe(before);
+
+    // A migration created on the feature branch may be rehashed freely.
+    const c = (await runBraidJson<{ id: string }>(['new', 'c'], { cwd: repo.dir })).json.id;
+    repo.git('checkout', '-q', '--', `.migrations/${a}`, `.migrations/${b}`);
+    writeFileSync(join(repo.dir, '.migrations', c, 'up.sql'), 'select 1;\n');
+    const r2 = await runBraidJson<{ changed: { id: string }[] }>(['hash'], { cwd: repo.dir });
+    expect(r2.code).toBe(0);
+    expect(r2.json.changed.map((x) => x.id)).toEqual([c]);
+  });
 });

@@ -16,6 +16,8 @@ export interface Finding {
   file: string;
   line?: number;
   message: string;
+  /** The migration the finding is about, when it is about one. */
+  id?: string;
 }
 
 export interface CheckInput {
@@ -43,8 +45,12 @@ export interface CheckInput {
 /** Findings, in a stable order: manifest first, then migrations in manifest/name order. */
 export function checkProject(input: CheckInput): Finding[] {
   const findings: Finding[] = [];
-  const add = (code: string, file: string, line: number | undefined, message: string) => {
-    findings.push(line === undefined ? { code, file, message } : { code, file, line, message });
+  const add = (code: string, file: string, line: number | undefined, message: string, id?: string) => {
+    const f: Finding = { code, file, message };
+    if (line !== undefined) f.line = line;
+    const about = id ?? /^\.migrations\/([^/]+)\//.exec(file)?.[1];
+    if (about !== undefined) f.id = about;
+    findings.push(f);
   };
 
   let parsed: ParsedManifest | undefined;
@@ -142,6 +148,7 @@ export function checkProject(input: CheckInput): Finding[] {
           MANIFEST_PATH,
           line,
           `${e.id} is listed but ${MIGRATIONS_DIR}/${e.id}/ does not exist`,
+          e.id,
         );
         continue;
       }
@@ -160,6 +167,7 @@ export function checkProject(input: CheckInput): Finding[] {
           MANIFEST_PATH,
           line,
           `the files of ${e.id} changed since it was hashed (${shortHash(e.hash)} → ${shortHash(hash)}): run \`braid hash\``,
+          e.id,
         );
       }
       for (const r of directives.get(e.id)?.requires ?? []) {

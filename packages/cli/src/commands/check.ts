@@ -1,30 +1,43 @@
 import { checkProject, formatFinding, MIGRATIONS_DIR, UsageError, type Finding } from '@braid/core';
+import { checkProtected } from '@braid/git';
 import { defineCommand } from '../runtime';
 import { findProject, scanProject } from '../project';
 
 /**
- * Extra checks other layers register (protected history from git, lint from sql). Each gets the
- * project root and returns more findings; `braid check` stays fast, so keep them cheap.
- */
-export const extraChecks: ((root: string) => Promise<Finding[]>)[] = [];
-
-/**
  * `braid check`: the pre-commit check. Manifest syntax and header hash, folders listed and
- * present, hashes current, ids, requires, down.sql. One line per finding; exit 1 when any.
+ * present, hashes current, ids, requires, down.sql, and edits to migrations already on a
+ * protected branch (read from git: one cat-file process). One line per finding; exit 1 when any.
  */
 export const checkCommand = defineCommand({
   command: 'check',
-  describe: 'pre-commit check: manifest integrity, hashes, ids, requires, missing down.sql (no database)',
+  describe:
+    'pre-commit check: manifest integrity, hashes, ids, requires, missing down.sql, protected edits (no database)',
   handler: async (args, ctx) => {
     const root = findProject(ctx.cwd);
     const input = scanProject(root);
     if (!input) {
       throw new UsageError('no-project', `no ${MIGRATIONS_DIR}/ in ${root} or above (run \`braid init\`)`);
     }
-    const findings = checkProject(input);
-    for (const extra of extraChecks) findings.push(...(await extra(root)));
+    let findings: Finding[] = checkProject(input);
+    const prot = await checkProtected(root, input.folders);
+    if (prot.findings.length > 0) {
+      // An edited protected migration also has a stale hash: report the edit, which is the cause
+      // (and which `braid hash` will refuse to paper over).
+      const edited = prot.edited;
+      findings = findings.filter((f) => !(f.code === 'stale-hash' && f.id !== undefined && edited.has(f.id)));
+      findings.push(
+        ...prot.findings.map(({ code, file, line, message, id }) => ({ code, file, line, message, id })),
+      );
+    }
+    for (const m of prot.missing) ctx.out.note(`braid: warning: protected ref ${m} does not exist`);
     if (args.json) {
-      ctx.out.result({ ok: findings.length === 0, root, migrations: input.folders.size, findings });
+      ctx.out.result({
+        ok: findings.length === 0,
+        root,
+        migrations: input.folders.size,
+        protectedRefs: prot.refs.map((r) => r.name),
+        findings,
+      });
     } else if (findings.length === 0) {
       ctx.out.print(`ok: ${input.folders.size} migration(s), manifest and hashes consistent`);
     } else {

@@ -6,7 +6,9 @@ import {
   rehashManifest,
   serializeManifest,
   shortHash,
+  type MigrationFiles,
 } from '@braid/core';
+import { checkProtected } from '@braid/git';
 import { defineCommand } from '../runtime';
 import {
   findProject,
@@ -16,12 +18,6 @@ import {
   requireManifestText,
   writeManifestAtomic,
 } from '../project';
-
-/**
- * Hook for protected history (DESIGN §1): the git layer sets this to say which migrations are
- * reachable from the protected branch (and so may not be rehashed). Until then nothing is.
- */
-export const protection: { isProtected?: (root: string) => Promise<(id: string) => boolean> } = {};
 
 /**
  * `braid hash`: after editing a migration's files, rewrite the manifest's hashes (and its header
@@ -37,13 +33,21 @@ export const hashCommand = defineCommand({
     const parsed = parseManifest(text, MANIFEST_REL);
     const dir = migrationsDir(root);
     const current = new Map<string, string>();
-    for (const e of parsed.manifest.entries) current.set(e.id, hashMigration(readMigrationFolder(dir, e.id)));
-    const isProtected = protection.isProtected ? await protection.isProtected(root) : undefined;
-    const result = rehashManifest(parsed.manifest, current, isProtected ? { isProtected } : {});
+    const working = new Map<string, MigrationFiles>();
+    for (const e of parsed.manifest.entries) {
+      const files = readMigrationFolder(dir, e.id);
+      working.set(e.id, files);
+      current.set(e.id, hashMigration(files));
+    }
+    // Migrations reachable from a protected ref are immutable (DESIGN §1): never rehash them.
+    const prot = await checkProtected(root, working);
+    const result = rehashManifest(parsed.manifest, current, {
+      isProtected: (id) => prot.protectedIds.has(id),
+    });
     if (result.refused.length > 0) {
       throw new FindingsError(
         'protected-migration',
-        `refusing to rehash ${result.refused.map((r) => r.id).join(', ')}: already on the protected branch (write a new migration instead); nothing was written`,
+        `refusing to rehash ${result.refused.map((r) => `${r.id} (on ${prot.edited.get(r.id)?.ref ?? prot.refs[0]?.name ?? 'a protected ref'})`).join(', ')}: migrations on a protected branch are immutable (restore them and write a new migration instead); nothing was written`,
         { data: { refused: result.refused } },
       );
     }
