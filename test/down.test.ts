@@ -23,13 +23,13 @@ describe.each(engines())('braid down on %s', (engine) => {
       expect(two.code).toBe(0);
       expect((two.json['results'] as { id: string }[]).map((r) => r.id)).toEqual([p.ids[3], p.ids[2]]);
 
-      const to = await runBraid(['down', ...t.args, '--to', p.ids[0]!], { cwd: p.repo.dir });
+      const to = await runBraid(['down', ...t.args, '--to', p.ids[0]], { cwd: p.repo.dir });
       expect(to.code).toBe(0);
       expect(to.stdout).toContain(`rolled back ${p.ids[1]}`);
       expect(await tableExists(t, 'a')).toBe(true);
       expect(await tableExists(t, 'b')).toBe(false);
 
-      const bad = await runBraid(['down', ...t.args, '--to', p.ids[3]!], { cwd: p.repo.dir });
+      const bad = await runBraid(['down', ...t.args, '--to', p.ids[3]], { cwd: p.repo.dir });
       expect(bad.code).toBe(2);
       expect(bad.stderr).toContain(`--to: ${p.ids[3]} is not applied`);
       const badSteps = await runBraid(['down', ...t.args, '--steps', 'zero'], { cwd: p.repo.dir });

@@ -22,7 +22,7 @@ describe.each(engines())('braid status on %s', (engine) => {
           `insert into braid.applied (id, checksum, history_seq) values ('20250101000000_elsewhere', 'sha256:x', 0)`,
         ),
       );
-      editFile(p, p.ids[1]!, 'up.sql', 'create table b (id bigint);\n');
+      editFile(p, p.ids[1], 'up.sql', 'create table b (id bigint);\n');
       addMigrations(p, [{ slug: 'c', up: 'create table c (id int);\n', down: 'drop table c;\n' }]);
 
       const s = await runBraidJson(['status', ...t.args], { cwd: p.repo.dir });

@@ -45,9 +45,9 @@ describe.each(engines())('braid up on %s', (engine) => {
         ),
       );
       expect(hist.rows.map((h) => h.id)).toEqual(p.ids);
-      expect(hist.rows[0]!.git_commit).toBe(p.repo.git('rev-parse', 'HEAD').trim());
-      expect(hist.rows[0]!.git_author_email).toBe('author@example.com');
-      expect(hist.rows[0]!.braid_version).toMatch(/^\d+\.\d+\.\d+/);
+      expect(hist.rows[0].git_commit).toBe(p.repo.git('rev-parse', 'HEAD').trim());
+      expect(hist.rows[0].git_author_email).toBe('author@example.com');
+      expect(hist.rows[0].braid_version).toMatch(/^\d+\.\d+\.\d+/);
 
       const again = await runBraid(['up', ...t.args], { cwd: p.repo.dir });
       expect(again.code).toBe(0);
@@ -65,7 +65,7 @@ describe.each(engines())('braid up on %s', (engine) => {
       const bad = await runBraid(['up', ...t.args, '--to', '20990101000000_nope'], { cwd: p.repo.dir });
       expect(bad.code).toBe(2);
       expect(bad.stderr).toContain('--to: no migration 20990101000000_nope');
-      const r = await runBraid(['up', ...t.args, '--to', p.ids[1]!], { cwd: p.repo.dir });
+      const r = await runBraid(['up', ...t.args, '--to', p.ids[1]], { cwd: p.repo.dir });
       expect(r.code).toBe(0);
       expect(r.stdout).toContain(`applied ${p.ids[1]}`);
       expect(r.stdout).not.toContain(p.ids[2]);
@@ -121,7 +121,7 @@ describe.each(engines())('braid up on %s', (engine) => {
           `select count(*)::int as n from information_schema.columns where table_name = 'users' and column_name = 'email'`,
         ),
       );
-      expect(cols.rows[0]!.n).toBe(0);
+      expect(cols.rows[0].n).toBe(0);
       const audit = await inspect(t, (ex) =>
         ex.query<{ id: string; outcome: string; error: string }>(
           `select id, outcome, error from braid.audit order by seq`,
@@ -131,7 +131,7 @@ describe.each(engines())('braid up on %s', (engine) => {
         [p.ids[0], 'ok'],
         [p.ids[1], 'failed'],
       ]);
-      expect(audit.rows[1]!.error).toContain('users is empty');
+      expect(audit.rows[1].error).toContain('users is empty');
     } finally {
       p.repo.cleanup();
       await t.drop();
@@ -173,7 +173,7 @@ describe.each(engines())('braid up on %s', (engine) => {
     const t = await targetDb(engine, p);
     try {
       expect((await runBraid(['up', ...t.args], { cwd: p.repo.dir })).code).toBe(0);
-      editFile(p, p.ids[0]!, 'up.sql', USERS.up + '-- edited\n');
+      editFile(p, p.ids[0], 'up.sql', USERS.up + '-- edited\n');
       addMigrations(p, [ORDERS]);
       const r = await runBraid(['up', ...t.args], { cwd: p.repo.dir });
       expect(r.code).toBe(1);

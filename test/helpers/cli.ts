@@ -43,7 +43,7 @@ export function addMigrations(p: Project, migs: MigSpec[]): string[] {
   for (const m of migs) {
     const id = nextId(m.slug);
     writeMigration(p.repo, id, filesOf(m));
-    const parents = p.ids.length > 0 ? [p.ids[p.ids.length - 1]!] : [];
+    const parents = p.ids.length > 0 ? [p.ids[p.ids.length - 1]] : [];
     p.entries.push({ id, hash: hashMigration(filesOf(m)), parents });
     p.ids.push(id);
     added.push(id);
