@@ -22,7 +22,7 @@ interface StatusJson {
 }
 
 function writeHistory(repo: TempRepo, tool: string): string {
-  const h = HISTORIES[tool]!;
+  const h = HISTORIES[tool];
   for (const [p, text] of Object.entries(h.files)) repo.write(`${h.dir}/${p}`, text);
   return h.dir;
 }
@@ -45,7 +45,7 @@ describe('braid import (end to end)', () => {
 
   for (const tool of Object.keys(HISTORIES)) {
     it(`${tool}: import, check, up on a fresh database, status, down`, async () => {
-      const h = HISTORIES[tool]!;
+      const h = HISTORIES[tool];
       const dir = writeHistory(repo, tool);
 
       const imp = await runBraidJson<ImportJson>(['import', '--from', tool, dir], { cwd: repo.dir });
@@ -60,9 +60,9 @@ describe('braid import (end to end)', () => {
       }
       const manifest = readFileSync(join(repo.dir, '.migrations', 'manifest'), 'utf8').split('\n');
       // a linear history: each migration's parent is the previous one
-      expect(manifest[1]).toMatch(new RegExp(`^${h.ids[0]!} sha256:[0-9a-f]{64} -$`));
+      expect(manifest[1]).toMatch(new RegExp(`^${h.ids[0]} sha256:[0-9a-f]{64} -$`));
       for (let i = 1; i < h.ids.length; i++)
-        expect(manifest[i + 1]).toMatch(new RegExp(`^${h.ids[i]!} sha256:[0-9a-f]{64} ${h.ids[i - 1]!}$`));
+        expect(manifest[i + 1]).toMatch(new RegExp(`^${h.ids[i]} sha256:[0-9a-f]{64} ${h.ids[i - 1]}$`));
 
       const check = await runBraid(['check'], { cwd: repo.dir });
       expect(check.stdout + check.stderr).toContain(`ok: ${h.ids.length} migration(s)`);
@@ -109,7 +109,7 @@ describe('braid import (end to end)', () => {
     expect(ids).toHaveLength(4);
     for (const id of ids) expect(id > first).toBe(true);
     const manifest = readFileSync(join(repo.dir, '.migrations', 'manifest'), 'utf8');
-    expect(manifest).toContain(`${ids[0]!} `);
+    expect(manifest).toContain(`${ids[0]} `);
     expect(manifest.split('\n')[2]).toMatch(new RegExp(` ${first}$`));
     expect((await runBraid(['check'], { cwd: repo.dir })).code).toBe(0);
   });
