@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { realpathSync } from 'node:fs';
 import { EnvironmentError, UsageError } from '@braid/core';
-import { GitRepo } from '@braid/git';
+import { CatFile, GitRepo } from '@braid/git';
 import { createGitRepo, git, tempDir, wrapRepo, writeMigration, type TempRepo } from './helpers/gitrepo';
 
 const A = '20261125100000_create_users';
@@ -326,4 +326,54 @@ describe('GitRepo: packed refs, worktrees, shallow clones', () => {
       g.close();
     }
   });
+});
+
+describe('CatFile, the batch reader', () => {
+  let repo: TempRepo;
+  const big =
+    Array.from({ length: 20000 }, (_, i) => `insert into t values (${i}, 'row ${i}');`).join('\n') + '\n';
+  beforeAll(() => {
+    repo = createGitRepo();
+    repo.write('big.sql', big);
+    repo.write('small.sql', 'select 1;\n');
+    repo.write('dir with space/file name.sql', 'select 2;\n');
+    repo.commit('files');
+  });
+  afterAll(() => repo.cleanup());
+
+  test.each([
+    ['--batch-command --buffer', true],
+    ['--batch', false],
+  ])(
+    '%s: large blobs across chunks, missing objects, paths with spaces, close and reuse',
+    async (_label, mode) => {
+      const cat = new CatFile(repo.dir, mode);
+      try {
+        expect(big.length).toBeGreaterThan(200_000);
+        const names = [
+          'HEAD:big.sql',
+          'HEAD:nope',
+          'HEAD:small.sql',
+          'HEAD:dir with space/file name.sql',
+          'HEAD:big.sql',
+        ];
+        const [a, missing, b, c, d] = await cat.readMany(names);
+        expect(a?.type).toBe('blob');
+        expect(a?.content.toString()).toBe(big);
+        expect(missing).toBeUndefined();
+        expect(b?.content.toString()).toBe('select 1;\n');
+        expect(c?.content.toString()).toBe('select 2;\n');
+        expect(d?.oid).toBe(a?.oid);
+        const commit = await cat.read('HEAD');
+        expect(commit?.type).toBe('commit');
+        expect(commit?.oid).toBe(repo.git('rev-parse', 'HEAD').trim());
+        expect((await cat.read('HEAD^{tree}'))?.type).toBe('tree');
+        cat.close();
+        expect((await cat.read('HEAD:small.sql'))?.content.toString()).toBe('select 1;\n');
+        await expect(cat.read('bad\nname')).rejects.toThrow(UsageError);
+      } finally {
+        cat.close();
+      }
+    },
+  );
 });

@@ -87,3 +87,20 @@ export async function gitText(
 export function firstLine(s: string): string {
   return (s.split('\n').find((l) => l.trim() !== '') ?? '').trim();
 }
+
+let versionPromise: Promise<[number, number, number]> | undefined;
+
+/** The system git's version (`git version 2.39.5` -> [2, 39, 5]); asked once per process. */
+export function gitVersion(): Promise<[number, number, number]> {
+  versionPromise ??= runGit(process.cwd(), ['version']).then((r) => {
+    const m = /(\d+)\.(\d+)(?:\.(\d+))?/.exec(r.stdout.toString('utf8'));
+    return m ? [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)] : [0, 0, 0];
+  });
+  return versionPromise;
+}
+
+/** Whether git has `cat-file --batch-command` with `flush` (2.36+). */
+export async function hasBatchCommand(): Promise<boolean> {
+  const [major, minor] = await gitVersion();
+  return major > 2 || (major === 2 && minor >= 36);
+}

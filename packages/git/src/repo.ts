@@ -7,7 +7,7 @@ import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, resolve as resolvePath } from 'node:path';
 import { EnvironmentError, UsageError } from '@braid/core';
 import { CatFile, type GitObject } from './catfile';
-import { firstLine, gitText, runGit } from './exec';
+import { firstLine, gitText, hasBatchCommand, runGit } from './exec';
 
 export const DEFAULT_MIGRATIONS_DIR = '.migrations';
 
@@ -133,8 +133,9 @@ export class GitRepo {
     /** `sha1` or `sha256`. */
     readonly objectFormat: string,
     shallow: boolean,
+    batchCommand: boolean,
   ) {
-    this.cat = new CatFile(root);
+    this.cat = new CatFile(root, batchCommand);
     this.shallowCache = shallow;
   }
 
@@ -152,13 +153,16 @@ export class GitRepo {
     if (!existsSync(dir) || !statSync(dir).isDirectory()) {
       throw new UsageError('no-such-directory', `${dir}: no such directory`, { data: { path: dir } });
     }
-    const r = await runGit(dir, [
-      'rev-parse',
-      '--show-toplevel',
-      '--absolute-git-dir',
-      '--git-common-dir',
-      '--is-shallow-repository',
-      '--show-object-format',
+    const [r, batchCommand] = await Promise.all([
+      runGit(dir, [
+        'rev-parse',
+        '--show-toplevel',
+        '--absolute-git-dir',
+        '--git-common-dir',
+        '--is-shallow-repository',
+        '--show-object-format',
+      ]),
+      hasBatchCommand(),
     ]);
     if (r.code !== 0) {
       const msg = firstLine(r.stderr);
@@ -175,7 +179,14 @@ export class GitRepo {
       throw new EnvironmentError('git-failed', `git rev-parse gave no top level for ${dir}`);
     }
     const commonDir = isAbsolute(common) ? common : resolvePath(dir, common);
-    return new GitRepo(top, gitDir, commonDir, format?.trim() || 'sha1', shallow?.trim() === 'true');
+    return new GitRepo(
+      top,
+      gitDir,
+      commonDir,
+      format?.trim() || 'sha1',
+      shallow?.trim() === 'true',
+      batchCommand && process.env['BRAID_GIT_PLAIN_BATCH'] !== '1',
+    );
   }
 
   /** Whether this is a shallow clone (re-checked: a fetch may have deepened it). */
