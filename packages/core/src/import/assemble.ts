@@ -127,6 +127,16 @@ function planFiles(m: SourceMigration, warnings: string[]): FilePlan {
   return plan;
 }
 
+/** Source texts without a leading byte-order mark (it would land in the middle of up.sql). */
+function withoutBom(m: SourceMigration): SourceMigration {
+  const strip = (f: { path: string; text: string } | undefined) =>
+    f && { path: f.path, text: f.text.replace(/^\uFEFF/, '') };
+  const out: SourceMigration = { ...m, up: strip(m.up)! };
+  if (m.down) out.down = strip(m.down);
+  if (m.verify) out.verify = strip(m.verify);
+  return out;
+}
+
 /** Turns parsed source migrations (in apply order) into braid migrations. */
 export function assemble(
   tool: ImportTool,
@@ -141,7 +151,16 @@ export function assemble(
     options.after,
   );
   const ids = sources.map((s, i) => `${stamps[i]}_${importSlug(s.name)}`);
-  const migrations = sources.map((s, i): ImportedMigration => {
+  const migrations = sources.map((s0, i): ImportedMigration => {
+    const s = withoutBom(s0);
+    for (const f of [s.up, s.down, s.verify]) {
+      if (!f) continue;
+      const meta = /^[^\S\n]*\\[a-zA-Z!?]\S*/m.exec(f.text);
+      if (meta)
+        warnings.push(
+          `${f.path}: contains the psql meta-command "${meta[0].trim()}", which braid (like any driver) cannot run; edit the imported migration`,
+        );
+    }
     const plan = planFiles(s, warnings);
     const requires = [...new Set(s.requires.map((r) => ids[r]))];
     const irreversible = s.down === undefined;

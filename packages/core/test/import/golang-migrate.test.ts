@@ -60,3 +60,17 @@ describe('golang-migrate importer', () => {
     ).toThrow(/duplicate up migration for version 1/);
   });
 });
+
+describe('golang-migrate importer: file hygiene', () => {
+  test('a leading byte-order mark is dropped; psql meta-commands are reported', () => {
+    const r = importMigrations('golang-migrate', {
+      '1_a.up.sql': '\uFEFFcreate table a (id int);\n\\set ON_ERROR_STOP 1\n',
+      '1_a.down.sql': '\uFEFFdrop table a;',
+    });
+    expect(r.migrations[0].files.up).not.toContain('\uFEFF');
+    expect(r.migrations[0].files.down).toBe('drop table a;');
+    expect(r.warnings).toEqual([
+      expect.stringContaining('1_a.up.sql: contains the psql meta-command "\\set"'),
+    ]);
+  });
+});
