@@ -175,6 +175,19 @@ describe('protected history', () => {
     }
   });
 
+  test('a project in a subdirectory of the repository', async () => {
+    const r = createGitRepo();
+    try {
+      writeMigration(r, A, { up: A_UP }, 'services/db/.migrations');
+      r.commit('a in a subdirectory');
+      const res = await checkProtected(join(r.dir, 'services/db'), working([[A, { up: 'select 1;\n' }]]));
+      expect([...res.protectedIds]).toEqual([A]);
+      expect(res.findings.map((f) => `${f.file}:${f.line}`)).toEqual([`.migrations/${A}/up.sql:1`]);
+    } finally {
+      r.cleanup();
+    }
+  });
+
   test('outside git nothing is protected', async () => {
     const d = tempDir();
     const res = await checkProtected(d, working([[A, { up: 'x' }]]));
