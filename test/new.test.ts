@@ -99,4 +99,30 @@ describe('braid new', () => {
     expect(r2.stderr).toMatch(/manifest:1: the header hash does not match/);
     expect(readdirSync(join(repo.dir, '.migrations'))).toEqual(['manifest']);
   });
+
+  it('concurrent `braid new` processes never lose a manifest line or share an id', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        runBraidJson<{ id: string }>(['new', `par ${i}`], { cwd: repo.dir }),
+      ),
+    );
+    for (const r of results) expect(r.code).toBe(0);
+    const ids = results.map((r) => r.json.id);
+    expect(new Set(ids).size).toBe(6);
+    const m = manifest(repo);
+    expect(m.headerHashOk).toBe(true);
+    expect(m.manifest.entries.map((e) => e.id).sort()).toEqual([...ids].sort());
+    // Each was created on the heads of the one before: one chain, one head.
+    expect(m.manifest.entries.filter((e) => e.parents.length === 0)).toHaveLength(1);
+    expect(readdirSync(join(repo.dir, '.migrations')).sort()).toEqual([...ids, 'manifest'].sort());
+    expect((await runBraid(['check'], { cwd: repo.dir })).code).toBe(0);
+  });
+
+  it('takes over a lock left by a process that died', async () => {
+    writeFileSync(join(repo.dir, '.migrations', '.lock'), '999999999\n');
+    const r = await runBraid(['new', 'after crash'], { cwd: repo.dir });
+    expect(r.code).toBe(0);
+    expect(readdirSync(join(repo.dir, '.migrations'))).not.toContain('.lock');
+    expect(manifest(repo).manifest.entries).toHaveLength(1);
+  });
 });

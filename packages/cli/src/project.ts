@@ -224,6 +224,67 @@ export function writeManifestAtomic(root: string, manifest: Manifest): void {
   writeFileAtomic(manifestPath(root), serializeManifest(manifest));
 }
 
+export const LOCK_FILE = '.lock';
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Runs `fn` holding `.migrations/.lock` (created exclusively; holds the pid), so that two braid
+ * processes that rewrite the manifest (`new`, `hash`) never lose each other's lines. A lock
+ * whose process is gone, or older than `staleMs`, is taken over. Gives up after `waitMs` with
+ * EnvironmentError (exit 3) naming the holder.
+ */
+export async function withProjectLock<T>(
+  root: string,
+  fn: () => Promise<T> | T,
+  opts: { waitMs?: number; staleMs?: number } = {},
+): Promise<T> {
+  const file = path.join(migrationsDir(root), LOCK_FILE);
+  const waitMs = opts.waitMs ?? 10_000;
+  const staleMs = opts.staleMs ?? 60_000;
+  const started = Date.now();
+  for (;;) {
+    try {
+      fs.writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw new EnvironmentError('lock-failed', `cannot create ${file}: ${(e as Error).message}`);
+      }
+    }
+    let holder = NaN;
+    try {
+      holder = Number.parseInt(fs.readFileSync(file, 'utf8'), 10);
+      const age = Date.now() - fs.statSync(file).mtimeMs;
+      if ((Number.isInteger(holder) && holder > 0 && !pidAlive(holder)) || age > staleMs) {
+        fs.rmSync(file, { force: true });
+        continue;
+      }
+    } catch {
+      continue; // released between our attempts: try again at once
+    }
+    if (Date.now() - started > waitMs) {
+      throw new EnvironmentError(
+        'project-locked',
+        `${MIGRATIONS_DIR}/${LOCK_FILE} is held by another braid process (pid ${Number.isNaN(holder) ? '?' : holder}); if none is running, delete the file`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 25 + Math.random() * 50));
+  }
+  try {
+    return await fn();
+  } finally {
+    fs.rmSync(file, { force: true });
+  }
+}
+
 /** A path for humans: relative to cwd. */
 export function displayPath(cwd: string, p: string): string {
   const rel = path.relative(cwd, p);

@@ -16,6 +16,7 @@ import {
   readMigrationFolder,
   migrationsDir,
   requireManifestText,
+  withProjectLock,
   writeManifestAtomic,
 } from '../project';
 
@@ -29,31 +30,8 @@ export const hashCommand = defineCommand({
   describe: "rewrite the manifest's hashes after editing migration files",
   handler: async (args, ctx) => {
     const root = findProject(ctx.cwd);
-    const text = requireManifestText(root);
-    const parsed = parseManifest(text, MANIFEST_REL);
-    const dir = migrationsDir(root);
-    const current = new Map<string, string>();
-    const working = new Map<string, MigrationFiles>();
-    for (const e of parsed.manifest.entries) {
-      const files = readMigrationFolder(dir, e.id);
-      working.set(e.id, files);
-      current.set(e.id, hashMigration(files));
-    }
-    // Migrations reachable from a protected ref are immutable (DESIGN §1): never rehash them.
-    const prot = await checkProtected(root, working);
-    const result = rehashManifest(parsed.manifest, current, {
-      isProtected: (id) => prot.protectedIds.has(id),
-    });
-    if (result.refused.length > 0) {
-      throw new FindingsError(
-        'protected-migration',
-        `refusing to rehash ${result.refused.map((r) => `${r.id} (on ${prot.edited.get(r.id)?.ref ?? prot.refs[0]?.name ?? 'a protected ref'})`).join(', ')}: migrations on a protected branch are immutable (restore them and write a new migration instead); nothing was written`,
-        { data: { refused: result.refused } },
-      );
-    }
-    const newText = serializeManifest(result.manifest);
-    const written = newText !== text;
-    if (written) writeManifestAtomic(root, result.manifest);
+    requireManifestText(root);
+    const { result, parsed, written } = await withProjectLock(root, () => rehash(root));
     const headerRefreshed = !parsed.headerHashOk;
     if (args.json) {
       ctx.out.result({ changed: result.changed, headerRefreshed, written });
@@ -69,3 +47,32 @@ export const hashCommand = defineCommand({
     return 0;
   },
 });
+
+async function rehash(root: string) {
+  const text = requireManifestText(root);
+  const parsed = parseManifest(text, MANIFEST_REL);
+  const dir = migrationsDir(root);
+  const current = new Map<string, string>();
+  const working = new Map<string, MigrationFiles>();
+  for (const e of parsed.manifest.entries) {
+    const files = readMigrationFolder(dir, e.id);
+    working.set(e.id, files);
+    current.set(e.id, hashMigration(files));
+  }
+  // Migrations reachable from a protected ref are immutable (DESIGN §1): never rehash them.
+  const prot = await checkProtected(root, working);
+  const result = rehashManifest(parsed.manifest, current, {
+    isProtected: (id) => prot.protectedIds.has(id),
+  });
+  if (result.refused.length > 0) {
+    throw new FindingsError(
+      'protected-migration',
+      `refusing to rehash ${result.refused.map((r) => `${r.id} (on ${prot.edited.get(r.id)?.ref ?? prot.refs[0]?.name ?? 'a protected ref'})`).join(', ')}: migrations on a protected branch are immutable (restore them and write a new migration instead); nothing was written`,
+      { data: { refused: result.refused } },
+    );
+  }
+  const newText = serializeManifest(result.manifest);
+  const written = newText !== text;
+  if (written) writeManifestAtomic(root, result.manifest);
+  return { result, parsed, written };
+}

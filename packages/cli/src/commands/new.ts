@@ -10,7 +10,15 @@ import {
   type MigrationFiles,
 } from '@braid/core';
 import { defineCommand } from '../runtime';
-import { displayPath, findProject, loadProject, MANIFEST_REL, writeManifestAtomic } from '../project';
+import {
+  displayPath,
+  findProject,
+  loadProject,
+  MANIFEST_REL,
+  requireManifestText,
+  withProjectLock,
+  writeManifestAtomic,
+} from '../project';
 
 interface NewArgs {
   slug: string[];
@@ -52,37 +60,10 @@ export const newCommand = defineCommand<NewArgs>({
   handler: async (args, ctx) => {
     const slug = normalizeSlug(args.slug.join(' '), { argName: 'slug' });
     const root = findProject(ctx.cwd);
-    const project = loadProject(root);
-    if (!project.headerHashOk) {
-      throw new UsageError(
-        'manifest-header-hash',
-        `${MANIFEST_REL}:1: the header hash does not match the lines below; review the manifest, then run \`braid hash\` before \`braid new\``,
-      );
-    }
-    const existing = new Set<string>(project.migrations.keys());
-    for (const ent of fs.readdirSync(project.dir)) existing.add(ent);
-    let id = '';
-    let folder = '';
-    // mkdir without `recursive` fails when the folder exists: a concurrent `braid new` that
-    // minted the same id loses the race and mints the next one.
-    for (let attempt = 0; ; attempt++) {
-      id = mintId(slug, new Date(), existing);
-      folder = path.join(project.dir, id);
-      try {
-        fs.mkdirSync(folder);
-        break;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 20) throw e;
-        existing.add(id);
-      }
-    }
-    const files: MigrationFiles = { up: upTemplate(id), down: downTemplate(id) };
-    fs.writeFileSync(path.join(folder, 'up.sql'), files.up);
-    fs.writeFileSync(path.join(folder, 'down.sql'), files.down!);
-    const manifest = appendMigration(project.manifest, id, hashMigration(files));
-    writeManifestAtomic(root, manifest);
+    requireManifestText(root);
+    const made = await withProjectLock(root, () => create(root, slug));
+    const { id, folder, parents } = made;
     const shown = displayPath(ctx.cwd, folder);
-    const parents = manifest.entries[manifest.entries.length - 1].parents;
     if (args.json) {
       ctx.out.result({
         id,
@@ -98,3 +79,37 @@ export const newCommand = defineCommand<NewArgs>({
     return 0;
   },
 });
+
+/** Mints the id, writes the folder and the manifest (under the project lock). */
+function create(root: string, slug: string): { id: string; folder: string; parents: string[] } {
+  const project = loadProject(root);
+  if (!project.headerHashOk) {
+    throw new UsageError(
+      'manifest-header-hash',
+      `${MANIFEST_REL}:1: the header hash does not match the lines below; review the manifest, then run \`braid hash\` before \`braid new\``,
+    );
+  }
+  const existing = new Set<string>(project.migrations.keys());
+  for (const ent of fs.readdirSync(project.dir)) existing.add(ent);
+  let id = '';
+  let folder = '';
+  // mkdir without `recursive` fails when the folder exists: a concurrent `braid new` that
+  // minted the same id loses the race and mints the next one.
+  for (let attempt = 0; ; attempt++) {
+    id = mintId(slug, new Date(), existing);
+    folder = path.join(project.dir, id);
+    try {
+      fs.mkdirSync(folder);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 20) throw e;
+      existing.add(id);
+    }
+  }
+  const files: MigrationFiles = { up: upTemplate(id), down: downTemplate(id) };
+  fs.writeFileSync(path.join(folder, 'up.sql'), files.up);
+  fs.writeFileSync(path.join(folder, 'down.sql'), files.down!);
+  const manifest = appendMigration(project.manifest, id, hashMigration(files));
+  writeManifestAtomic(root, manifest);
+  return { id, folder, parents: manifest.entries[manifest.entries.length - 1].parents };
+}
