@@ -19,9 +19,9 @@ export function compareNumeric(a: string, b: string): number {
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
-/** Top-level file names of a listing (no `/`). */
+/** Top-level file names of a listing (no `/`), without hidden files (`.gitkeep`, `.DS_Store`). */
 export function topLevelFiles(listing: Readonly<Record<string, string>>): string[] {
-  return Object.keys(listing).filter((p) => !p.includes('/'));
+  return Object.keys(listing).filter((p) => !p.includes('/') && !p.startsWith('.'));
 }
 
 export function basename(p: string): string {

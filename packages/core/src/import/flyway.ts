@@ -66,7 +66,7 @@ export function parseFlyway(listing: SourceListing, warnings: string[]): SourceM
   const repeatable: { description: string; path: string }[] = [];
   for (const path of Object.keys(listing).sort(compareBytes)) {
     const file = basename(path);
-    if (file.endsWith('.sql.conf')) continue;
+    if (file.endsWith('.sql.conf') || file.startsWith('.')) continue;
     const vm = VERSIONED_RE.exec(file);
     if (vm) {
       const entry = { version: vm[2], description: vm[3].replace(/_/g, ' '), path };

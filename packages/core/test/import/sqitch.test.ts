@@ -92,3 +92,34 @@ describe('sqitch importer', () => {
     ).toThrow(/^verify\/appschema\.sql: a verify script runs inside the migration's transaction/);
   });
 });
+
+describe('sqitch reworks', () => {
+  const head = '%syntax-version=1.0.0\n%project=p\n';
+  const line = (s: string, t: string) => `${s} ${t} A <a@x>\n`;
+  test('the earlier occurrence uses the first tag between the occurrences that has a file', () => {
+    const r = importMigrations('sqitch', {
+      'sqitch.plan':
+        head +
+        line('f', '2020-01-01T00:00:00Z') +
+        line('@t1', '2020-01-02T00:00:00Z') +
+        line('@t2', '2020-01-03T00:00:00Z') +
+        line('f [f@t2]', '2020-01-04T00:00:00Z'),
+      'deploy/f@t2.sql': 'create function f() returns int language sql as $$ select 1 $$;',
+      'deploy/f.sql': 'create or replace function f() returns int language sql as $$ select 2 $$;',
+      'revert/f.sql': 'create or replace function f() returns int language sql as $$ select 1 $$;',
+    });
+    expectWellFormed(r);
+    expect(r.migrations.map((m) => m.sourceFiles.up)).toEqual(['deploy/f@t2.sql', 'deploy/f.sql']);
+    expect(r.migrations[0].irreversible).toBe(true);
+    expect(r.migrations[1].requires).toEqual([r.migrations[0].id]);
+    expect(r.migrations[1].files.down).toContain('select 1');
+  });
+  test('a rework without a tag since the previous occurrence is refused', () => {
+    expect(() =>
+      importMigrations('sqitch', {
+        'sqitch.plan': head + line('f', '2020-01-01T00:00:00Z') + line('f', '2020-01-04T00:00:00Z'),
+        'deploy/f.sql': 'select 1;',
+      }),
+    ).toThrow(/^sqitch\.plan:4: change f is reworked without a tag/);
+  });
+});
