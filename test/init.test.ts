@@ -63,4 +63,12 @@ describe('braid init', () => {
     expect(r2.stderr).toMatch(/frobnicate/);
     expect(existsSync(join(repo.dir, '.migrations'))).toBe(false);
   });
+
+  it('refuses a --cwd that does not exist instead of creating it', async () => {
+    const missing = join(repo.dir, 'no', 'such');
+    const r = await runBraid(['init', '--cwd', missing], { cwd: repo.dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^braid: --cwd .*no\/such: no such directory/);
+    expect(existsSync(join(repo.dir, 'no'))).toBe(false);
+  });
 });

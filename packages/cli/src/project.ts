@@ -46,6 +46,9 @@ function exists(p: string): boolean {
  * directory holding `.git`); else cwd itself. No git process is spawned (check must be fast).
  */
 export function findProject(cwd: string): string {
+  if (!isDir(cwd)) {
+    throw new UsageError('bad-cwd', `--cwd ${cwd}: no such directory`, { data: { argument: '--cwd' } });
+  }
   let dir = path.resolve(cwd);
   for (;;) {
     if (isDir(path.join(dir, MIGRATIONS_DIR))) return dir;
