@@ -128,7 +128,8 @@ export function parseManifest(text: string, file: string = MANIFEST_PATH): Parse
         if (p === '-') fail(n, `"-" (no parents) cannot be combined with parent ids`);
         if (!isValidId(p)) fail(n, `parent ${JSON.stringify(p)} of ${id} is not a migration id`);
         if (p === id) fail(n, `${id} lists itself as a parent`);
-        if (parentFields.indexOf(p) !== parentFields.lastIndexOf(p)) fail(n, `parent ${p} of ${id} is listed twice`);
+        if (parentFields.indexOf(p) !== parentFields.lastIndexOf(p))
+          fail(n, `parent ${p} of ${id} is listed twice`);
         if (!lineOf.has(p)) fail(n, `parent ${p} of ${id} is not listed on an earlier line`);
       }
       parents = parentFields;
