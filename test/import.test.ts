@@ -55,7 +55,7 @@ describe('braid import (end to end)', () => {
       expect(imp.json.migrations.filter((m) => m.noTransaction).map((m) => m.id)).toEqual(h.noTransaction);
       for (const id of h.ids) {
         const up = readFileSync(join(repo.dir, '.migrations', id, 'up.sql'), 'utf8');
-        expect(up).toContain(`-- Imported by braid from ${tool}: `);
+        expect(up).toContain(`-- Imported by braid from ${tool}: ${h.dir}/`);
         expect(up.startsWith('-- braid:no-transaction\n')).toBe(h.noTransaction.includes(id));
       }
       const manifest = readFileSync(join(repo.dir, '.migrations', 'manifest'), 'utf8').split('\n');

@@ -147,6 +147,11 @@ export const importCommand = defineCommand<ImportArgs>({
     const others = dirExisted
       ? fs.readdirSync(dir).filter((n) => !n.startsWith('.') && n !== MANIFEST_FILE)
       : [];
+    if (manifestText === undefined && others.length > 0)
+      throw new UsageError(
+        'manifest-missing',
+        `${MIGRATIONS_DIR}/ holds ${others.length} entr${others.length === 1 ? 'y' : 'ies'} but no manifest; fix the project (braid init, braid check) before importing`,
+      );
     if ((manifest.entries.length > 0 || others.length > 0) && !args.append)
       throw new UsageError(
         'import-not-empty',
@@ -160,7 +165,13 @@ export const importCommand = defineCommand<ImportArgs>({
     }
 
     const listing = readListing(source);
-    const result: ImportResult = importMigrations(args.from, listing, after === undefined ? {} : { after });
+    const rel = path.relative(root, source).split(path.sep).join('/');
+    const sourceDir =
+      rel === '' ? '.' : rel.startsWith('..') || path.isAbsolute(rel) ? path.basename(source) : rel;
+    const result: ImportResult = importMigrations(args.from, listing, {
+      sourceDir,
+      ...(after === undefined ? {} : { after }),
+    });
 
     // Validate what will be written exactly as braid will read it back.
     const taken = new Set([...manifest.entries.map((e) => e.id), ...others]);

@@ -168,7 +168,8 @@ export function assemble(
     if (plan.noTransaction) header.push('-- braid:no-transaction');
     if (requires.length > 0) header.push(`-- braid:requires ${requires.join(' ')}`);
     if (irreversible) header.push('-- braid:irreversible');
-    header.push(`-- Imported by braid from ${tool}: ${commentSafe(s.up.path)}`);
+    const shown = options.sourceDir ? `${options.sourceDir.replace(/\/+$/, '')}/${s.up.path}` : s.up.path;
+    header.push(`-- Imported by braid from ${tool}: ${commentSafe(shown)}`);
     const files: ImportedMigration['files'] = { up: `${header.join('\n')}\n\n${plan.up}` };
     if (plan.down !== undefined) files.down = plan.down;
     if (plan.verify !== undefined) files.verify = plan.verify;

@@ -16,6 +16,11 @@ export interface ImportOptions {
    * newest existing migration's timestamp). Unset: no lower bound.
    */
   after?: string;
+  /**
+   * The imported directory as it should be named in each up.sql's source comment (relative to
+   * the project, POSIX separators), e.g. `db/migrations`. Unset: paths relative to it.
+   */
+  sourceDir?: string;
 }
 
 /** A migration's SQL files as braid writes them (`up.sql`, `down.sql`, `verify.sql`). */

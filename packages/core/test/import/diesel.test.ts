@@ -78,3 +78,10 @@ describe('diesel importer', () => {
     expect(r.migrations[1].id).toBe('20250101000002_create_users');
   });
 });
+
+test('the source comment names the imported directory when given', () => {
+  const r = importMigrations('diesel', listing, { sourceDir: 'db/migrations/' });
+  expect(r.migrations[1].files.up).toContain(
+    '-- Imported by braid from diesel: db/migrations/2023-01-15-123456_Create Users/up.sql\n',
+  );
+});
