@@ -200,6 +200,11 @@ describe('protected history', () => {
     r.write('f', A_UP);
     git(d, ['init', '-q']);
     expect(gitBlobOid(A_UP)).toBe(git(d, ['hash-object', 'f']).trim());
+    const d2 = tempDir();
+    git(d2, ['init', '-q', '--object-format=sha256']);
+    wrapRepo(d2).write('f', A_UP);
+    expect(gitBlobOid(A_UP, 'sha256')).toBe(git(d2, ['hash-object', 'f']).trim());
+    wrapRepo(d2).cleanup();
     r.cleanup();
   });
 });

@@ -318,6 +318,33 @@ describe('GitRepo: packed refs, worktrees, shallow clones', () => {
     }
   });
 
+  test('a SHA-256 repository', async () => {
+    const dir = tempDir();
+    git(dir, ['init', '-q', '-b', 'main', '--object-format=sha256', '.']);
+    const r = wrapRepo(dir);
+    try {
+      writeMigration(r, A, { up: 'create table users (id int);\n', down: 'drop table users;\n' });
+      const c = r.commit('sha256');
+      expect(c).toHaveLength(64);
+      const g = await GitRepo.open(dir);
+      try {
+        expect(g.objectFormat).toBe('sha256');
+        expect(await g.resolveRef('main')).toBe(c);
+        const at = await g.readMigrationsAt('main');
+        expect(at.folders.get(A)).toEqual({
+          up: 'create table users (id int);\n',
+          down: 'drop table users;\n',
+        });
+        expect(at.oids.get(A)?.up).toHaveLength(64);
+        expect(await g.commitsBetween(c, c)).toEqual([]);
+      } finally {
+        g.close();
+      }
+    } finally {
+      r.cleanup();
+    }
+  });
+
   test('a non-shallow repository reports isShallow false', async () => {
     const g = await GitRepo.open(repo.dir);
     try {
