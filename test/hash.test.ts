@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { hashMigration, parseManifest } from '@braid/core';
 import { createGitRepo, runBraid, runBraidJson, type TempRepo } from './helpers/repo';
@@ -36,7 +36,12 @@ describe('braid hash', () => {
 
     const again = await runBraidJson(['hash'], { cwd: repo.dir });
     expect(again.code).toBe(0);
-    expect(again.json).toEqual({ changed: [], headerRefreshed: false, written: false });
+    expect(again.json).toEqual({ changed: [], headerRefreshed: false, written: false, unlisted: [] });
+
+    mkdirSync(join(repo.dir, '.migrations', '20200101000000_by_hand'));
+    const noted = await runBraid(['hash'], { cwd: repo.dir });
+    expect(noted.code).toBe(0);
+    expect(noted.stderr).toContain('.migrations/20200101000000_by_hand/ is not listed');
   });
 
   it('--json lists the changes; a removed down.sql changes the hash', async () => {

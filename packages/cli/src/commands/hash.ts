@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import {
   FindingsError,
   hashMigration,
@@ -32,9 +33,15 @@ export const hashCommand = defineCommand({
     const root = findProject(ctx.cwd);
     requireManifestText(root);
     const { result, parsed, written } = await withProjectLock(root, () => rehash(root));
+    const listed = new Set(result.manifest.entries.map((e) => e.id));
+    const unlisted = fs
+      .readdirSync(migrationsDir(root), { withFileTypes: true })
+      .filter((d) => d.isDirectory() && !d.name.startsWith('.') && !listed.has(d.name))
+      .map((d) => d.name)
+      .sort();
     const headerRefreshed = !parsed.headerHashOk;
     if (args.json) {
-      ctx.out.result({ changed: result.changed, headerRefreshed, written });
+      ctx.out.result({ changed: result.changed, headerRefreshed, written, unlisted });
       return 0;
     }
     for (const c of result.changed) {
@@ -44,6 +51,11 @@ export const hashCommand = defineCommand({
     else if (written && result.changed.length === 0)
       ctx.out.print(`rewrote ${MANIFEST_REL} in canonical form`);
     if (!written) ctx.out.print('all hashes are current');
+    for (const name of unlisted) {
+      ctx.out.note(
+        `braid: note: ${MIGRATIONS_DIR}/${name}/ is not listed in ${MANIFEST_REL}, so it was not hashed (see braid check)`,
+      );
+    }
     return 0;
   },
 });
