@@ -9,6 +9,7 @@ import { upCommand } from './up';
 import { downCommand } from './down';
 import { statusCommand } from './status';
 import { importCommand } from './import';
+import { driftCommand } from './drift';
 
 // One line per command; each command lives in its own file (commands/<name>.ts).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs' CommandModule is invariant in its args; each module checks its own
@@ -24,4 +25,5 @@ export const commands: AnyCommand[] = [
   downCommand,
   statusCommand,
   importCommand,
+  driftCommand,
 ];

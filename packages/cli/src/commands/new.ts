@@ -61,7 +61,7 @@ export const newCommand = defineCommand<NewArgs>({
     const slug = normalizeSlug(args.slug.join(' '), { argName: 'slug' });
     const root = findProject(ctx.cwd);
     requireManifestText(root);
-    const made = await withProjectLock(root, () => create(root, slug));
+    const made = await withProjectLock(root, () => createMigration(root, slug));
     const { id, folder, parents } = made;
     const shown = displayPath(ctx.cwd, folder);
     if (args.json) {
@@ -80,8 +80,15 @@ export const newCommand = defineCommand<NewArgs>({
   },
 });
 
-/** Mints the id, writes the folder and the manifest (under the project lock). */
-function create(root: string, slug: string): { id: string; folder: string; parents: string[] } {
+/**
+ * Mints the id, writes the folder and the manifest (call under the project lock). `files`
+ * defaults to the up/down templates (`braid drift --capture` and `--from-schema` pass SQL).
+ */
+export function createMigration(
+  root: string,
+  slug: string,
+  content?: (id: string) => MigrationFiles,
+): { id: string; folder: string; parents: string[]; hash: string } {
   const project = loadProject(root);
   if (!project.headerHashOk) {
     throw new UsageError(
@@ -106,10 +113,17 @@ function create(root: string, slug: string): { id: string; folder: string; paren
       existing.add(id);
     }
   }
-  const files: MigrationFiles = { up: upTemplate(id), down: downTemplate(id) };
-  fs.writeFileSync(path.join(folder, 'up.sql'), files.up);
-  fs.writeFileSync(path.join(folder, 'down.sql'), files.down!);
-  const manifest = appendMigration(project.manifest, id, hashMigration(files));
-  writeManifestAtomic(root, manifest);
-  return { id, folder, parents: manifest.entries[manifest.entries.length - 1].parents };
+  const files: MigrationFiles = content ? content(id) : { up: upTemplate(id), down: downTemplate(id) };
+  const hash = hashMigration(files);
+  try {
+    fs.writeFileSync(path.join(folder, 'up.sql'), files.up);
+    if (files.down !== undefined) fs.writeFileSync(path.join(folder, 'down.sql'), files.down);
+    if (files.verify !== undefined) fs.writeFileSync(path.join(folder, 'verify.sql'), files.verify);
+    const manifest = appendMigration(project.manifest, id, hash);
+    writeManifestAtomic(root, manifest);
+    return { id, folder, parents: manifest.entries[manifest.entries.length - 1].parents, hash };
+  } catch (e) {
+    fs.rmSync(folder, { recursive: true, force: true });
+    throw e;
+  }
 }

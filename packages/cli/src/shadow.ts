@@ -1,0 +1,70 @@
+/**
+ * The shadow database a command replays on: `--shadow-db URL` (a server where braid may create
+ * and drop databases), else PGlite in-process. Caches live in the git directory (never
+ * committed): `$(git rev-parse --git-common-dir)/braid/shadow`, shared by all worktrees.
+ */
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import type { Argv } from 'yargs';
+import type { ShadowSpec } from '@braid/pg';
+import { braidVersion } from './db';
+import type { Context } from './runtime';
+
+export interface ShadowArgs {
+  'shadow-db': string | undefined;
+  'no-cache': boolean | undefined;
+}
+
+export function withShadow<T>(y: Argv<T>): Argv<T & ShadowArgs> {
+  return y
+    .option('shadow-db', {
+      type: 'string',
+      describe:
+        'a PostgreSQL server URL where braid may create and drop temporary databases for replays (default: PGlite in-process)',
+    })
+    .option('no-cache', {
+      type: 'boolean',
+      describe: 'replay from scratch, ignoring and not writing caches',
+    });
+}
+
+/** The folder for shadow caches of the repository at cwd. */
+export function shadowCacheDir(cwd: string, root: string): string {
+  try {
+    const out = execFileSync('git', ['rev-parse', '--git-common-dir'], {
+      cwd,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
+    if (out) return path.join(path.resolve(cwd, out), 'braid', 'shadow');
+  } catch {
+    // not a git repository
+  }
+  return path.join(root, '.braid', 'shadow');
+}
+
+export function shadowSpec(
+  args: Partial<ShadowArgs>,
+  ctx: Context,
+  root: string,
+  opts: { fallbackServer?: string; dirLabel?: string } = {},
+): ShadowSpec {
+  const server = args['shadow-db'] ?? opts.fallbackServer;
+  if (args['shadow-db']) ctx.out.addSecret(passwordOf(args['shadow-db']));
+  return {
+    cacheDir: shadowCacheDir(ctx.cwd, root),
+    braidVersion: braidVersion(),
+    ...(server ? { serverUrl: server } : {}),
+    ...(args['no-cache'] ? { noCache: true } : {}),
+    ...(opts.dirLabel ? { dirLabel: opts.dirLabel } : {}),
+  };
+}
+
+function passwordOf(url: string): string | undefined {
+  try {
+    const u = new URL(url);
+    return u.password ? decodeURIComponent(u.password) : undefined;
+  } catch {
+    return undefined;
+  }
+}
