@@ -127,4 +127,17 @@ describe('braid check', () => {
     const t = await runBraid(['check'], { cwd: repo.dir });
     expect(t.stdout).toMatch(new RegExp(`^\\.migrations/${a}/down\\.sql:\\d+: `));
   });
+
+  it('reports odd entries inside migration folders and ignores dot files', async () => {
+    writeFileSync(mig(a, 'seed.csv'), '1,2\n');
+    mkdirSync(join(repo.dir, '.migrations', b, 'sub'));
+    writeFileSync(join(repo.dir, '.migrations', '.gitkeep'), '');
+    writeFileSync(mig(a, '.DS_Store'), '');
+    const r = await runBraidJson<CheckJson>(['check'], { cwd: repo.dir });
+    expect(r.code).toBe(1);
+    expect(r.json.findings.map((f) => [f.code, f.file])).toEqual([
+      ['stray-entry', `.migrations/${a}/seed.csv`],
+      ['stray-entry', `.migrations/${b}/sub/`],
+    ]);
+  });
 });
