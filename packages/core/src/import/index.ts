@@ -22,7 +22,7 @@ export { assignTimestamps, isTimestamp, timestampFromVersion } from './assemble'
 export { analyzeSql, scanStatements } from './sqlscan';
 export { importSlug } from './slug';
 export { compareFlywayVersions } from './flyway';
-export { parseSqitchPlan } from './sqitch';
+export { parseSqitchPlan, sqitchLayout } from './sqitch';
 
 const PARSERS = {
   diesel: parseDiesel,

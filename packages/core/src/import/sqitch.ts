@@ -17,7 +17,6 @@ import { importError } from './common';
 import { timestampFromVersion } from './assemble';
 import type { SourceListing, SourceMigration } from './types';
 
-const PLAN = 'sqitch.plan';
 const CHANGE_RE =
   /^([+-]?)([^\s[\]@#:][^\s[\]@#]*?)\s*(?:\[([^\]]*)\])?\s+(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z)\s+(.*?)\s*<([^>]*)>(?:\s*#\s?(.*))?$/;
 const TAG_RE = /^@(\S+)\s+(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z)\s+(.*?)\s*<([^>]*)>(?:\s*#\s?(.*))?$/;
@@ -40,7 +39,7 @@ export interface SqitchPlan {
   items: (PlanChange | PlanTag)[];
 }
 
-export function parseSqitchPlan(text: string, file = PLAN): SqitchPlan {
+export function parseSqitchPlan(text: string, file = 'sqitch.plan'): SqitchPlan {
   const plan: SqitchPlan = { items: [] };
   const lines = text.replace(/^\uFEFF/, '').split('\n');
   const tags = new Set<string>();
@@ -84,11 +83,69 @@ export function parseSqitchPlan(text: string, file = PLAN): SqitchPlan {
   return plan;
 }
 
+export interface SqitchLayout {
+  plan: string;
+  deploy: string;
+  revert: string;
+  verify: string;
+  extension: string;
+}
+
+/**
+ * Where the plan and scripts are, from `sqitch.conf` (git-config syntax): `top_dir`, `plan_file`,
+ * `deploy_dir`, `revert_dir`, `verify_dir`, `extension` in `[core]`, overridden by
+ * `[engine "<core.engine>"]`. Defaults: `sqitch.plan`, `deploy/`, `revert/`, `verify/`, `sql`.
+ */
+export function sqitchLayout(conf: string | undefined): SqitchLayout {
+  const values = new Map<string, string>();
+  let section = '';
+  for (const raw of (conf ?? '').split('\n')) {
+    const line = raw.replace(/\r$/, '').trim();
+    if (line === '' || line.startsWith('#') || line.startsWith(';')) continue;
+    const sec = /^\[\s*([\w.-]+)(?:\s+"([^"]*)")?\s*\]$/.exec(line);
+    if (sec) {
+      section = sec[2] === undefined ? sec[1].toLowerCase() : `${sec[1].toLowerCase()}.${sec[2]}`;
+      continue;
+    }
+    const kv = /^([\w-]+)\s*=\s*(.*?)\s*$/.exec(line);
+    if (!kv) continue;
+    let v = kv[2].replace(/\s+[#;].*$/, '');
+    if (/^".*"$/.test(v)) v = v.slice(1, -1);
+    values.set(`${section}.${kv[1].toLowerCase()}`, v);
+  }
+  const engine = values.get('core.engine');
+  const get = (key: string): string | undefined =>
+    (engine !== undefined ? values.get(`engine.${engine}.${key}`) : undefined) ?? values.get(`core.${key}`);
+  const norm = (p: string, what: string): string => {
+    if (p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p))
+      throw importError(
+        'sqitch.conf',
+        `${what} = ${p}: an absolute path; give the directory it is in instead`,
+      );
+    const parts = p.split(/[\\/]+/).filter((x) => x !== '' && x !== '.');
+    return parts.join('/');
+  };
+  const join = (a: string, b: string) => (a === '' ? b : `${a}/${b}`);
+  const top = norm(get('top_dir') ?? '.', 'top_dir');
+  return {
+    plan: norm(get('plan_file') ?? join(top, 'sqitch.plan'), 'plan_file'),
+    deploy: norm(get('deploy_dir') ?? join(top, 'deploy'), 'deploy_dir'),
+    revert: norm(get('revert_dir') ?? join(top, 'revert'), 'revert_dir'),
+    verify: norm(get('verify_dir') ?? join(top, 'verify'), 'verify_dir'),
+    extension: (get('extension') ?? 'sql').replace(/^\./, ''),
+  };
+}
+
 export function parseSqitch(listing: SourceListing, warnings: string[]): SourceMigration[] {
+  const layout = sqitchLayout(listing['sqitch.conf']);
+  const PLAN = layout.plan;
   const planText = listing[PLAN];
   if (planText === undefined)
-    throw importError(PLAN, 'not found: give the sqitch project directory (the one holding sqitch.plan)');
-  const plan = parseSqitchPlan(planText);
+    throw importError(
+      PLAN,
+      'not found: give the sqitch project directory (the one holding sqitch.conf or sqitch.plan)',
+    );
+  const plan = parseSqitchPlan(planText, PLAN);
   const changes = plan.items.filter((x): x is PlanChange => x.kind === 'change');
   const used = new Set<string>([PLAN, 'sqitch.conf']);
   const out: SourceMigration[] = [];
@@ -110,14 +167,14 @@ export function parseSqitch(listing: SourceListing, warnings: string[]): SourceM
     const { x, i } = positions[idx];
     const name = (x as PlanChange).name;
     const later = positions.findIndex((e, k) => k > idx && (e.x as PlanChange).name === name);
-    if (later < 0) return `${dir}/${name}.sql`;
+    if (later < 0) return `${layout[dir]}/${name}.${layout.extension}`;
     const between = plan.items.slice(i + 1, positions[later].i).filter((t): t is PlanTag => t.kind === 'tag');
     if (between.length === 0)
       throw importError(
         `${PLAN}:${positions[later].x.line}`,
         `change ${name} is reworked without a tag since its previous occurrence (line ${x.line})`,
       );
-    const candidates = between.map((t) => `${dir}/${name}@${t.name}.sql`);
+    const candidates = between.map((t) => `${layout[dir]}/${name}@${t.name}.${layout.extension}`);
     return candidates.find((c) => listing[c] !== undefined) ?? candidates[0];
   };
   changes.forEach((c, idx) => {
@@ -179,8 +236,9 @@ export function parseSqitch(listing: SourceListing, warnings: string[]): SourceM
     }
     out.push(m);
   });
+  const scriptDirs = [layout.deploy, layout.revert, layout.verify].map((d) => (d === '' ? '' : `${d}/`));
   for (const p of Object.keys(listing).sort())
-    if (!used.has(p) && /^(deploy|revert|verify)\//.test(p))
+    if (!used.has(p) && scriptDirs.some((d) => d !== '' && p.startsWith(d)))
       warnings.push(`${p}: ignored (no change in ${PLAN} uses it)`);
   return out;
 }

@@ -1,4 +1,4 @@
-import { importMigrations, parseSqitchPlan } from '@braid/core';
+import { importMigrations, parseSqitchPlan, sqitchLayout } from '@braid/core';
 import { expectWellFormed } from './helpers';
 
 const plan = `%syntax-version=1.0.0
@@ -121,5 +121,48 @@ describe('sqitch reworks', () => {
         'deploy/f.sql': 'select 1;',
       }),
     ).toThrow(/^sqitch\.plan:4: change f is reworked without a tag/);
+  });
+});
+
+describe('sqitch.conf layout', () => {
+  test('top_dir, plan_file and engine overrides are followed', () => {
+    const conf = `[core]
+\tengine = pg
+\ttop_dir = db   # where everything is
+[engine "pg"]
+\tdeploy_dir = "db/up"
+[engine "mysql"]
+\tdeploy_dir = nope
+`;
+    expect(sqitchLayout(conf)).toEqual({
+      plan: 'db/sqitch.plan',
+      deploy: 'db/up',
+      revert: 'db/revert',
+      verify: 'db/verify',
+      extension: 'sql',
+    });
+    const r = importMigrations('sqitch', {
+      'sqitch.conf': conf,
+      'db/sqitch.plan': '%project=p\na 2020-01-01T00:00:00Z A <a@x>\n',
+      'db/up/a.sql': 'create table a (id int);',
+      'db/revert/a.sql': 'drop table a;',
+      'db/up/stray.sql': 'select 1;',
+    });
+    expect(r.migrations.map((m) => [m.id, m.sourceFiles.up, m.sourceFiles.down])).toEqual([
+      ['20200101000000_a', 'db/up/a.sql', 'db/revert/a.sql'],
+    ]);
+    expect(r.warnings).toEqual(['db/up/stray.sql: ignored (no change in db/sqitch.plan uses it)']);
+  });
+  test('defaults without sqitch.conf; absolute paths are refused', () => {
+    expect(sqitchLayout(undefined)).toEqual({
+      plan: 'sqitch.plan',
+      deploy: 'deploy',
+      revert: 'revert',
+      verify: 'verify',
+      extension: 'sql',
+    });
+    expect(() => sqitchLayout('[core]\ntop_dir = /srv/db\n')).toThrow(
+      /^sqitch\.conf: top_dir = \/srv\/db: an absolute path/,
+    );
   });
 });
