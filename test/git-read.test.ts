@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { realpathSync } from 'node:fs';
 import { EnvironmentError, UsageError } from '@braid/core';
-import { CatFile, GitRepo } from '@braid/git';
+import { CatFile, GitRepo, readProjectAt } from '@braid/git';
 import { createGitRepo, git, tempDir, wrapRepo, writeMigration, type TempRepo } from './helpers/gitrepo';
 
 const A = '20261125100000_create_users';
@@ -403,4 +403,31 @@ describe('CatFile, the batch reader', () => {
       }
     },
   );
+});
+
+describe('readProjectAt', () => {
+  test('a project in a subdirectory, read at two refs; folders without up.sql listed apart', async () => {
+    const r = createGitRepo();
+    try {
+      writeMigration(r, A, { up: 'a;\n', down: 'undo a;\n' }, 'services/db/.migrations');
+      r.write('services/db/.migrations/manifest', manifest([A]));
+      r.write(`services/db/.migrations/${B}/down.sql`, 'only a down\n');
+      r.commit('one');
+      r.git('tag', 'one');
+      writeMigration(r, C, { up: 'c;\n', verify: 'check c;\n' }, 'services/db/.migrations');
+      r.commit('two');
+      const project = join(r.dir, 'services', 'db');
+      const one = await readProjectAt(project, 'one');
+      expect(one.repoDir).toBe('services/db/.migrations');
+      expect(one.manifestText).toBe(manifest([A]));
+      expect([...one.folders.keys()]).toEqual([A]);
+      expect(one.folders.get(A)).toEqual({ files: { up: 'a;\n', down: 'undo a;\n' } });
+      expect(one.missingUp).toEqual([B]);
+      const two = await readProjectAt(project, 'HEAD');
+      expect(two.folders.get(C)).toEqual({ files: { up: 'c;\n', verify: 'check c;\n' } });
+      await expect(readProjectAt(project, 'nope')).rejects.toThrow(/"nope"/);
+    } finally {
+      r.cleanup();
+    }
+  });
 });

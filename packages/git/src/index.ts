@@ -2,3 +2,4 @@ export * from './exec';
 export * from './catfile';
 export * from './repo';
 export * from './protected';
+export * from './project';

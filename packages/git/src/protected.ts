@@ -9,8 +9,6 @@
  * disables protection.
  */
 import { createHash } from 'node:crypto';
-import { realpathSync } from 'node:fs';
-import { relative, resolve, sep } from 'node:path';
 import {
   compareWithProtected,
   type ProtectFiles,
@@ -19,6 +17,7 @@ import {
   UsageError,
 } from '@braid/core';
 import { runGit } from './exec';
+import { repoRelativeDir } from './project';
 import { DEFAULT_MIGRATIONS_DIR, GitRepo, normalizeRepoPath, parseTree } from './repo';
 
 export interface ProtectedRef {
@@ -286,10 +285,12 @@ export async function checkProtected(
   try {
     const dir = opts.dir ?? DEFAULT_MIGRATIONS_DIR;
     // The project may live in a subdirectory of the repository: git paths are relative to the top.
-    const repoDir = relative(realpathSync(repo.root), resolve(realpathSync(root), dir))
-      .split(sep)
-      .join('/');
-    if (repoDir.startsWith('..')) return { ...empty, inGit: true };
+    let repoDir: string;
+    try {
+      repoDir = repoRelativeDir(repo, root, dir);
+    } catch {
+      return { ...empty, inGit: true };
+    }
     const index = await readProtectedIndex(repo, repoDir);
     const files = new Map<string, ProtectFiles>();
     for (const [id, w] of working) files.set(id, 'files' in w ? w.files : w);
