@@ -129,6 +129,24 @@ describe('braid import (end to end)', () => {
     expect(d.json).toMatchObject({ error: 'import-invalid-source' });
     expect(existsSync(join(repo.dir, '.migrations'))).toBe(false);
 
+    // a Latin-1 migration would be mangled: refused; a binary file the import does not use is fine
+    repo.write('latin/1_a.up.sql', '');
+    writeFileSync(
+      join(repo.dir, 'latin', '1_a.up.sql'),
+      Buffer.from("insert into t values ('caf\xe9');\n", 'latin1'),
+    );
+    writeFileSync(join(repo.dir, 'latin', 'logo.png'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0xff, 0xfe]));
+    const latin = await runBraid(['import', '--from', 'golang-migrate', 'latin'], { cwd: repo.dir });
+    expect(latin.code).toBe(2);
+    expect(latin.stderr).toContain('latin/1_a.up.sql: not valid UTF-8');
+    expect(existsSync(join(repo.dir, '.migrations'))).toBe(false);
+    writeFileSync(join(repo.dir, 'latin', '1_a.up.sql'), "insert into t values ('café');\n");
+    const ok = await runBraid(['import', '--from', 'golang-migrate', 'latin', '--dry-run'], {
+      cwd: repo.dir,
+    });
+    expect(ok.code).toBe(0);
+    expect(ok.stderr).toContain('logo.png: ignored');
+
     const tool = await runBraid(['import', '--from', 'liquibase', 'mig'], { cwd: repo.dir });
     expect(tool.code).toBe(2);
     const missing = await runBraid(['import', '--from', 'dbmate', 'nope'], { cwd: repo.dir });

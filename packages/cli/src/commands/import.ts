@@ -38,12 +38,16 @@ interface ImportArgs {
 /** Directories never read as part of a source history. */
 const SKIP_DIRS = new Set(['.git', 'node_modules', MIGRATIONS_DIR]);
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 /**
  * Reads `dir` recursively into a listing (relative POSIX path -> text). Dot-directories,
- * `.git` and `node_modules` are skipped; symbolic links to files are followed.
+ * `.git` and `node_modules` are skipped; symbolic links to files are followed. Files that are not
+ * valid UTF-8 are decoded leniently and named in `notUtf8` (an error if the import uses them).
  */
-export function readListing(dir: string): Record<string, string> {
+export function readListing(dir: string): { listing: Record<string, string>; notUtf8: Set<string> } {
   const out: Record<string, string> = {};
+  const notUtf8 = new Set<string>();
   const walk = (abs: string, rel: string): void => {
     for (const ent of fs.readdirSync(abs, { withFileTypes: true })) {
       const full = path.join(abs, ent.name);
@@ -63,12 +67,18 @@ export function readListing(dir: string): Record<string, string> {
         if (SKIP_DIRS.has(ent.name) || ent.name.startsWith('.')) continue;
         walk(full, r);
       } else if (isFile) {
-        out[r] = fs.readFileSync(full, 'utf8');
+        const bytes = fs.readFileSync(full);
+        try {
+          out[r] = UTF8.decode(bytes);
+        } catch {
+          out[r] = bytes.toString('utf8');
+          notUtf8.add(r);
+        }
       }
     }
   };
   walk(dir, '');
-  return out;
+  return { listing: out, notUtf8 };
 }
 
 function removeQuietly(p: string): void {
@@ -164,7 +174,7 @@ export const importCommand = defineCommand<ImportArgs>({
       if (isTimestamp(ts) && (after === undefined || ts > after)) after = ts;
     }
 
-    const listing = readListing(source);
+    const { listing, notUtf8 } = readListing(source);
     const rel = path.relative(root, source).split(path.sep).join('/');
     const sourceDir =
       rel === '' ? '.' : rel.startsWith('..') || path.isAbsolute(rel) ? path.basename(source) : rel;
@@ -172,6 +182,20 @@ export const importCommand = defineCommand<ImportArgs>({
       sourceDir,
       ...(after === undefined ? {} : { after }),
     });
+
+    // A source file that is not UTF-8 would be silently mangled: refuse it, naming it.
+    for (const m of result.migrations) {
+      for (const used of Object.values(m.sourceFiles)) {
+        for (const bad of notUtf8) {
+          if (used === bad || used.startsWith(`${bad} (`))
+            throw new UsageError(
+              'import-not-utf8',
+              `${path.join(args.dir, bad)}: not valid UTF-8; convert it to UTF-8 first (braid migrations are UTF-8 text)`,
+              { data: { file: bad } },
+            );
+        }
+      }
+    }
 
     // Validate what will be written exactly as braid will read it back.
     const taken = new Set([...manifest.entries.map((e) => e.id), ...others]);
