@@ -119,7 +119,7 @@ describe('braid import (end to end)', () => {
     repo.write('mig/2_orphan.down.sql', 'select 1;\n');
     const r = await runBraid(['import', '--from', 'golang-migrate', 'mig'], { cwd: repo.dir });
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('2_orphan.down.sql: a down migration without an up migration');
+    expect(r.stderr).toContain('braid: mig/2_orphan.down.sql: a down migration without an up migration');
     expect(existsSync(join(repo.dir, '.migrations'))).toBe(false);
 
     repo.write('dup/V1__a.sql', 'select 1;\n');

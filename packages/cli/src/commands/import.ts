@@ -8,6 +8,7 @@ import {
   hashMigration,
   IMPORT_TOOLS,
   importMigrations,
+  isBraidError,
   isTimestamp,
   makeMigration,
   MANIFEST_FILE,
@@ -178,10 +179,17 @@ export const importCommand = defineCommand<ImportArgs>({
     const rel = path.relative(root, source).split(path.sep).join('/');
     const sourceDir =
       rel === '' ? '.' : rel.startsWith('..') || path.isAbsolute(rel) ? path.basename(source) : rel;
-    const result: ImportResult = importMigrations(args.from, listing, {
-      sourceDir,
-      ...(after === undefined ? {} : { after }),
-    });
+    let result: ImportResult;
+    try {
+      result = importMigrations(args.from, listing, { sourceDir, ...(after === undefined ? {} : { after }) });
+    } catch (e) {
+      // The converters name files relative to the imported directory; name them as the user typed it.
+      if (isBraidError(e) && typeof e.data['file'] === 'string' && e.message.startsWith(e.data['file'])) {
+        const prefix = args.dir.replace(/[\\/]+$/, '');
+        throw new UsageError(e.code, `${prefix}/${e.message}`, { data: { ...e.data, dir: args.dir } });
+      }
+      throw e;
+    }
 
     // A source file that is not UTF-8 would be silently mangled: refuse it, naming it.
     for (const m of result.migrations) {
