@@ -68,28 +68,34 @@ mkdirSync(dbmateDir, { recursive: true });
 for (const m of migs) {
   const upMarker = m.noTx ? '-- migrate:up transaction:false' : '-- migrate:up';
   const downMarker = m.noTx ? '-- migrate:down transaction:false' : '-- migrate:down';
-  writeFileSync(path.join(dbmateDir, `${m.version}_${m.name}.sql`), `${upMarker}\n${m.up}\n\n${downMarker}\n${m.down}\n`);
+  writeFileSync(
+    path.join(dbmateDir, `${m.version}_${m.name}.sql`),
+    `${upMarker}\n${m.up}\n\n${downMarker}\n${m.down}\n`,
+  );
 }
 
 // psql: one session, each migration in its own transaction.
 const psqlFile = path.join(work, 'all.sql');
-writeFileSync(
-  psqlFile,
-  migs.map((m) => (m.noTx ? `${m.up}\n` : `begin;\n${m.up}\ncommit;\n`)).join(''),
-);
+writeFileSync(psqlFile, migs.map((m) => (m.noTx ? `${m.up}\n` : `begin;\n${m.up}\ncommit;\n`)).join(''));
 
 // braid: import the dbmate history into a git repository.
 const repo = path.join(work, 'repo');
 mkdirSync(repo);
 execFileSync('git', ['init', '-q', '-b', 'main'], { cwd: repo });
-execFileSync('node', [braidBin, 'import', '--from', 'dbmate', dbmateDir], { cwd: repo, stdio: ['ignore', 'ignore', 'inherit'] });
+execFileSync('node', [braidBin, 'import', '--from', 'dbmate', dbmateDir], {
+  cwd: repo,
+  stdio: ['ignore', 'ignore', 'inherit'],
+});
 
 const rows = [];
 const dbs = [];
 try {
   const u1 = freshDatabase('braid_bench_psql');
   dbs.push('braid_bench_psql');
-  rows.push(['psql, one session', timeProcess('psql', 'psql', [u1, '-q', '-v', 'ON_ERROR_STOP=1', '-f', psqlFile])]);
+  rows.push([
+    'psql, one session',
+    timeProcess('psql', 'psql', [u1, '-q', '-v', 'ON_ERROR_STOP=1', '-f', psqlFile]),
+  ]);
 
   const u2 = freshDatabase('braid_bench_dbmate');
   dbs.push('braid_bench_dbmate');
@@ -98,7 +104,14 @@ try {
   u2x.searchParams.set('sslmode', 'disable');
   rows.push([
     'dbmate up',
-    timeProcess('dbmate', dbmate, ['--url', u2x.toString(), '--migrations-dir', dbmateDir, '--no-dump-schema', 'up']),
+    timeProcess('dbmate', dbmate, [
+      '--url',
+      u2x.toString(),
+      '--migrations-dir',
+      dbmateDir,
+      '--no-dump-schema',
+      'up',
+    ]),
   ]);
 
   const u3 = freshDatabase('braid_bench_braid');

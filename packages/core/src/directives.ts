@@ -29,7 +29,14 @@ export interface Directives {
 }
 
 export const CORE_DIRECTIVES = ['no-transaction', 'requires', 'irreversible'] as const;
-export const OTHER_DIRECTIVES = ['ignore', 'ticket', 'reason', 'timeout', 'lock-timeout', 'destructive'] as const;
+export const OTHER_DIRECTIVES = [
+  'ignore',
+  'ticket',
+  'reason',
+  'timeout',
+  'lock-timeout',
+  'destructive',
+] as const;
 
 const DIRECTIVE_PREFIX = /^\s*--\s*braid:/i;
 const DIRECTIVE_LINE = /^\s*--\s*braid:([A-Za-z0-9_-]*)(?:\s+(.*?))?\s*$/i;

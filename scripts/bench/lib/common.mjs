@@ -7,10 +7,14 @@ import { fileURLToPath } from 'node:url';
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const braidBin = path.join(root, 'packages', 'cli', 'dist', 'braid.js');
 export const serverUrl =
-  process.env.BRAID_BENCH_DATABASE_URL ?? process.env.BRAID_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  process.env.BRAID_BENCH_DATABASE_URL ??
+  process.env.BRAID_TEST_DATABASE_URL ??
+  'postgres://postgres@127.0.0.1:5432/postgres';
 
 function adminPsql(sql) {
-  execFileSync('psql', [serverUrl, '-v', 'ON_ERROR_STOP=1', '-qAtc', sql], { stdio: ['ignore', 'pipe', 'inherit'] });
+  execFileSync('psql', [serverUrl, '-v', 'ON_ERROR_STOP=1', '-qAtc', sql], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
 }
 
 /** Creates a fresh database on the server and returns its URL. */
@@ -32,7 +36,9 @@ export function timeProcess(label, cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 28, ...opts });
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.status !== 0) {
-    throw new Error(`${label} failed (exit ${r.status}):\n${(r.stderr || '').slice(0, 2000)}\n${(r.stdout || '').slice(0, 2000)}`);
+    throw new Error(
+      `${label} failed (exit ${r.status}):\n${(r.stderr || '').slice(0, 2000)}\n${(r.stdout || '').slice(0, 2000)}`,
+    );
   }
   return secs;
 }
@@ -43,6 +49,8 @@ export function printTable(title, rows, baselineLabel) {
   console.log(`\n${title}`);
   for (const [label, secs, note] of rows) {
     const ratio = base ? `${(secs / base).toFixed(2)}x ${baselineLabel}` : '';
-    console.log(`  ${label.padEnd(34)} ${secs.toFixed(3).padStart(8)} s   ${ratio}${note ? '   ' + note : ''}`);
+    console.log(
+      `  ${label.padEnd(34)} ${secs.toFixed(3).padStart(8)} s   ${ratio}${note ? '   ' + note : ''}`,
+    );
   }
 }

@@ -24,9 +24,22 @@ export function peerBin(name) {
   if (!existsSync(bin)) {
     mkdirSync(cacheDir, { recursive: true });
     process.stderr.write(`installing ${peer.pkg} for the comparison (once) …\n`);
-    execFileSync('npm', ['install', '--no-save', '--no-package-lock', '--no-audit', '--no-fund', '--prefix', cacheDir, peer.pkg], {
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    execFileSync(
+      'npm',
+      [
+        'install',
+        '--no-save',
+        '--no-package-lock',
+        '--no-audit',
+        '--no-fund',
+        '--prefix',
+        cacheDir,
+        peer.pkg,
+      ],
+      {
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
   }
   return bin;
 }
