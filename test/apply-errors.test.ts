@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { connectPg } from '@braid/pg';
 import { serverUrl } from './helpers/db';
 import { runBraid } from './helpers/repo';
-import { engines, makeProject, tableExists, targetDb } from './helpers/cli';
+import { engines, inspect, makeProject, tableExists, targetDb } from './helpers/cli';
 
 const A = { slug: 'a', up: 'create table a (id int);\n', down: 'drop table a;\n' };
 
@@ -60,6 +60,39 @@ describe('bad input and a hostile environment', () => {
       p.repo.cleanup();
     }
   });
+
+  it.each(engines())(
+    'a runtime error (no position from PostgreSQL) still names file:line:col of its statement on %s',
+    async (engine) => {
+      const p = makeProject([
+        A,
+        {
+          slug: 'boom',
+          up: 'insert into a values (1);\n\n  select 1 / (select count(*) - 1 from a);\n',
+          down: 'select 1;\n',
+        },
+      ]);
+      const t = await targetDb(engine, p);
+      try {
+        const r = await runBraid(['up', ...t.args], { cwd: p.repo.dir });
+        expect(r.code).toBe(1);
+        expect(r.stdout).toContain(`applied ${p.ids[0]}`);
+        expect(r.stderr).toContain(`.migrations/${p.ids[1]}/up.sql:3:3: division by zero (SQLSTATE 22012)`);
+        expect(r.stderr).toContain('  3 |   select 1 / (select count(*) - 1 from a);\n    |   ^');
+        const audit = await inspect(t, (ex) =>
+          ex.query<{ statement: string; sqlstate: string }>(
+            `select statement, sqlstate from braid.audit where outcome = 'failed'`,
+          ),
+        );
+        expect(audit.rows).toEqual([
+          { statement: 'select 1 / (select count(*) - 1 from a)', sqlstate: '22012' },
+        ]);
+      } finally {
+        p.repo.cleanup();
+        await t.drop();
+      }
+    },
+  );
 
   it.each(engines())('rejects an unknown --to id with exit 2 on %s', async (engine) => {
     const p = makeProject([A]);

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { EnvironmentError, FindingsError, UsageError, redact } from '@braid/core';
+import { BraidError, EnvironmentError, FindingsError, UsageError, redact } from '@braid/core';
 import { splitStatements } from '@braid/sql';
 import type { Executor } from './executor';
 import { withAdvisoryLock, type LockHolder } from './lock';
@@ -334,27 +334,41 @@ async function withLockRetries<T>(c: Ctx, id: string, attempt: () => Promise<T>)
   }
 }
 
-/** Builds the MigrationFailedError for an error raised while running `text` of `file`. */
+/** A statement of a file: its text and where it starts (JS string index). */
+interface StmtRef {
+  text: string;
+  charStart: number;
+}
+
+/**
+ * Builds the MigrationFailedError for an error raised while running `text` of `fileName` (or,
+ * when `stmt` is given, that statement of it): `<file>:LINE:COL` from the error's position,
+ * else the statement's start.
+ */
 function failure(
   c: Ctx,
   id: string,
   fileName: string,
   text: string,
   e: unknown,
-  offset = 0,
+  stmt?: StmtRef,
 ): { error: Error; statement?: string; info?: PgErrorInfo } {
   const info = pgErrorInfo(e);
   if (!info) return { error: e instanceof Error ? e : new Error(String(e)) };
   const file = `${c.dir}/${id}/${fileName}`;
   let loc;
   let statement: string | undefined;
-  if (info.position !== undefined) {
-    const idx = offset + codePointPositionToIndex(text.slice(offset), info.position);
+  if (stmt) {
+    const idx =
+      info.position !== undefined
+        ? stmt.charStart + codePointPositionToIndex(stmt.text, info.position)
+        : stmt.charStart;
+    loc = locate(file, text, idx);
+    statement = stmt.text;
+  } else if (info.position !== undefined) {
+    const idx = codePointPositionToIndex(text, info.position);
     loc = locate(file, text, idx);
     statement = statementAt(text, idx);
-  } else if (offset > 0 || text.length > 0) {
-    statement = offset > 0 ? statementAt(text, offset) : undefined;
-    if (offset > 0) loc = locate(file, text, offset);
   }
   let message = `${loc ? `${loc.file}:${loc.line}:${loc.col}` : file}: ${info.message} (SQLSTATE ${info.code})`;
   if (info.code === '55P03') {
@@ -429,13 +443,34 @@ async function auditFailure(
 
 /** Runs a whole file in the current transaction, mapping errors to file:line:col. */
 async function execFile(c: Ctx, id: string, fileName: string, text: string): Promise<void> {
+  // Statement by statement (same transaction, same semantics as one script), so that every
+  // error — also a runtime error PostgreSQL reports without a position — names its statement.
+  let stmts: StmtRef[] | undefined;
   try {
-    await c.ex.exec(text);
-  } catch (e) {
-    throw Object.assign(new Error('file failed'), {
-      braidFailure: failure(c, id, fileName, text, e),
-      cause: e,
-    });
+    stmts = splitStatements(text);
+  } catch {
+    stmts = undefined;
+  }
+  if (!stmts) {
+    try {
+      await c.ex.exec(text);
+    } catch (e) {
+      throw Object.assign(new Error('file failed'), {
+        braidFailure: failure(c, id, fileName, text, e),
+        cause: e,
+      });
+    }
+    return;
+  }
+  for (const st of stmts) {
+    try {
+      await c.ex.exec(st.text);
+    } catch (e) {
+      throw Object.assign(new Error('statement failed'), {
+        braidFailure: failure(c, id, fileName, text, e, st),
+        cause: e,
+      });
+    }
   }
 }
 
@@ -555,19 +590,8 @@ async function runNoTransaction(
         );
       }
     } catch (e) {
-      const info = pgErrorInfo(e);
-      let f: Failure;
-      if (info) {
-        const idx =
-          info.position !== undefined
-            ? s.charStart + codePointPositionToIndex(s.text, info.position)
-            : s.charStart;
-        // Re-locate within the whole file so that line:col refer to the file.
-        f = failure(c, m.id, fileName, text, Object.assign(e as object, { position: undefined }), idx);
-        if (!f.statement) f.statement = s.text;
-      } else {
-        f = { error: e instanceof Error ? e : new Error(String(e)), statement: s.text };
-      }
+      const f = failure(c, m.id, fileName, text, e, s);
+      if (!f.statement) f.statement = s.text;
       await auditFailure(c, m.id, direction, m.hash, performance.now() - t0, f);
       throw f.error;
     }
@@ -651,9 +675,9 @@ export async function applyUp(
           direction: 'up',
           ...(step.resumeFrom ? { resumeFrom: step.resumeFrom } : {}),
         });
-        const ms = step.transactional
-          ? await runTransactional(c, m, 'up')
-          : await runNoTransaction(c, m, 'up', progress);
+        const ms = await completedOnFailure(results, () =>
+          step.transactional ? runTransactional(c, m, 'up') : runNoTransaction(c, m, 'up', progress),
+        );
         emit(c, { type: 'done', id: m.id, direction: 'up', ms, dryRun: false });
         results.push({
           id: m.id,
@@ -683,6 +707,16 @@ async function auditAllowEdited(c: Ctx, status: StatusReport, direction: 'up' | 
       },
       c.opts.provenance,
     );
+  }
+}
+
+/** Runs one step; when it fails, the error carries the steps completed before it (`completed`). */
+async function completedOnFailure(results: StepResult[], fn: () => Promise<number>): Promise<number> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof BraidError) e.data['completed'] = results.map((r) => ({ ...r }));
+    throw e;
   }
 }
 
@@ -761,9 +795,9 @@ export async function applyDown(
       const m = c.byId.get(step.id)!;
       const src: SourceMigration = { ...m, hash: step.checksum };
       emit(c, { type: 'start', id: m.id, direction: 'down' });
-      const ms = step.transactional
-        ? await runTransactional(c, src, 'down')
-        : await runNoTransaction(c, src, 'down', []);
+      const ms = await completedOnFailure(results, () =>
+        step.transactional ? runTransactional(c, src, 'down') : runNoTransaction(c, src, 'down', []),
+      );
       emit(c, { type: 'done', id: m.id, direction: 'down', ms, dryRun: false });
       results.push({ id: m.id, direction: 'down', ms, outcome: 'rolled-back' });
     }

@@ -6,6 +6,7 @@ import {
   type ApplyResult,
   type Executor,
   type SourceMigration,
+  type StepResult,
 } from '@braid/pg';
 import { withDb, defineCommand, type Context } from '../runtime';
 import { findProject, loadProject } from '../project';
@@ -58,10 +59,14 @@ export function eventPrinter(ctx: Context): (e: ApplyEvent) => void {
 }
 
 /** Prints a failed migration (message, source line, caret, detail, hint) and returns exit 1. */
-export function reportMigrationFailure(ctx: Context, e: MigrationFailedError, partial: unknown): ExitCode {
+export function reportMigrationFailure(ctx: Context, e: MigrationFailedError): ExitCode {
+  const completed = (e.data['completed'] ?? []) as StepResult[];
+  for (const s of completed) {
+    ctx.out.print(`${s.direction === 'up' ? 'applied' : 'rolled back'} ${s.id} (${s.ms.toFixed(0)} ms)`);
+  }
   ctx.out.note(`braid: ${e.message}`);
   for (const line of e.snippet) ctx.out.note(line);
-  if (ctx.out.json) ctx.out.result({ ...e.toJSON(), ...(partial ? { partial } : {}) });
+  if (ctx.out.json) ctx.out.result(e.toJSON());
   return EXIT_FINDINGS;
 }
 
@@ -129,7 +134,7 @@ export async function runApply(
     printResult(ctx, r, db);
     return 0;
   } catch (e) {
-    if (e instanceof MigrationFailedError) return reportMigrationFailure(ctx, e, undefined);
+    if (e instanceof MigrationFailedError) return reportMigrationFailure(ctx, e);
     throw e;
   } finally {
     await ex.close();
