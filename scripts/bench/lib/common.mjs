@@ -14,6 +14,7 @@ export const serverUrl =
 function adminPsql(sql) {
   execFileSync('psql', [serverUrl, '-v', 'ON_ERROR_STOP=1', '-qAtc', sql], {
     stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, PGOPTIONS: '-c client_min_messages=warning' },
   });
 }
 
