@@ -10,3 +10,4 @@ export * from './check';
 export * from './schema';
 export * from './import';
 export * from './protect';
+export * from './merge';

@@ -1,0 +1,4 @@
+export * from './model';
+export * from './quote';
+export * from './diff';
+export * from './ddl';
