@@ -11,3 +11,4 @@ export * from './schema';
 export * from './import';
 export * from './protect';
 export * from './merge';
+export * from './verdict';
