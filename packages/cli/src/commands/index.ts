@@ -10,6 +10,7 @@ import { downCommand } from './down';
 import { statusCommand } from './status';
 import { importCommand } from './import';
 import { driftCommand } from './drift';
+import { schemaCommand } from './schema';
 
 // One line per command; each command lives in its own file (commands/<name>.ts).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs' CommandModule is invariant in its args; each module checks its own
@@ -26,4 +27,5 @@ export const commands: AnyCommand[] = [
   statusCommand,
   importCommand,
   driftCommand,
+  schemaCommand,
 ];

@@ -1,1 +1,2 @@
 export * from './introspect';
+export * from './replay-sql';
