@@ -99,12 +99,46 @@ export function computeStatus(
   };
 }
 
-/** Pure: pending migrations in manifest order, up to and including `to`. */
+/** Every migration `id` transitively depends on (through parents and requires). */
+function dependenciesOf(id: string, dependsOn: ReadonlyMap<string, readonly string[]>): Set<string> {
+  const out = new Set<string>();
+  const stack = [id];
+  while (stack.length > 0) {
+    for (const d of dependsOn.get(stack.pop()!) ?? []) {
+      if (d !== id && !out.has(d)) {
+        out.add(d);
+        stack.push(d);
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Pure: pending migrations in manifest order, up to and including `to`. With the DAG
+ * (`dependsOn`: manifest parents + `-- braid:requires`), a pending migration that an applied one
+ * depends on is refused (the database skipped it: history drift); a pending migration merely
+ * sorting before applied ones (written concurrently, DESIGN §1 out-of-order application) is applied.
+ */
 export function planUp(
   migrations: readonly SourceMigration[],
   status: StatusReport,
-  opts: { to?: string } = {},
+  opts: { to?: string; dependsOn?: ReadonlyMap<string, readonly string[]> } = {},
 ): Plan {
+  if (opts.dependsOn) {
+    const pendingSet = new Set(status.pending);
+    for (const a of status.applied) {
+      for (const d of dependenciesOf(a.id, opts.dependsOn)) {
+        if (pendingSet.has(d)) {
+          throw new FindingsError(
+            'ancestor-pending',
+            `${d} is pending but ${a.id}, which depends on it, is already applied: the database skipped it; apply it by hand or roll ${a.id} back first`,
+            { data: { pending: d, applied: a.id } },
+          );
+        }
+      }
+    }
+  }
   let list = migrations;
   if (opts.to !== undefined) {
     const at = migrations.findIndex((m) => m.id === opts.to);
@@ -212,6 +246,8 @@ export interface ApplyOptions {
   /** Folder label for error locations, default ".migrations". */
   dirLabel?: string;
   onEvent?: (e: ApplyEvent) => void;
+  /** The DAG: each migration's parents and `requires` (enables the out-of-order checks). */
+  dependsOn?: ReadonlyMap<string, readonly string[]>;
 }
 
 export interface StepResult {
@@ -660,7 +696,20 @@ export async function applyUp(
     }
     const status = await readStatus(ex, migrations);
     refuseEdited(status, opts.allowEdited);
-    const plan = planUp(migrations, status, opts.to === undefined ? {} : { to: opts.to });
+    const plan = planUp(migrations, status, {
+      ...(opts.to === undefined ? {} : { to: opts.to }),
+      ...(opts.dependsOn === undefined ? {} : { dependsOn: opts.dependsOn }),
+    });
+    const order = new Map(migrations.map((m, i) => [m.id, i]));
+    const lastApplied = Math.max(-1, ...status.applied.map((a) => order.get(a.id) ?? -1));
+    for (const step of plan.steps) {
+      if ((order.get(step.id) ?? 0) < lastApplied) {
+        emit(c, {
+          type: 'warning',
+          message: `${step.id} sorts before migrations already applied: applying it out of order (written concurrently)`,
+        });
+      }
+    }
     for (const u of status.unknown)
       emit(c, { type: 'warning', message: `${u} is applied but unknown to this branch` });
     if (!opts.dryRun) await auditAllowEdited(c, status, 'up');

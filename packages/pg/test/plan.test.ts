@@ -60,6 +60,25 @@ describe('planUp', () => {
   });
 });
 
+describe('planUp with the DAG (out-of-order application)', () => {
+  // A is the root; B and C were written concurrently on two branches (both children of A).
+  const dag = new Map<string, string[]>([
+    [A.id, []],
+    [B.id, [A.id]],
+    [C.id, [A.id]],
+  ]);
+  it('applies a pending migration that sorts before an applied concurrent one', () => {
+    const s = computeStatus([A, B, C], [applied(A.id, 1), applied(C.id, 2)], []);
+    expect(planUp([A, B, C], s, { dependsOn: dag }).steps.map((x) => x.id)).toEqual([B.id]);
+  });
+  it('refuses a pending migration that an applied one depends on', () => {
+    const s = computeStatus([A, B, C], [applied(C.id, 1)], []);
+    expect(() => planUp([A, B, C], s, { dependsOn: dag })).toThrow(
+      new RegExp(`${A.id} is pending but ${C.id}, which depends on it, is already applied`),
+    );
+  });
+});
+
 describe('planDown', () => {
   const s = computeStatus([A, B, C], [applied(A.id, 1), applied(C.id, 2), applied(B.id, 3)], []);
   it('rolls back newest applied first, one step by default', () => {

@@ -13,10 +13,20 @@ import { findProject, loadProject } from '../project';
 import { gitProvenance, openDb, parseCount, parseDuration, withApplyOptions, type ResolvedDb } from '../db';
 
 /** Loads this branch's migrations (manifest order) for the apply engine. */
-export function projectMigrations(cwd: string): { root: string; migrations: SourceMigration[] } {
+export function projectMigrations(cwd: string): {
+  root: string;
+  migrations: SourceMigration[];
+  dependsOn: Map<string, string[]>;
+} {
   const root = findProject(cwd);
   const project = loadProject(root);
-  return { root, migrations: [...project.migrations.values()] };
+  const dependsOn = new Map(
+    project.manifest.entries.map((e) => [
+      e.id,
+      [...e.parents, ...(project.migrations.get(e.id)?.directives.requires ?? [])],
+    ]),
+  );
+  return { root, migrations: [...project.migrations.values()], dependsOn };
 }
 
 /** Progress lines on stderr (results go to stdout at the end). */
@@ -107,8 +117,9 @@ export const upCommand = defineCommand({
         describe: 'run the pending migrations in a transaction, then roll back (prints per-migration timing)',
       }),
   handler: async (args, ctx) => {
-    const { root, migrations } = projectMigrations(ctx.cwd);
+    const { root, migrations, dependsOn } = projectMigrations(ctx.cwd);
     const opts = {
+      dependsOn,
       provenance: gitProvenance(ctx.cwd),
       lockWaitMs: parseDuration(args['lock-wait'], '--lock-wait', 60_000),
       lockTimeoutMs: parseDuration(args['lock-timeout'], '--lock-timeout', 5_000),
