@@ -1,5 +1,13 @@
+import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkProtected, gitBlobOid, GitRepo, protectedMigrations, protectedRefs } from '@braid/git';
+import {
+  checkProtected,
+  gitBlobOid,
+  gitFolderTreeOid,
+  GitRepo,
+  protectedMigrations,
+  protectedRefs,
+} from '@braid/git';
 import { createGitRepo, git, tempDir, wrapRepo, writeMigration, type TempRepo } from './helpers/gitrepo';
 
 const A = '20261125100000_create_users';
@@ -183,6 +191,53 @@ describe('protected history', () => {
       const res = await checkProtected(join(r.dir, 'services/db'), working([[A, { up: 'select 1;\n' }]]));
       expect([...res.protectedIds]).toEqual([A]);
       expect(res.findings.map((f) => `${f.file}:${f.line}`)).toEqual([`.migrations/${A}/up.sql:1`]);
+    } finally {
+      r.cleanup();
+    }
+  });
+
+  test('gitFolderTreeOid matches the committed folder tree (sha1 and sha256)', async () => {
+    const g = await GitRepo.open(repo.dir);
+    try {
+      expect(gitFolderTreeOid({ up: A_UP, down: A_DOWN })).toBe(
+        repo.git('rev-parse', `main:.migrations/${A}`).trim(),
+      );
+      expect(gitFolderTreeOid({ up: B_UP })).toBe(repo.git('rev-parse', `main:.migrations/${B}`).trim());
+      expect(gitFolderTreeOid({ up: B_UP, verify: 'x' })).not.toBe(
+        repo.git('rev-parse', `main:.migrations/${B}`).trim(),
+      );
+    } finally {
+      g.close();
+    }
+    const d = tempDir();
+    git(d, ['init', '-q', '-b', 'main', '--object-format=sha256']);
+    const r = wrapRepo(d);
+    try {
+      writeMigration(r, A, { up: A_UP, down: A_DOWN, verify: 'select 1;\n' });
+      r.commit('sha256');
+      expect(gitFolderTreeOid({ up: A_UP, down: A_DOWN, verify: 'select 1;\n' }, 'sha256')).toBe(
+        r.git('rev-parse', `main:.migrations/${A}`).trim(),
+      );
+    } finally {
+      r.cleanup();
+    }
+  });
+
+  test('extra files and an executable bit in a protected folder are not edits; an edit next to them is', async () => {
+    const r = createGitRepo();
+    try {
+      writeMigration(r, A, { up: A_UP, down: A_DOWN });
+      r.write(`.migrations/${A}/seed.csv`, 'id\n1\n');
+      chmodSync(join(r.dir, '.migrations', A, 'up.sql'), 0o755);
+      r.commit('with an extra file and an executable up.sql');
+      expect(r.git('ls-tree', `HEAD:.migrations/${A}`)).toContain('100755');
+      const same = await checkProtected(r.dir, working([[A, { up: A_UP, down: A_DOWN }]]));
+      expect(same.findings).toEqual([]);
+      const edited = await checkProtected(
+        r.dir,
+        working([[A, { up: A_UP, down: 'drop table users cascade;\n' }]]),
+      );
+      expect(edited.findings.map((f) => `${f.file}:${f.line}`)).toEqual([`.migrations/${A}/down.sql:1`]);
     } finally {
       r.cleanup();
     }

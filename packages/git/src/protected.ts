@@ -140,48 +140,58 @@ export interface ProtectedIndexEntry {
   oids: { up?: string; down?: string; verify?: string };
 }
 
+export interface ProtectedFolder {
+  ref: string;
+  commit: string;
+  /** The folder's tree id on that ref. */
+  tree: string;
+}
+
 /**
- * The protected migrations by id, with the blob ids of their files (trees only, no content):
- * for each id, the first protected ref (in precedence order) that holds it.
+ * The protected migration folders by id (one cat-file round: the migrations directory of every
+ * protected ref): for each id, the first protected ref (in precedence order) that holds it.
  */
-export async function readProtectedIndex(
+export async function readProtectedFolders(
   repo: GitRepo,
   dir: string = DEFAULT_MIGRATIONS_DIR,
   refs?: ProtectedRef[],
-): Promise<{ refs: ProtectedRef[]; missing: string[]; migrations: Map<string, ProtectedIndexEntry> }> {
+): Promise<{ refs: ProtectedRef[]; missing: string[]; folders: Map<string, ProtectedFolder> }> {
   let missing: string[] = [];
   if (!refs) {
     const r = await protectedRefs(repo);
     refs = r.refs;
     missing = r.missing;
   }
-  const migrations = new Map<string, ProtectedIndexEntry>();
-  if (refs.length === 0) return { refs, missing, migrations };
+  const folders = new Map<string, ProtectedFolder>();
+  if (refs.length === 0) return { refs, missing, folders };
   const d = normalizeRepoPath(dir);
-  // Round 1: the migrations directory of every protected commit.
   const tops = await repo.readObjects(
     refs.map((r) => (d === '' ? `${r.commit}^{tree}` : `${r.commit}:${d}`)),
   );
-  // Round 2: every distinct migration folder tree.
-  const folderOids = new Set<string>();
-  const perRef: { ref: ProtectedRef; folders: { id: string; oid: string }[] }[] = [];
   const seenTop = new Set<string>();
   refs.forEach((ref, i) => {
     const top = tops[i];
     if (!top || top.type !== 'tree') return;
     if (seenTop.has(top.oid)) return; // identical directory on an earlier ref: nothing new
     seenTop.add(top.oid);
-    const folders = parseTree(top.content, repo.oidBytes)
-      .filter((e) => e.type === 'tree')
-      .map((e) => ({ id: e.name, oid: e.oid }));
-    for (const f of folders) folderOids.add(f.oid);
-    perRef.push({ ref, folders });
+    for (const e of parseTree(top.content, repo.oidBytes)) {
+      if (e.type !== 'tree' || folders.has(e.name)) continue;
+      folders.set(e.name, { ref: ref.name, commit: ref.commit, tree: e.oid });
+    }
   });
-  const list = [...folderOids];
-  const trees = await repo.readObjects(list);
-  const byOid = new Map<string, ProtectedIndexEntry['oids']>();
+  return { refs, missing, folders };
+}
+
+/** The up/down/verify blob ids of some folder trees (one cat-file round), by tree id. */
+export async function readFolderFileOids(
+  repo: GitRepo,
+  trees: Iterable<string>,
+): Promise<Map<string, ProtectedIndexEntry['oids']>> {
+  const list = [...new Set(trees)];
+  const objs = await repo.readObjects(list);
+  const out = new Map<string, ProtectedIndexEntry['oids']>();
   list.forEach((oid, i) => {
-    const t = trees[i];
+    const t = objs[i];
     const files: ProtectedIndexEntry['oids'] = {};
     if (t) {
       for (const e of parseTree(t.content, repo.oidBytes)) {
@@ -191,15 +201,29 @@ export async function readProtectedIndex(
         else if (e.name === 'verify.sql') files.verify = e.oid;
       }
     }
-    byOid.set(oid, files);
+    out.set(oid, files);
   });
-  for (const { ref, folders } of perRef) {
-    for (const f of folders) {
-      if (migrations.has(f.id)) continue;
-      migrations.set(f.id, { ref: ref.name, commit: ref.commit, oids: byOid.get(f.oid) ?? {} });
-    }
-  }
-  return { refs, missing, migrations };
+  return out;
+}
+
+/**
+ * The protected migrations by id, with the blob ids of their files (trees only, no content):
+ * for each id, the first protected ref (in precedence order) that holds it.
+ */
+export async function readProtectedIndex(
+  repo: GitRepo,
+  dir: string = DEFAULT_MIGRATIONS_DIR,
+  refs?: ProtectedRef[],
+): Promise<{ refs: ProtectedRef[]; missing: string[]; migrations: Map<string, ProtectedIndexEntry> }> {
+  const f = await readProtectedFolders(repo, dir, refs);
+  const oids = await readFolderFileOids(
+    repo,
+    [...f.folders.values()].map((x) => x.tree),
+  );
+  const migrations = new Map<string, ProtectedIndexEntry>();
+  for (const [id, x] of f.folders)
+    migrations.set(id, { ref: x.ref, commit: x.commit, oids: oids.get(x.tree) ?? {} });
+  return { refs: f.refs, missing: f.missing, migrations };
 }
 
 /**
@@ -239,6 +263,29 @@ export function gitBlobOid(content: string | Buffer, objectFormat = 'sha1'): str
   return createHash(objectFormat === 'sha256' ? 'sha256' : 'sha1')
     .update(`blob ${buf.length}\0`)
     .update(buf)
+    .digest('hex');
+}
+
+/**
+ * The git tree id of a migration folder holding exactly these files (mode 100644), as `git
+ * write-tree` would compute it: equal to the committed folder's tree id iff the folder is
+ * identical (same files, same bytes, no extra files, no executable bit).
+ */
+export function gitFolderTreeOid(files: ProtectFiles, objectFormat = 'sha1'): string {
+  const parts: Buffer[] = [];
+  // git sorts tree entries by name: down.sql < up.sql < verify.sql
+  for (const [name, text] of [
+    ['down.sql', files.down],
+    ['up.sql', files.up],
+    ['verify.sql', files.verify],
+  ] as const) {
+    if (text === undefined) continue;
+    parts.push(Buffer.from(`100644 ${name}\0`, 'utf8'), Buffer.from(gitBlobOid(text, objectFormat), 'hex'));
+  }
+  const body = Buffer.concat(parts);
+  return createHash(objectFormat === 'sha256' ? 'sha256' : 'sha1')
+    .update(`tree ${body.length}\0`)
+    .update(body)
     .digest('hex');
 }
 
@@ -291,43 +338,39 @@ export async function checkProtected(
     } catch {
       return { ...empty, inGit: true };
     }
-    const index = await readProtectedIndex(repo, repoDir);
+    const prot = await readProtectedFolders(repo, repoDir);
     const files = new Map<string, ProtectFiles>();
     for (const [id, w] of working) files.set(id, 'files' in w ? w.files : w);
+    // Fast path: a working folder whose git tree id (computed here from its up/down/verify)
+    // equals the protected folder's tree id is identical; only the others are read from git.
     const suspects: string[] = [];
-    for (const [id, p] of index.migrations) {
+    for (const [id, p] of prot.folders) {
       const w = files.get(id);
-      if (!w) {
-        suspects.push(id);
-        continue;
-      }
-      for (const k of ['up', 'down', 'verify'] as const) {
-        const now = w[k];
-        const was = p.oids[k];
-        if (now === undefined && was === undefined) continue;
-        if (now === undefined || was === undefined || gitBlobOid(now, repo.objectFormat) !== was) {
-          suspects.push(id);
-          break;
-        }
-      }
+      if (!w || gitFolderTreeOid(w, repo.objectFormat) !== p.tree) suspects.push(id);
     }
     const versions = new Map<string, ProtectedVersion>();
     if (suspects.length > 0) {
+      const oids = await readFolderFileOids(
+        repo,
+        suspects.map((id) => prot.folders.get(id)!.tree),
+      );
       const blobOids = new Set<string>();
-      for (const id of suspects)
-        for (const o of Object.values(index.migrations.get(id)!.oids)) if (o) blobOids.add(o);
+      for (const id of suspects) {
+        for (const o of Object.values(oids.get(prot.folders.get(id)!.tree) ?? {})) if (o) blobOids.add(o);
+      }
       const list = [...blobOids];
       const blobs = await repo.readObjects(list);
       const text = new Map<string, string>();
       list.forEach((oid, i) => text.set(oid, blobs[i]?.content.toString('utf8') ?? ''));
       for (const id of suspects) {
-        const e = index.migrations.get(id)!;
+        const p = prot.folders.get(id)!;
+        const e = oids.get(p.tree) ?? {};
         const f: ProtectFiles = {};
         for (const k of ['up', 'down', 'verify'] as const) {
-          const oid = e.oids[k];
+          const oid = e[k];
           if (oid !== undefined) f[k] = text.get(oid) ?? '';
         }
-        versions.set(id, { id, ref: e.ref, files: f });
+        versions.set(id, { id, ref: p.ref, files: f });
       }
     }
     const findings = compareWithProtected(files, versions, dir);
@@ -335,9 +378,9 @@ export async function checkProtected(
     for (const f of findings) edited.set(f.id, versions.get(f.id)!);
     return {
       inGit: true,
-      refs: index.refs,
-      missing: index.missing,
-      protectedIds: new Set(index.migrations.keys()),
+      refs: prot.refs,
+      missing: prot.missing,
+      protectedIds: new Set(prot.folders.keys()),
       edited,
       findings,
     };
