@@ -372,7 +372,7 @@ function groupsOf(c: ObjectChange): Set<string> {
   const g = new Set<string>();
   for (const f of c.fields) {
     const parts = f.path.split('.');
-    g.add(parts.length >= 2 && SUBGROUPS.has(parts[0]!) ? `${parts[0]}.${parts[1]}` : (parts[0] ?? ''));
+    g.add(parts.length >= 2 && SUBGROUPS.has(parts[0]) ? `${parts[0]}.${parts[1]}` : (parts[0] ?? ''));
   }
   return g;
 }
@@ -433,7 +433,7 @@ export function decideVerdict(input: VerdictInput): Verdict {
     const destructive = other.touches.filter((t) => t.destructive);
     if (mine.incomplete.length > 0 && destructive.length > 0) {
       reasons.push(
-        `${side}' ${mine.incomplete.map((i) => i.at).join(', ')} cannot be fully analysed (${mine.incomplete[0]!.notes[0] ?? 'dynamic SQL'}), and the other side makes destructive changes (${destructive
+        `${side}' ${mine.incomplete.map((i) => i.at).join(', ')} cannot be fully analysed (${mine.incomplete[0].notes[0] ?? 'dynamic SQL'}), and the other side makes destructive changes (${destructive
           .slice(0, 3)
           .map((d) => `${displayObject(d.object)} at ${d.at}`)
           .join(', ')})`,

@@ -10,7 +10,9 @@ import { downCommand } from './down';
 import { statusCommand } from './status';
 import { importCommand } from './import';
 import { driftCommand } from './drift';
+import { diffCommand } from './diff';
 import { schemaCommand } from './schema';
+import { testCommand } from './test';
 
 // One line per command; each command lives in its own file (commands/<name>.ts).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs' CommandModule is invariant in its args; each module checks its own
@@ -28,4 +30,6 @@ export const commands: AnyCommand[] = [
   importCommand,
   driftCommand,
   schemaCommand,
+  diffCommand,
+  testCommand,
 ];
