@@ -12,3 +12,4 @@ export * from './import';
 export * from './protect';
 export * from './merge';
 export * from './verdict';
+export * from './testreport';

@@ -8,3 +8,4 @@ export * from './pgerror';
 export * from './quote';
 export * from './apply';
 export * from './shadow';
+export * from './roundtrip';

@@ -13,6 +13,7 @@ import { driftCommand } from './drift';
 import { diffCommand } from './diff';
 import { schemaCommand } from './schema';
 import { testCommand } from './test';
+import { testCommand } from './test';
 
 // One line per command; each command lives in its own file (commands/<name>.ts).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs' CommandModule is invariant in its args; each module checks its own
@@ -31,5 +32,6 @@ export const commands: AnyCommand[] = [
   driftCommand,
   schemaCommand,
   diffCommand,
+  testCommand,
   testCommand,
 ];

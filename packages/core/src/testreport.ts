@@ -1,0 +1,389 @@
+/**
+ * `braid test` results (pure): the categories of a migration's round trip, the object diff in
+ * words ("down.sql leaves index users_email_idx"), and the renderings: text, markdown, JUnit XML.
+ * The round trip itself runs in @braid/pg (roundtrip.ts); the command wires them (cli test.ts).
+ */
+import type { ObjectChange, SchemaDiff } from './schema';
+
+/**
+ * The outcome of one step of a round trip. A migration's `status` is the first thing that went
+ * wrong in execution order (up, down, re-up); every problem found is listed in `problems`.
+ */
+export type TestCategory =
+  'ok' | 'irreversible' | 'up-fails' | 'down-fails' | 'down-differs' | 'reup-fails' | 'reup-differs';
+
+export const FAILING_CATEGORIES: readonly TestCategory[] = [
+  'up-fails',
+  'down-fails',
+  'down-differs',
+  'reup-fails',
+  'reup-differs',
+];
+
+export function isFailing(c: TestCategory): boolean {
+  return FAILING_CATEGORIES.includes(c);
+}
+
+export interface TestProblem {
+  category: Exclude<TestCategory, 'ok' | 'irreversible'>;
+  /** One line: `.migrations/<id>/down.sql:3:1: relation "x" does not exist (SQLSTATE 42P01)`. */
+  message: string;
+  file?: string;
+  line?: number;
+  column?: number;
+  sqlstate?: string;
+  /** Source line, caret, detail, hint (for a failed statement). */
+  snippet?: string[];
+  /** The differences in words, one per line (for *-differs). */
+  differences?: string[];
+  /** The raw object diff (for *-differs). */
+  changes?: ObjectChange[];
+}
+
+/** What a migration's up.sql did on the shadow (measured, not predicted). */
+export interface MeasuredImpact {
+  /** Duration of up.sql (and verify.sql) in milliseconds. */
+  upMs: number;
+  /** Tables (and materialized views) whose storage was rewritten (relfilenode changed). */
+  rewritten: string[];
+  /** Indexes built (new, or rebuilt: relfilenode changed). */
+  indexesBuilt: string[];
+}
+
+export interface MigrationTestResult {
+  id: string;
+  status: TestCategory;
+  problems: TestProblem[];
+  /** Duration of the whole round trip in milliseconds. */
+  ms: number;
+  /** How the run continued after a problem, and other remarks. */
+  notes: string[];
+  impact?: MeasuredImpact;
+}
+
+export interface EngineRun {
+  /** 'pglite' (in-process) or 'postgres' (a server). */
+  engine: 'pglite' | 'postgres';
+  /** e.g. "18.0" or "15.14". */
+  serverVersion: string;
+  serverVersionNum: number;
+  /** Migrations applied (up only) before the first tested one. */
+  prefix: number;
+  results: MigrationTestResult[];
+  ms: number;
+}
+
+export interface TestReport {
+  /** How the migrations were chosen: "all", "ids", "since <ref>", "not on protected <ref>". */
+  selection: string;
+  tested: string[];
+  runs: EngineRun[];
+  ok: boolean;
+}
+
+/** PostgreSQL version text from server_version_num (150014 -> "15.14", 180000 -> "18.0"). */
+export function versionText(num: number): string {
+  return `${Math.floor(num / 10000)}.${num % 10000}`;
+}
+
+/** The first failing category of a list of problems in execution order, else ok/irreversible. */
+export function statusOf(problems: readonly TestProblem[], irreversible: boolean): TestCategory {
+  if (problems.length > 0) return problems[0].category;
+  return irreversible ? 'irreversible' : 'ok';
+}
+
+export function reportOk(runs: readonly EngineRun[]): boolean {
+  return runs.every((r) => r.results.every((m) => !isFailing(m.status)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The object diff in words
+
+/** `public.users` -> `users` (the default schema is left out of messages). */
+export function displayKey(key: string): string {
+  return key.startsWith('public.') ? key.slice('public.'.length) : key;
+}
+
+function value(v: unknown): string {
+  if (v === null || v === undefined) return 'NULL';
+  if (typeof v === 'string') return v.length > 100 ? `${v.slice(0, 97)}…` : v;
+  if (typeof v === 'boolean' || typeof v === 'number') return String(v);
+  const s = JSON.stringify(v);
+  return s.length > 100 ? `${s.slice(0, 97)}…` : s;
+}
+
+const SUB_LABEL: Record<string, string> = {
+  columns: 'column',
+  constraints: 'constraint',
+  checks: 'check',
+};
+
+/**
+ * Differences between the schema before up.sql (`before`) and after down.sql (`after`), in words:
+ * "down.sql leaves index users_email_idx", "down.sql does not restore column users.phone",
+ * "down.sql restores users.status default 'new'::text as NULL".
+ */
+export function describeDownDiff(d: SchemaDiff): string[] {
+  return describe(d, {
+    added: (what) => `down.sql leaves ${what}`,
+    removed: (what) => `down.sql does not restore ${what} (it existed before up.sql)`,
+    changed: (what, field, from, to) => `down.sql restores ${what}${field} ${from} as ${to}`,
+  });
+}
+
+/** Differences between the schema after up.sql (`before`) and after down + up again (`after`). */
+export function describeReupDiff(d: SchemaDiff): string[] {
+  return describe(d, {
+    added: (what) => `up.sql again leaves an extra ${what}`,
+    removed: (what) => `up.sql again does not create ${what}`,
+    changed: (what, field, from, to) => `up.sql again gives ${what}${field} ${to} instead of ${from}`,
+  });
+}
+
+interface Phrases {
+  added: (what: string) => string;
+  removed: (what: string) => string;
+  changed: (what: string, field: string, from: string, to: string) => string;
+}
+
+function describe(d: SchemaDiff, p: Phrases): string[] {
+  const out: string[] = [];
+  for (const ch of d.changes) {
+    const obj = `${ch.kind} ${displayKey(ch.key)}`;
+    if (ch.action === 'added') {
+      out.push(p.added(obj));
+      continue;
+    }
+    if (ch.action === 'removed') {
+      out.push(p.removed(obj));
+      continue;
+    }
+    for (const f of ch.fields) {
+      const parts = f.path.split('.');
+      const sub = parts.length >= 2 ? SUB_LABEL[parts[0]] : undefined;
+      if (sub) {
+        const name = `${displayKey(ch.key)}.${parts[1]}`;
+        const rest = parts.slice(2).join('.');
+        if (rest === '') {
+          if (f.from === null) out.push(p.added(`${sub} ${name}`));
+          else if (f.to === null) out.push(p.removed(`${sub} ${name}`));
+          else out.push(p.changed(`${sub} ${name}`, '', value(f.from), value(f.to)));
+        } else {
+          out.push(p.changed(name, ` ${rest}`, value(f.from), value(f.to)));
+        }
+      } else {
+        out.push(p.changed(obj, ` ${f.path}`, value(f.from), value(f.to)));
+      }
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Renderings
+
+function engineName(r: EngineRun): string {
+  return `${r.engine === 'pglite' ? 'PGlite' : 'PostgreSQL server'} ${r.serverVersion}`;
+}
+
+export interface Counts {
+  total: number;
+  ok: number;
+  irreversible: number;
+  failed: number;
+  byCategory: Partial<Record<TestCategory, number>>;
+}
+
+export function countResults(results: readonly MigrationTestResult[]): Counts {
+  const c: Counts = { total: results.length, ok: 0, irreversible: 0, failed: 0, byCategory: {} };
+  for (const r of results) {
+    c.byCategory[r.status] = (c.byCategory[r.status] ?? 0) + 1;
+    if (r.status === 'ok') c.ok++;
+    else if (r.status === 'irreversible') c.irreversible++;
+    else c.failed++;
+  }
+  return c;
+}
+
+function summaryLine(r: EngineRun): string {
+  const c = countResults(r.results);
+  const parts = [`${c.ok} ok`];
+  if (c.irreversible) parts.push(`${c.irreversible} irreversible`);
+  if (c.failed) {
+    const cats = FAILING_CATEGORIES.filter((k) => c.byCategory[k]).map((k) => `${c.byCategory[k]} ${k}`);
+    parts.push(`${c.failed} failed (${cats.join(', ')})`);
+  }
+  return `${c.total} migration${c.total === 1 ? '' : 's'} tested on ${engineName(r)}: ${parts.join(', ')} in ${(r.ms / 1000).toFixed(1)} s`;
+}
+
+function impactText(i: MeasuredImpact): string {
+  const parts = [`up ${i.upMs.toFixed(0)} ms`];
+  if (i.rewritten.length) parts.push(`rewrote ${i.rewritten.map(displayKey).join(', ')}`);
+  if (i.indexesBuilt.length) parts.push(`built ${i.indexesBuilt.map(displayKey).join(', ')}`);
+  return parts.join('; ');
+}
+
+/** Terminal text: one line per migration, its problems indented under it, a summary per engine. */
+export function renderTestText(report: TestReport, opts: { impact?: boolean } = {}): string[] {
+  const lines: string[] = [];
+  if (report.tested.length === 0) {
+    lines.push(`nothing to test (${report.selection})`);
+    return lines;
+  }
+  for (const run of report.runs) {
+    if (report.runs.length > 1) lines.push(`== ${engineName(run)} ==`);
+    if (run.prefix > 0)
+      lines.push(`(${run.prefix} earlier migration${run.prefix === 1 ? '' : 's'} applied first, not tested)`);
+    const width = Math.max(...run.results.map((r) => r.status.length), 2);
+    for (const r of run.results) {
+      const tag = r.status.padEnd(width);
+      const more = r.problems.slice(1).map((p) => p.category);
+      const extra = more.length ? ` (also ${[...new Set(more)].join(', ')})` : '';
+      lines.push(
+        `${tag}  ${r.id}${extra}${r.status === 'irreversible' ? ' — declared irreversible, down skipped' : ''}`,
+      );
+      for (const p of r.problems) {
+        lines.push(`    ${p.category}: ${p.message}`);
+        for (const s of p.snippet ?? []) lines.push(`    ${s}`);
+        for (const d of p.differences ?? []) lines.push(`      ${d}`);
+      }
+      for (const n of r.notes) lines.push(`    note: ${n}`);
+      if (opts.impact && r.impact) lines.push(`    measured: ${impactText(r.impact)}`);
+    }
+    lines.push(summaryLine(run));
+  }
+  const diffs = engineDifferences(report.runs);
+  for (const d of diffs) lines.push(`engine difference: ${d}`);
+  return lines;
+}
+
+/** Migrations whose category differs between engines, in words. */
+export function engineDifferences(runs: readonly EngineRun[]): string[] {
+  if (runs.length < 2) return [];
+  const out: string[] = [];
+  const ids = runs[0].results.map((r) => r.id);
+  for (const id of ids) {
+    const cats = runs.map((run) => ({ run, cat: run.results.find((r) => r.id === id)?.status }));
+    if (new Set(cats.map((c) => c.cat)).size > 1) {
+      out.push(`${id}: ${cats.map((c) => `${c.cat ?? 'not run'} on ${engineName(c.run)}`).join(', ')}`);
+    }
+  }
+  return out;
+}
+
+function mdEscape(s: string): string {
+  return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
+/** Markdown: a matrix (migration × engine) and the details of every problem. */
+export function renderTestMarkdown(report: TestReport): string {
+  const out: string[] = ['## braid test', ''];
+  if (report.tested.length === 0) {
+    out.push(`Nothing to test (${report.selection}).`, '');
+    return out.join('\n');
+  }
+  out.push(
+    `${report.ok ? '✅ every round trip passed' : '❌ some round trips failed'} — ${report.tested.length} migration${report.tested.length === 1 ? '' : 's'} (${report.selection})`,
+    '',
+  );
+  out.push(`| migration | ${report.runs.map(engineName).join(' | ')} |`);
+  out.push(`| --- | ${report.runs.map(() => '---').join(' | ')} |`);
+  for (const id of report.tested) {
+    const cells = report.runs.map((run) => {
+      const r = run.results.find((x) => x.id === id);
+      if (!r) return 'not run';
+      return isFailing(r.status) ? `**${r.status}**` : r.status;
+    });
+    out.push(`| \`${id}\` | ${cells.join(' | ')} |`);
+  }
+  out.push('');
+  for (const run of report.runs) {
+    const failing = run.results.filter((r) => r.problems.length > 0 || r.notes.length > 0);
+    if (failing.length === 0) continue;
+    out.push(`### ${engineName(run)}`, '');
+    for (const r of failing) {
+      out.push(`- \`${r.id}\` — **${r.status}**`);
+      for (const p of r.problems) {
+        out.push(`  - ${p.category}: ${mdEscape(p.message)}`);
+        for (const d of p.differences ?? []) out.push(`    - ${mdEscape(d)}`);
+      }
+      for (const n of r.notes) out.push(`  - note: ${mdEscape(n)}`);
+    }
+    out.push('');
+  }
+  for (const run of report.runs) out.push(`- ${summaryLine(run)}`);
+  const diffs = engineDifferences(report.runs);
+  for (const d of diffs) out.push(`- engine difference: ${mdEscape(d)}`);
+  out.push('');
+  return out.join('\n');
+}
+
+/** XML text escape (also for attributes); drops characters XML 1.0 cannot hold. */
+export function xmlEscape(s: string): string {
+  return (
+    s
+      // eslint-disable-next-line no-control-regex -- XML 1.0 forbids these control characters
+      .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '')
+      .replace(/&/g, '&amp;')
+      .replace(/</g, '&lt;')
+      .replace(/>/g, '&gt;')
+      .replace(/"/g, '&quot;')
+      .replace(/'/g, '&apos;')
+  );
+}
+
+/**
+ * JUnit XML for CI: one <testsuite> per engine, one <testcase> per migration (classname
+ * `braid.<engine>`), a <failure type="<category>"> per failing migration, <skipped> for an
+ * irreversible one (its down is not run).
+ */
+export function renderJUnit(report: TestReport): string {
+  const sec = (ms: number) => (ms / 1000).toFixed(3);
+  const all = report.runs.flatMap((r) => r.results);
+  const failures = all.filter((r) => isFailing(r.status)).length;
+  const skipped = all.filter((r) => r.status === 'irreversible').length;
+  const total = report.runs.reduce((a, r) => a + r.ms, 0);
+  const out: string[] = ['<?xml version="1.0" encoding="UTF-8"?>'];
+  out.push(
+    `<testsuites name="braid test" tests="${all.length}" failures="${failures}" errors="0" skipped="${skipped}" time="${sec(total)}">`,
+  );
+  for (const run of report.runs) {
+    const c = countResults(run.results);
+    out.push(
+      `  <testsuite name="${xmlEscape(`braid test (${engineName(run)})`)}" tests="${c.total}" failures="${c.failed}" errors="0" skipped="${c.irreversible}" time="${sec(run.ms)}">`,
+    );
+    out.push('    <properties>');
+    out.push(`      <property name="engine" value="${run.engine}"/>`);
+    out.push(`      <property name="postgresql" value="${xmlEscape(run.serverVersion)}"/>`);
+    out.push(`      <property name="selection" value="${xmlEscape(report.selection)}"/>`);
+    out.push('    </properties>');
+    for (const r of run.results) {
+      const open = `    <testcase classname="braid.${run.engine}" name="${xmlEscape(r.id)}" time="${sec(r.ms)}"`;
+      if (r.status === 'ok') {
+        out.push(`${open}/>`);
+        continue;
+      }
+      out.push(`${open}>`);
+      if (r.status === 'irreversible') {
+        out.push('      <skipped message="declared irreversible: down.sql not run"/>');
+      } else {
+        const first = r.problems[0];
+        const body = r.problems
+          .flatMap((p) => [
+            `${p.category}: ${p.message}`,
+            ...(p.snippet ?? []),
+            ...(p.differences ?? []).map((d) => `  ${d}`),
+          ])
+          .concat(r.notes.map((n) => `note: ${n}`))
+          .join('\n');
+        out.push(
+          `      <failure type="${r.status}" message="${xmlEscape(first ? first.message : r.status)}">${xmlEscape(body)}</failure>`,
+        );
+      }
+      out.push('    </testcase>');
+    }
+    out.push('  </testsuite>');
+  }
+  out.push('</testsuites>');
+  return out.join('\n') + '\n';
+}
