@@ -11,8 +11,8 @@ import { statusCommand } from './status';
 import { importCommand } from './import';
 import { driftCommand } from './drift';
 import { diffCommand } from './diff';
+import { mergeDriverCommand } from './merge-driver';
 import { schemaCommand } from './schema';
-import { testCommand } from './test';
 import { testCommand } from './test';
 
 // One line per command; each command lives in its own file (commands/<name>.ts).
@@ -32,6 +32,6 @@ export const commands: AnyCommand[] = [
   driftCommand,
   schemaCommand,
   diffCommand,
-  testCommand,
+  mergeDriverCommand,
   testCommand,
 ];
