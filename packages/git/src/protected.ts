@@ -8,7 +8,9 @@
  * `refs/heads/prod`) or a glob (`release/*`, `refs/remotes/origin/release-*`); `none`
  * disables protection.
  */
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   compareWithProtected,
   type ProtectFiles,
@@ -43,27 +45,41 @@ function shortName(full: string): string {
   return full.replace(/^refs\/(heads|remotes|tags)\//, '');
 }
 
-/** The protected refs of a repository, in precedence order (first listed wins for an id). */
-export async function protectedRefs(repo: GitRepo): Promise<ProtectedRefsResult> {
+/** The configured protected ref values: `BRAID_PROTECTED`, else git config, else undefined (defaults). */
+export interface ProtectedConfig {
+  values: string[] | undefined;
+  source: ProtectedRefsResult['source'];
+}
+
+/**
+ * Reads the protected-refs setting (a `git config` process unless BRAID_PROTECTED is set). Needs
+ * only a directory inside the repository, so callers may start it before GitRepo.open finishes.
+ */
+export async function readProtectedConfig(cwd: string): Promise<ProtectedConfig> {
   const env = process.env[PROTECTED_ENV];
-  let values: string[] | undefined;
-  let source: ProtectedRefsResult['source'] = 'default';
   if (env !== undefined && env.trim() !== '') {
-    values = env.split(/[\s,]+/).filter(Boolean);
-    source = 'env';
-  } else {
-    const r = await runGit(repo.root, ['config', '--get-all', PROTECTED_CONFIG_KEY]);
-    if (r.code === 0) {
-      values = r.stdout
-        .toString('utf8')
-        .split('\n')
-        .flatMap((l) => l.split(/[\s,]+/))
-        .filter(Boolean);
-      source = 'config';
-    } else if (r.code !== 1) {
-      throw new UsageError('git-config', `git config ${PROTECTED_CONFIG_KEY} failed: ${r.stderr.trim()}`);
-    }
+    return { values: env.split(/[\s,]+/).filter(Boolean), source: 'env' };
   }
+  const r = await runGit(cwd, ['config', '--get-all', PROTECTED_CONFIG_KEY]);
+  if (r.code === 0) {
+    const values = r.stdout
+      .toString('utf8')
+      .split('\n')
+      .flatMap((l) => l.split(/[\s,]+/))
+      .filter(Boolean);
+    return { values, source: 'config' };
+  }
+  // 1: key not set; 128: not a repository (the caller's GitRepo.open reports that better)
+  if (r.code === 1 || r.code === 128) return { values: undefined, source: 'default' };
+  throw new UsageError('git-config', `git config ${PROTECTED_CONFIG_KEY} failed: ${r.stderr.trim()}`);
+}
+
+/** The protected refs of a repository, in precedence order (first listed wins for an id). */
+export async function protectedRefs(
+  repo: GitRepo,
+  config?: ProtectedConfig | Promise<ProtectedConfig>,
+): Promise<ProtectedRefsResult> {
+  const { values, source } = await (config ?? readProtectedConfig(repo.root));
   if (values === undefined) return { refs: await defaultProtectedRefs(repo), missing: [], source };
   if (values.some((v) => v.toLowerCase() === 'none')) return { refs: [], missing: [], source };
 
@@ -102,36 +118,39 @@ export async function protectedRefs(repo: GitRepo): Promise<ProtectedRefsResult>
   return { refs, missing, source };
 }
 
-/** `main`, `master` and `origin/HEAD`'s target, those that exist (one git process). */
+/**
+ * `main`, `master` and `origin/HEAD`'s target, those that exist: resolved through the cat-file
+ * process (no extra git process); origin/HEAD's name from its symbolic-ref file in the common
+ * git dir (symbolic refs are never packed), else `git symbolic-ref`.
+ */
 async function defaultProtectedRefs(repo: GitRepo): Promise<ProtectedRef[]> {
   const wanted = ['refs/heads/main', 'refs/heads/master', 'refs/remotes/origin/HEAD'];
-  const r = await runGit(repo.root, [
-    'for-each-ref',
-    '--format=%(refname)%00%(objectname)%00%(symref)',
-    ...wanted,
-  ]);
-  const found = new Map<string, { oid: string; symref: string }>();
-  for (const line of r.stdout.toString('utf8').split('\n')) {
-    const [name, oid, symref] = line.split('\0');
-    if (name && oid && wanted.includes(name)) found.set(name, { oid, symref: symref ?? '' });
-  }
+  const objs = await repo.readObjects(wanted.map((w) => `${w}^{commit}`));
   const out: ProtectedRef[] = [];
   const seen = new Set<string>();
-  for (const w of wanted) {
-    const f = found.get(w);
-    if (!f) continue;
-    const full = w === 'refs/remotes/origin/HEAD' && f.symref ? f.symref : w;
+  for (let i = 0; i < wanted.length; i++) {
+    const o = objs[i];
+    if (!o) continue;
+    let full = wanted[i];
+    if (full === 'refs/remotes/origin/HEAD') full = (await symbolicTarget(repo, full)) ?? full;
     if (seen.has(full)) continue;
     seen.add(full);
-    out.push({ name: shortName(full), fullName: full, commit: f.oid, source: 'default' });
+    out.push({ name: shortName(full), fullName: full, commit: o.oid, source: 'default' });
   }
-  // objectname of a branch is a commit; peel anyway in case someone pointed main at a tag.
-  const peeled = await repo.readObjects(out.map((o) => `${o.commit}^{commit}`));
-  return out.filter((o, i) => {
-    const p = peeled[i];
-    if (p) o.commit = p.oid;
-    return p !== undefined;
-  });
+  return out;
+}
+
+async function symbolicTarget(repo: GitRepo, ref: string): Promise<string | undefined> {
+  try {
+    const text = readFileSync(join(repo.commonDir, ...ref.split('/')), 'utf8');
+    const m = /^ref: (\S+)/.exec(text);
+    if (m) return m[1];
+  } catch {
+    // not a loose file (another ref backend): ask git
+  }
+  const r = await runGit(repo.root, ['symbolic-ref', '-q', ref]);
+  const out = r.stdout.toString('utf8').trim();
+  return r.code === 0 && out ? out : undefined;
 }
 
 export interface ProtectedIndexEntry {
@@ -257,14 +276,39 @@ export async function protectedMigrations(
   return { refs: index.refs, missing: index.missing, migrations };
 }
 
+type OneShotHash = (algorithm: string, data: Buffer, encoding: 'hex' | 'buffer') => string | Buffer;
+/** `crypto.hash` (Node >= 20.12): several times cheaper than createHash for thousands of small inputs. */
+const oneShotHash = (crypto as unknown as { hash?: OneShotHash }).hash;
+
+/** `<type> <size>\0<content>`, the bytes git hashes for an object, in one allocation. */
+function objectBytes(type: string, content: string | Buffer): Buffer {
+  const len = typeof content === 'string' ? Buffer.byteLength(content, 'utf8') : content.length;
+  const header = `${type} ${len}\0`;
+  const out = Buffer.allocUnsafe(header.length + len);
+  out.write(header, 0, 'latin1');
+  if (typeof content === 'string') out.write(content, header.length, 'utf8');
+  else content.copy(out, header.length);
+  return out;
+}
+
+function objectId(type: string, content: string | Buffer, objectFormat: string): Buffer {
+  const alg = objectFormat === 'sha256' ? 'sha256' : 'sha1';
+  const data = objectBytes(type, content);
+  return oneShotHash
+    ? (oneShotHash(alg, data, 'buffer') as Buffer)
+    : crypto.createHash(alg).update(data).digest();
+}
+
 /** The git blob id of some content (what `git hash-object` prints). */
 export function gitBlobOid(content: string | Buffer, objectFormat = 'sha1'): string {
-  const buf = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
-  return createHash(objectFormat === 'sha256' ? 'sha256' : 'sha1')
-    .update(`blob ${buf.length}\0`)
-    .update(buf)
-    .digest('hex');
+  return objectId('blob', content, objectFormat).toString('hex');
 }
+
+const TREE_ENTRY = {
+  down: Buffer.from('100644 down.sql\0', 'latin1'),
+  up: Buffer.from('100644 up.sql\0', 'latin1'),
+  verify: Buffer.from('100644 verify.sql\0', 'latin1'),
+};
 
 /**
  * The git tree id of a migration folder holding exactly these files (mode 100644), as `git
@@ -274,19 +318,12 @@ export function gitBlobOid(content: string | Buffer, objectFormat = 'sha1'): str
 export function gitFolderTreeOid(files: ProtectFiles, objectFormat = 'sha1'): string {
   const parts: Buffer[] = [];
   // git sorts tree entries by name: down.sql < up.sql < verify.sql
-  for (const [name, text] of [
-    ['down.sql', files.down],
-    ['up.sql', files.up],
-    ['verify.sql', files.verify],
-  ] as const) {
+  for (const k of ['down', 'up', 'verify'] as const) {
+    const text = files[k];
     if (text === undefined) continue;
-    parts.push(Buffer.from(`100644 ${name}\0`, 'utf8'), Buffer.from(gitBlobOid(text, objectFormat), 'hex'));
+    parts.push(TREE_ENTRY[k], objectId('blob', text, objectFormat));
   }
-  const body = Buffer.concat(parts);
-  return createHash(objectFormat === 'sha256' ? 'sha256' : 'sha1')
-    .update(`tree ${body.length}\0`)
-    .update(body)
-    .digest('hex');
+  return objectId('tree', Buffer.concat(parts), objectFormat).toString('hex');
 }
 
 export interface ProtectedCheck {
@@ -323,6 +360,9 @@ export async function checkProtected(
     findings: [],
   };
   let repo: GitRepo;
+  // The config read needs no repository object: start it alongside the open.
+  const config = existsSync(root) ? readProtectedConfig(root) : undefined;
+  config?.catch(() => {});
   try {
     repo = await GitRepo.open(root);
   } catch (e) {
@@ -338,7 +378,8 @@ export async function checkProtected(
     } catch {
       return { ...empty, inGit: true };
     }
-    const prot = await readProtectedFolders(repo, repoDir);
+    const pr = await protectedRefs(repo, config);
+    const prot = { ...(await readProtectedFolders(repo, repoDir, pr.refs)), missing: pr.missing };
     const files = new Map<string, ProtectFiles>();
     for (const [id, w] of working) files.set(id, 'files' in w ? w.files : w);
     // Fast path: a working folder whose git tree id (computed here from its up/down/verify)
