@@ -94,9 +94,31 @@ await build({
 const driver = path.join(work, 'driver.cjs');
 writeFileSync(
   driver,
-  `const { GitRepo } = require(${JSON.stringify(bundle)});
+  `const { GitRepo, checkProtected } = require(${JSON.stringify(bundle)});
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 (async () => {
+  if (process.argv[3] === 'protect') {
+    // braid check's protected-history step on main's working tree (every migration protected).
+    const fs = require('node:fs');
+    const path = require('node:path');
+    const dir = path.join(process.argv[2], '.migrations');
+    const working = new Map();
+    for (const id of fs.readdirSync(dir)) {
+      if (id === 'manifest') continue;
+      const f = {};
+      for (const [k, n] of [['up', 'up.sql'], ['down', 'down.sql'], ['verify', 'verify.sql']]) {
+        const p = path.join(dir, id, n);
+        if (fs.existsSync(p)) f[k] = fs.readFileSync(p, 'utf8');
+      }
+      working.set(id, f);
+    }
+    const t = now();
+    const r = await checkProtected(process.argv[2], working);
+    const ms = now() - t;
+    if (r.findings.length !== 0 || r.protectedIds.size !== working.size) process.exit(3);
+    process.stdout.write(JSON.stringify({ ms, protected: r.protectedIds.size }));
+    return;
+  }
   if (process.argv[3] === 'command') {
     // As a command issues it: open, then the reads and the history walk concurrently.
     const g = await GitRepo.open(process.argv[2]);
@@ -139,6 +161,7 @@ const whole = [];
 const inproc = [];
 const steps = { open: [], read: [], history: [], concurrent: [] };
 const gitRead = [];
+const protect = [];
 let shape;
 for (let r = 0; r < RUNS; r++) {
   floor.push(timeProcess('git diff --stat', 'git', ['diff', '--stat', 'main...feature'], { cwd: repo, env }));
@@ -148,6 +171,9 @@ for (let r = 0; r < RUNS; r++) {
   if (cmd.status !== 0) throw new Error(cmd.stderr);
   const res = spawnSync(process.execPath, [driver, repo], { encoding: 'utf8', env });
   if (res.status !== 0) throw new Error(res.stderr);
+  const prot = spawnSync(process.execPath, [driver, repo, 'protect'], { encoding: 'utf8', env });
+  if (prot.status !== 0) throw new Error(`protect run failed (${prot.status}): ${prot.stderr}`);
+  protect.push(JSON.parse(prot.stdout).ms / 1000);
   shape = JSON.parse(res.stdout);
   inproc.push(shape.ms / 1000);
   for (const k of Object.keys(steps)) steps[k].push(shape[k] / 1000);
@@ -179,6 +205,7 @@ printTable(
     ['  braid: readMigrationsAt(feature)', median(steps.read), `${shape.folders} folders, manifest`],
     ['  braid: mergeBase + diff + commits', median(steps.history)],
     ['  braid: all of it, concurrently', median(steps.concurrent), 'as a command issues it (cat-file warm)'],
+    ['  braid: checkProtected on main', median(protect), `${N} protected migrations, unchanged`],
     [
       'braid git reader, in process',
       median(inproc),
