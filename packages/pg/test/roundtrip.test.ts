@@ -1,0 +1,164 @@
+import { openTestShadow, runRoundTrips, type SourceMigration } from '@braid/pg';
+import type { EngineRun, MigrationTestResult } from '@braid/core';
+import { serverUrl } from '../../../test/helpers/db';
+
+let n = 0;
+function mig(
+  slug: string,
+  up: string,
+  down: string | undefined,
+  extra: Partial<SourceMigration['directives']> & { verify?: string } = {},
+): SourceMigration {
+  n++;
+  const { verify, ...directives } = extra;
+  return {
+    id: `202601010000${String(n).padStart(2, '0')}_${slug}`,
+    files: {
+      up,
+      ...(down === undefined ? {} : { down }),
+      ...(verify === undefined ? {} : { verify }),
+    },
+    directives: { noTransaction: false, irreversible: false, ...directives },
+    hash: `sha256:${String(n).padStart(64, '0')}`,
+  };
+}
+
+const engines: [string, string | undefined][] = [['pglite', undefined]];
+if (serverUrl()) engines.push(['server', serverUrl()]);
+
+async function run(
+  server: string | undefined,
+  migrations: SourceMigration[],
+  tested = migrations.map((m) => m.id),
+): Promise<EngineRun> {
+  const shadow = await openTestShadow(server);
+  try {
+    return await runRoundTrips(shadow.ex, migrations, new Set(tested));
+  } finally {
+    await shadow.close();
+  }
+}
+
+function byId(r: EngineRun, id: string): MigrationTestResult {
+  const x = r.results.find((m) => m.id === id);
+  if (!x) throw new Error(`no result for ${id}`);
+  return x;
+}
+
+describe.each(engines)('round trips on %s', (_name, server) => {
+  it('reports every defect of a history in one run, each with its category and object', async () => {
+    const users = mig(
+      'users',
+      "create table users (id int primary key, email text, status text default 'new');",
+      'drop table users;',
+    );
+    const badDown = mig(
+      'phone',
+      'alter table users add column phone text;',
+      'alter table users drop column phne;',
+    );
+    const leavesIdx = mig('email_idx', 'create index users_email_idx on users (email);', 'select 1;');
+    const badDefault = mig(
+      'status_default',
+      "alter table users alter column status set default 'active';",
+      'alter table users alter column status drop default;',
+    );
+    const tsconf = mig('ts', 'create text search configuration my_ts (copy = english);', 'select 1;');
+    const irreversible = mig('backfill', "update users set status = 'x';", undefined, { irreversible: true });
+    const upFails = mig('broken_up', 'alter table nope add column x int;', 'alter table nope drop column x;');
+    const after = mig(
+      'orders',
+      'create table orders (id int primary key, user_id int references users (id));',
+      'drop table orders;',
+      { verify: 'select phone from users limit 0;' },
+    );
+    const migs = [users, badDown, leavesIdx, badDefault, tsconf, irreversible, upFails, after];
+    const r = await run(server, migs);
+    expect(r.results.map((x) => [x.id.slice(15), x.status])).toEqual([
+      ['users', 'ok'],
+      ['phone', 'down-fails'],
+      ['email_idx', 'down-differs'],
+      ['status_default', 'down-differs'],
+      ['ts', 'reup-fails'],
+      ['backfill', 'irreversible'],
+      ['broken_up', 'up-fails'],
+      ['orders', 'ok'],
+    ]);
+    const down = byId(r, badDown.id).problems[0];
+    expect(down.message).toContain(`.migrations/${badDown.id}/down.sql:1:`);
+    expect(down.message).toContain('phne');
+    expect(down.sqlstate).toBe('42703');
+    expect(down.line).toBe(1);
+    expect(byId(r, badDown.id).notes).toContain('continued from the state after up.sql');
+
+    const idx = byId(r, leavesIdx.id);
+    expect(idx.problems[0].differences).toEqual(['down.sql leaves index users_email_idx']);
+    // The re-up then fails on the index down.sql left behind: listed too.
+    expect(idx.problems.map((p) => p.category)).toEqual(['down-differs', 'reup-fails']);
+    expect(idx.problems[1].message).toContain('users_email_idx');
+
+    const def = byId(r, badDefault.id).problems[0];
+    expect(def.differences).toEqual(["down.sql restores users.status default 'new'::text as NULL"]);
+
+    // A text search configuration is not part of the schema model: down.sql "restores" the
+    // schema, but up.sql fails the second time on the object down.sql left.
+    const ts = byId(r, tsconf.id).problems[0];
+    expect(ts.message).toContain(`${tsconf.id}/up.sql:1:1`);
+    expect(ts.sqlstate).toBe('23505');
+    expect(byId(r, upFails.id).notes[0]).toContain('rolled back');
+    // The verify.sql of the last migration sees the column of the migration whose down failed:
+    // the run continued from the state after up.sql.
+    expect(byId(r, after.id).problems).toEqual([]);
+  });
+
+  it('starts from the prefix before the first tested migration and measures impact', async () => {
+    const a = mig('a', 'create table a (id int primary key, v int);', 'drop table a;');
+    const b = mig('b', 'create table b (id int primary key);', 'drop table b;');
+    const c = mig(
+      'c',
+      'alter table a alter column v type bigint; create index a_v_idx on a (v);',
+      'drop index a_v_idx; alter table a alter column v type int;',
+    );
+    const d = mig('d', 'alter table b add column w int;', 'alter table b drop column w;');
+    const r = await run(server, [a, b, c, d], [c.id]);
+    expect(r.prefix).toBe(2);
+    expect(r.results.map((x) => x.id)).toEqual([c.id]);
+    expect(r.results[0].status).toBe('ok');
+    // ALTER COLUMN TYPE rewrites the table and rebuilds its existing indexes.
+    expect(r.results[0].impact?.rewritten).toEqual(['public.a']);
+    expect(r.results[0].impact?.indexesBuilt).toEqual(['public.a_pkey', 'public.a_v_idx']);
+    expect(r.engine).toBe(server ? 'postgres' : 'pglite');
+    expect(r.serverVersionNum).toBeGreaterThan(100000);
+  });
+
+  it('reports a re-up that gives a different schema, and a missing down.sql', async () => {
+    const a = mig('a', 'create table a (id int primary key);', 'drop table a;');
+    // up.sql adds a column only when absent; down.sql drops another one: re-up differs.
+    const b = mig(
+      'b',
+      'alter table a add column if not exists x int; alter table a add column y int;',
+      'alter table a drop column y; alter table a drop column x; alter table a add column x text;',
+    );
+    const c = mig('c', 'create table c (id int);', undefined);
+    const r = await run(server, [a, b, c]);
+    const rb = byId(r, b.id);
+    expect(rb.status).toBe('down-differs');
+    expect(rb.problems.map((p) => p.category)).toEqual(['down-differs', 'reup-differs']);
+    expect(rb.problems[0].differences).toEqual(['down.sql leaves column a.x']);
+    expect(rb.problems[1].differences).toEqual(['up.sql again gives a.x type text instead of integer']);
+    expect(byId(r, c.id).status).toBe('down-fails');
+    expect(byId(r, c.id).problems[0].message).toContain('down.sql does not exist');
+  });
+
+  it('round-trips a no-transaction migration outside a transaction', async () => {
+    const a = mig('a', 'create table a (id int primary key, v int);', 'drop table a;');
+    const b = mig('b', 'create index concurrently a_v_idx on a (v);', 'drop index concurrently a_v_idx;', {
+      noTransaction: true,
+    });
+    const c = mig('c', 'create index concurrently a_v2_idx on a (v);', 'select 1;', { noTransaction: true });
+    const r = await run(server, [a, b, c]);
+    expect(byId(r, b.id).status).toBe('ok');
+    expect(byId(r, c.id).problems.map((p) => p.category)).toEqual(['down-differs', 'reup-fails']);
+    expect(byId(r, c.id).notes.join(' ')).toContain('no-transaction');
+  });
+});
