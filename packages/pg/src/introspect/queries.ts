@@ -102,12 +102,13 @@ select a.attrelid::int8::text as oid, a.attname as name, format_type(a.atttypid,
          (select case when cn.nspname = 'pg_catalog' then quote_ident(co.collname)
                       else quote_ident(cn.nspname) || '.' || quote_ident(co.collname) end
             from pg_collation co join pg_namespace cn on cn.oid = co.collnamespace where co.oid = a.attcollation) end as collation,
-       col_description(a.attrelid, a.attnum) as comment
+       d.description as comment
 from pg_attribute a
 join pg_class c on c.oid = a.attrelid
 join pg_namespace n on n.oid = c.relnamespace
 join pg_type t on t.oid = a.atttypid
 left join pg_attrdef ad on ad.adrelid = a.attrelid and ad.adnum = a.attnum
+left join pg_description d on d.objoid = a.attrelid and d.classoid = 'pg_class'::regclass and d.objsubid = a.attnum
 where c.relkind in ('r', 'p') and a.attnum > 0 and not a.attisdropped and a.attislocal and ${NSP}`;
 
 export const Q_CONSTRAINTS = `

@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+// Benchmark (issue 3, introspection): generated schemas of 100, 1,000 and 5,000 tables (each with
+// a primary key, a foreign key, an index, a check, a default; a view every 10 tables) on the
+// server. Times, as whole processes on the same database in the same run:
+//   1. pg_dump --schema-only (the baseline),
+//   2. braid's introspection alone (a bundled driver: connect, introspect, print the model as JSON),
+//   3. `braid schema diff --from URL --to URL --format json` (two introspections + diff + DDL).
+// Prints times and ratios; goal: (2) <= 1.0x pg_dump.
+// Usage: node scripts/bench/introspect.mjs [sizes, default 100,1000,5000] [runs, default 3]
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { build } from 'esbuild';
+import { braidBin, dropDatabase, freshDatabase, printTable, root, timeProcess } from './lib/common.mjs';
+
+const SIZES = (process.argv[2] ?? '100,1000,5000').split(',').map(Number);
+const RUNS = Number(process.argv[3] ?? 3);
+
+function schemaSql(n) {
+  const out = [];
+  for (let i = 1; i <= n; i++) {
+    const ref = i > 1 ? `, parent_id bigint references t${i - 1}(id) on delete cascade` : '';
+    out.push(
+      `create table t${i} (id bigint generated always as identity primary key, name text not null default 'x',` +
+        ` qty integer check (qty >= 0), created_at timestamptz not null default now()${ref});`,
+      `create index t${i}_name_idx on t${i} (name);`,
+    );
+    if (i % 10 === 0) out.push(`create view v${i} as select id, name from t${i} where qty > 0;`);
+  }
+  return out.join('\n');
+}
+
+const work = mkdtempSync(path.join(os.tmpdir(), 'braid-bench-introspect-'));
+const driver = path.join(work, 'introspect.cjs');
+await build({
+  stdin: {
+    contents: `const { openExecutor, introspect } = require('@braid/pg');
+      (async () => { const ex = await openExecutor(process.argv[2]); const m = await introspect(ex);
+        process.stdout.write(JSON.stringify(m)); await ex.close(); })().catch((e) => { console.error(e); process.exit(1); });`,
+    resolveDir: root,
+    loader: 'js',
+  },
+  outfile: driver,
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  logLevel: 'warning',
+  tsconfig: path.join(root, 'tsconfig.json'),
+  external: ['@electric-sql/pglite', '@electric-sql/pglite/*', 'libpg-query', 'pg-native'],
+  nodePaths: [path.join(root, 'node_modules')],
+});
+
+const best = (f) => Math.min(...Array.from({ length: RUNS }, f));
+try {
+  for (const n of SIZES) {
+    const name = `braid_bench_introspect_${n}`;
+    const url = freshDatabase(name);
+    const file = path.join(work, `schema-${n}.sql`);
+    writeFileSync(file, schemaSql(n));
+    execFileSync('psql', [url, '-v', 'ON_ERROR_STOP=1', '-qf', file], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    const dump = best(() => timeProcess('pg_dump', 'pg_dump', ['--schema-only', '-f', '/dev/null', url]));
+    const intro = best(() => timeProcess('introspect', process.execPath, [driver, url], { cwd: work }));
+    const diff = best(() =>
+      timeProcess(
+        'schema diff',
+        process.execPath,
+        [braidBin, 'schema', 'diff', '--from', url, '--to', url, '--format', 'json'],
+        {
+          cwd: work,
+        },
+      ),
+    );
+    printTable(
+      `${n} tables (+${n} indexes, ${n - 1} foreign keys, ${Math.floor(n / 10)} views), best of ${RUNS}`,
+      [
+        ['pg_dump --schema-only', dump],
+        ['braid introspection (process)', intro],
+        ['braid schema diff URL URL (2x)', diff],
+      ],
+      'pg_dump --schema-only',
+    );
+    dropDatabase(name);
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
