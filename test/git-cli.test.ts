@@ -2,9 +2,18 @@
  * Protected history through the built CLI, in the checkouts issue 5 names: a `git worktree`
  * checkout and a shallow clone (where only the tips of the refs exist).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createGitRepo, git, runBraid, runBraidJson, tempDir, wrapRepo, type TempRepo } from './helpers/repo';
+import {
+  BRAID_JS,
+  createGitRepo,
+  git,
+  runBraid,
+  runBraidJson,
+  tempDir,
+  wrapRepo,
+  type TempRepo,
+} from './helpers/repo';
 
 interface CheckJson {
   ok: boolean;
@@ -72,6 +81,43 @@ describe('braid check and hash on protected history, in worktrees and shallow cl
     expect(bad.json.findings).toEqual([
       expect.objectContaining({ code: 'protected-edited', file: `.migrations/${id}/down.sql`, line: 1 }),
     ]);
+  });
+
+  test('as a pre-commit hook inside a worktree: git commit is refused for a protected edit', () => {
+    const parent = tempDir();
+    parents.push(parent);
+    const hooks = join(parent, 'hooks');
+    mkdirSync(hooks);
+    writeFileSync(
+      join(hooks, 'pre-commit'),
+      `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(BRAID_JS)} check\n`,
+    );
+    chmodSync(join(hooks, 'pre-commit'), 0o755);
+    const wt = join(parent, 'wt');
+    upstream.git('worktree', 'add', '-q', '-b', 'hooked', wt);
+    const w = wrapRepo(wt, []);
+    w.git('config', 'core.hooksPath', hooks);
+    try {
+      // An unrelated change passes the hook.
+      w.write('notes.txt', 'hello\n');
+      w.git('add', 'notes.txt');
+      w.git('commit', '-q', '-m', 'notes');
+      // An edit to the protected migration is stopped by it, naming file and line.
+      const up = join(wt, '.migrations', id, 'up.sql');
+      writeFileSync(up, readFileSync(up, 'utf8').replace('id int primary key', 'id bigint primary key'));
+      w.git('add', '-A');
+      let err: { status?: number; stdout?: string; stderr?: string } | undefined;
+      try {
+        w.git('commit', '-q', '-m', 'sneaky edit');
+      } catch (e) {
+        err = e as typeof err;
+      }
+      expect(err?.status).toBe(1);
+      expect(`${err?.stdout ?? ''}${err?.stderr ?? ''}`).toContain(`.migrations/${id}/up.sql:2: `);
+      expect(w.git('log', '-1', '--format=%s').trim()).toBe('notes');
+    } finally {
+      upstream.git('config', '--unset', 'core.hooksPath');
+    }
   });
 
   test('braid.protected config names the protected refs', async () => {
