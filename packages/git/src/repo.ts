@@ -521,3 +521,26 @@ export function classifyChanges(
   out.changed = [...changed].sort();
   return out;
 }
+
+export interface RefRange {
+  from: string;
+  to: string;
+  /** `...`: compare each side with the merge base; `..`: commits reachable from `to` but not `from`. */
+  kind: 'symmetric' | 'range';
+}
+
+/**
+ * Parses `A...B` / `A..B` as git does (an empty side means HEAD); undefined when `spec` is a
+ * single ref. Refs themselves cannot contain `..`, so the split is unambiguous.
+ */
+export function parseRefRange(spec: string): RefRange | undefined {
+  const sym = spec.indexOf('...');
+  if (sym >= 0) {
+    return { from: spec.slice(0, sym) || 'HEAD', to: spec.slice(sym + 3) || 'HEAD', kind: 'symmetric' };
+  }
+  const dots = spec.indexOf('..');
+  if (dots >= 0) {
+    return { from: spec.slice(0, dots) || 'HEAD', to: spec.slice(dots + 2) || 'HEAD', kind: 'range' };
+  }
+  return undefined;
+}
