@@ -119,13 +119,12 @@ function sequenceOptions(s: SequenceDef): string {
   );
 }
 
-function domainSql(key: string, d: DomainDef): string {
+function domainSql(d: DomainDef): string {
   let s = `CREATE DOMAIN ${tname(d)} AS ${d.type}`;
   if (d.collation) s += ` COLLATE ${d.collation}`;
   if (d.default !== null) s += ` DEFAULT ${d.default}`;
   if (d.notNull) s += ' NOT NULL';
   for (const c of keysOf(d.checks)) s += ` CONSTRAINT ${quoteIdent(c)} ${d.checks[c]}`;
-  void key;
   return s;
 }
 
@@ -394,15 +393,20 @@ export function generateDdl(from: SchemaModel, to: SchemaModel, opts: DdlOptions
     if (t.partitionOf && droppedTables.has(t.partitionOf.parent)) continue;
     destroy(`DROP TABLE ${tname(t)}`, recreatedTables.has(k) ? `recreates table ${k}` : `drops table ${k}`);
   }
+  // Objects removed outright are dropped last (after the columns and defaults that used them
+  // have changed); objects recreated under the same name are dropped here.
+  const late: (() => void)[] = [];
   for (const k of keysOf(from.functions)) {
     const a = from.functions[k];
     const b = to.functions[k];
     if (b && a.kind === b.kind && a.returns === b.returns) continue;
-    emit(`DROP ${a.kind === 'procedure' ? 'PROCEDURE' : 'FUNCTION'} ${tname(a)}(${a.identityArgs})`);
+    const sql = `DROP ${a.kind === 'procedure' ? 'PROCEDURE' : 'FUNCTION'} ${tname(a)}(${a.identityArgs})`;
+    if (b) emit(sql);
+    else late.push(() => emit(sql));
   }
   for (const k of keysOf(from.sequences)) {
     if (to.sequences[k]) continue;
-    emit(`DROP SEQUENCE IF EXISTS ${tname(from.sequences[k])}`);
+    late.push(() => emit(`DROP SEQUENCE IF EXISTS ${tname(from.sequences[k])}`));
   }
   // Types: composites, then domains, then enums (reverse of creation).
   const typeRank = { composite: 0, domain: 1, enum: 2 } as const;
@@ -414,13 +418,16 @@ export function generateDdl(from: SchemaModel, to: SchemaModel, opts: DdlOptions
     const a = from.types[k];
     const b = to.types[k];
     if (b && b.kind === a.kind && !(a.kind === 'domain' && (b as DomainDef).type !== a.type)) continue;
-    destroy(`DROP ${a.kind === 'domain' ? 'DOMAIN' : 'TYPE'} ${tname(a)}`, `drops type ${k}`);
+    const sql = `DROP ${a.kind === 'domain' ? 'DOMAIN' : 'TYPE'} ${tname(a)}`;
+    if (b) destroy(sql, `recreates type ${k}`);
+    else late.push(() => destroy(sql, `drops type ${k}`));
   }
   for (const k of keysOf(from.extensions)) {
-    if (!to.extensions[k]) emit(`DROP EXTENSION ${quoteIdent(from.extensions[k].name)}`);
+    if (!to.extensions[k]) late.push(() => emit(`DROP EXTENSION ${quoteIdent(from.extensions[k].name)}`));
   }
   for (const k of keysOf(from.schemas)) {
-    if (!to.schemas[k]) destroy(`DROP SCHEMA ${quoteIdent(from.schemas[k].name)}`, `drops schema ${k}`);
+    if (!to.schemas[k])
+      late.push(() => destroy(`DROP SCHEMA ${quoteIdent(from.schemas[k].name)}`, `drops schema ${k}`));
   }
 
   // ---- creates and alters ----------------------------------------------------------------
@@ -506,7 +513,7 @@ export function generateDdl(from: SchemaModel, to: SchemaModel, opts: DdlOptions
       }
     } else if (b.kind === 'domain') {
       if (fresh) {
-        emit(domainSql(k, b));
+        emit(domainSql(b));
         continue;
       }
       const da = a as DomainDef;
@@ -523,7 +530,7 @@ export function generateDdl(from: SchemaModel, to: SchemaModel, opts: DdlOptions
       }
       if (da.collation !== b.collation) {
         destroy(`DROP DOMAIN ${n}`, `recreates domain ${k}`);
-        emit(domainSql(k, b));
+        emit(domainSql(b));
       }
     } else {
       if (fresh) {
@@ -719,6 +726,8 @@ export function generateDdl(from: SchemaModel, to: SchemaModel, opts: DdlOptions
     if (p.withCheck !== null) sql += ` WITH CHECK (${p.withCheck})`;
     emit(sql);
   }
+
+  for (const f of late) f();
 
   // ---- comments --------------------------------------------------------------------------
   const comment = (target: string, a: string | null | undefined, b: string | null, fresh: boolean): void => {

@@ -1,7 +1,6 @@
 import { diffSchemas, generateDdl, renderDiffText } from '@braid/core';
 import { introspect } from '@braid/pg';
 import { READER, apply, close, open, remaining, roundTrip, sqlOf } from './helpers';
-import { serverUrl } from '../../../../test/helpers/db';
 
 // For each object kind: SQL generated from A to B applied to A yields B, and back (helpers.ts).
 
@@ -16,8 +15,8 @@ describe('schema round trips per object kind', () => {
     expect(r.backward.find((s) => s.sql.startsWith('DROP SCHEMA'))?.destructive).toBe(true);
   });
 
-  it('extensions (server: citext with version)', async () => {
-    const ext = serverUrl() ? 'citext' : 'plpgsql';
+  it('extensions, with their version (PGlite registers its contrib modules)', async () => {
+    const ext = 'citext';
     const r = await roundTrip(
       '',
       `create extension if not exists ${ext}; create table t (a ${ext === 'citext' ? 'citext' : 'text'});`,
@@ -243,6 +242,18 @@ describe('dependency ordering', () => {
     expect(back.indexOf('DROP TRIGGER')).toBeLessThan(back.indexOf('DROP FUNCTION'));
     expect(back.indexOf('DROP VIEW')).toBeLessThan(back.indexOf('DROP TABLE'));
     expect(back.indexOf('DROP TABLE')).toBeLessThan(back.indexOf('DROP TYPE'));
+  });
+
+  it('a type, sequence, function and extension removed while the columns using them change', async () => {
+    const ext = 'citext';
+    const r = await roundTrip(
+      `create extension ${ext}; create type e as enum ('a'); create sequence s; create function f() returns int language sql as $$ select 1 $$;
+       create table t (c e, n bigint default nextval('s'), x int default f(), y ${ext});`,
+      `create table t (c text, n bigint, x int, y text);`,
+    );
+    const sql = sqlOf(r.forward);
+    expect(sql.indexOf('ALTER COLUMN "c" TYPE text')).toBeLessThan(sql.indexOf('DROP TYPE "public"."e"'));
+    expect(sql.indexOf('ALTER COLUMN "n" DROP DEFAULT')).toBeLessThan(sql.indexOf('DROP SEQUENCE'));
   });
 
   it('foreign keys across new tables and to rebuilt keys', async () => {
