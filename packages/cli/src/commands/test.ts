@@ -243,7 +243,7 @@ export const testCommand = defineCommand<TestArgs>({
     if (format === 'json') ctx.out.result(report);
     else if (format === 'md') process.stdout.write(ctx.out.clean(renderTestMarkdown(report)));
     else for (const l of renderTestText(report, { impact: args.impact })) ctx.out.print(l);
-    return (report.ok ? 0 : EXIT_FINDINGS);
+    return report.ok ? 0 : EXIT_FINDINGS;
   },
 });
 

@@ -1,0 +1,176 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { TestReport } from '@braid/core';
+import { connectPg } from '@braid/pg';
+import { runBraid, runBraidJson } from './helpers/repo';
+import { addMigrations, makeProject, type MigSpec } from './helpers/cli';
+import { serverUrl } from './helpers/db';
+
+const users: MigSpec = {
+  slug: 'users',
+  up: "create table users (id int primary key, email text, status text default 'new');\n",
+  down: 'drop table users;\n',
+};
+const phoneBadDown: MigSpec = {
+  slug: 'phone',
+  up: 'alter table users add column phone text;\n',
+  down: '-- oops\nalter table users drop column phne;\n',
+};
+const leavesIndex: MigSpec = {
+  slug: 'email_idx',
+  up: 'create index users_email_idx on users (email);\n',
+  down: 'select 1;\n',
+};
+const wrongDefault: MigSpec = {
+  slug: 'status_default',
+  up: "alter table users alter column status set default 'active';\n",
+  down: 'alter table users alter column status drop default;\n',
+};
+const irreversible: MigSpec = {
+  slug: 'backfill',
+  up: "-- braid:irreversible\nupdate users set status = 'x';\n",
+};
+const good: MigSpec = {
+  slug: 'orders',
+  up: 'create table orders (id int primary key, user_id int references users (id));\n',
+  down: 'drop table orders;\n',
+  verify: 'select user_id from orders limit 0;\n',
+};
+
+/** The shadow-selecting arguments of each engine (the server through --shadow-db). */
+function shadowArgs(): [string, string[]][] {
+  const list: [string, string[]][] = [['pglite', []]];
+  const s = serverUrl();
+  if (s) list.push(['server', ['--shadow-db', s]]);
+  return list;
+}
+
+describe.each(shadowArgs())('braid test on %s', (_engine, args) => {
+  it('reports each broken migration with its category and object, exit 1, and writes JUnit', async () => {
+    const p = makeProject([users, phoneBadDown, leavesIndex, wrongDefault, irreversible, good]);
+    try {
+      const junit = path.join(p.repo.dir, 'reports', 'braid.xml');
+      // Every migration is on main (protected): the default tests nothing.
+      const none = await runBraid(['test', ...args], { cwd: p.repo.dir });
+      expect(none.code).toBe(0);
+      expect(none.stdout).toContain('nothing to test (not yet on main');
+
+      const r = await runBraid(['test', '--all', ...args, '--junit', 'reports/braid.xml'], {
+        cwd: p.repo.dir,
+      });
+      expect(r.code).toBe(1);
+      const [a, b, c, d, e, f] = p.ids;
+      expect(r.stdout).toMatch(new RegExp(`^ok +${a}$`, 'm'));
+      expect(r.stdout).toMatch(new RegExp(`^down-fails +${b}$`, 'm'));
+      expect(r.stdout).toContain(`.migrations/${b}/down.sql:2:`);
+      expect(r.stdout).toContain('phne');
+      expect(r.stdout).toMatch(new RegExp(`^down-differs +${c} \\(also reup-fails\\)$`, 'm'));
+      expect(r.stdout).toContain('      down.sql leaves index users_email_idx');
+      expect(r.stdout).toMatch(new RegExp(`^down-differs +${d}$`, 'm'));
+      expect(r.stdout).toContain("      down.sql restores users.status default 'new'::text as NULL");
+      expect(r.stdout).toMatch(new RegExp(`^irreversible +${e} — declared irreversible, down skipped$`, 'm'));
+      expect(r.stdout).toMatch(new RegExp(`^ok +${f}$`, 'm'));
+      expect(r.stdout).toContain('note: continued from the state after up.sql');
+      expect(r.stdout).toMatch(
+        /6 migrations tested on (PGlite|PostgreSQL server) [0-9.]+: 2 ok, 1 irreversible, 3 failed/,
+      );
+
+      const xml = fs.readFileSync(junit, 'utf8');
+      expect(xml.match(/<testcase /g)).toHaveLength(6);
+      expect(xml).toContain(`name="${b}"`);
+      expect(xml).toContain('<failure type="down-fails"');
+      expect(xml).toContain('<failure type="down-differs"');
+      expect(xml).toContain('<skipped ');
+      expect(xml).toMatch(/<testsuites name="braid test" tests="6" failures="3" errors="0" skipped="1"/);
+    } finally {
+      p.repo.cleanup();
+    }
+  });
+
+  it('tests a feature branch’s new migrations by default, by id, --since, as JSON and markdown', async () => {
+    const p = makeProject([users]);
+    try {
+      p.repo.git('checkout', '-q', '-b', 'feature');
+      const [idx, ok] = addMigrations(p, [leavesIndex, good]);
+      const def = await runBraidJson<TestReport>(['test', ...args], { cwd: p.repo.dir });
+      expect(def.code).toBe(1);
+      expect(def.json.tested).toEqual([idx, ok]);
+      expect(def.json.runs).toHaveLength(1);
+      const run = def.json.runs[0];
+      expect(run.prefix).toBe(1);
+      expect(run.engine).toBe(args.length ? 'postgres' : 'pglite');
+      expect(run.results.map((x) => x.status)).toEqual(['down-differs', 'ok']);
+      expect(run.results[0].problems[0].differences).toEqual(['down.sql leaves index users_email_idx']);
+
+      const one = await runBraid(['test', ok, ...args], { cwd: p.repo.dir });
+      expect(one.code).toBe(0);
+      expect(one.stdout).toContain('(2 earlier migrations applied first, not tested)');
+      expect(one.stdout).toMatch(/1 migration tested on .*: 1 ok/);
+
+      const since = await runBraid(['test', '--since', 'main', '--format', 'md', ...args], {
+        cwd: p.repo.dir,
+      });
+      expect(since.code).toBe(1);
+      expect(since.stdout).toContain('## braid test');
+      expect(since.stdout).toContain(`| \`${idx}\` | **down-differs** |`);
+      expect(since.stdout).toContain(`| \`${ok}\` | ok |`);
+    } finally {
+      p.repo.cleanup();
+    }
+  });
+});
+
+describe('braid test arguments', () => {
+  it('refuses unknown ids, conflicting selections, bad formats and a server engine without --shadow-db', async () => {
+    const p = makeProject([users]);
+    try {
+      const cases: [string[], string][] = [
+        [['test', '20990101000000_nope'], '20990101000000_nope: no migration with this id'],
+        [['test', '--all', '--since', 'main'], 'not several of them'],
+        [['test', '--format', 'xml'], '--format xml: expected text, md or json'],
+        [['test', '--engines', 'server'], '--engines server needs --shadow-db URL'],
+        [['test', '--engines', 'oracle'], '--engines: unknown engine "oracle"'],
+      ];
+      for (const [argv, msg] of cases) {
+        const r = await runBraid(argv, { cwd: p.repo.dir });
+        expect(r.code).toBe(2);
+        expect(r.stderr).toContain(msg);
+      }
+    } finally {
+      p.repo.cleanup();
+    }
+  });
+
+  const server = serverUrl();
+  if (server) {
+    it('--engines pglite,server records engine, version and result per migration on each', async () => {
+      const p = makeProject([users, leavesIndex, wrongDefault, good]);
+      try {
+        const r = await runBraidJson<TestReport>(
+          ['test', '--all', '--engines', 'pglite,server', '--shadow-db', server],
+          {
+            cwd: p.repo.dir,
+          },
+        );
+        expect(r.code).toBe(1);
+        expect(r.json.runs.map((x) => x.engine)).toEqual(['pglite', 'postgres']);
+        expect(r.json.runs[0].serverVersionNum).toBeGreaterThanOrEqual(180000);
+        const [pg, srv] = r.json.runs;
+        expect(srv.results.map((x) => x.status)).toEqual(pg.results.map((x) => x.status));
+        expect(pg.results.map((x) => x.status)).toEqual(['ok', 'down-differs', 'down-differs', 'ok']);
+        // No temporary database is left on the server.
+        const admin = await connectPg(server, 'braid-test');
+        try {
+          const left = await admin.query(
+            `select datname from pg_database where datname like 'braid\\_test\\_tmp\\_%'`,
+          );
+          expect(left.rows).toEqual([]);
+        } finally {
+          await admin.close();
+        }
+      } finally {
+        p.repo.cleanup();
+      }
+    });
+  }
+});
