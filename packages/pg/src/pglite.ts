@@ -178,11 +178,25 @@ export async function acquireFileLock(dataDir: string, waitMs: number, command =
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const deadline = Date.now() + waitMs;
   let delay = 50;
+  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   for (;;) {
+    // Created complete and atomically: the content is written to a temp file first, then
+    // hard-linked into place (link fails with EEXIST when the lock exists), so a reader never
+    // sees an empty lock file.
+    fs.writeFileSync(tmp, `${process.pid}\n${command}\n`);
+    let linked = false;
     try {
-      const fd = fs.openSync(file, 'wx');
-      fs.writeSync(fd, `${process.pid}\n${command}\n`);
-      fs.closeSync(fd);
+      fs.linkSync(tmp, file);
+      linked = true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
+        fs.rmSync(tmp, { force: true });
+        throw new EnvironmentError('lock-file', `cannot create lock file ${file}: ${(e as Error).message}`);
+      }
+    } finally {
+      fs.rmSync(tmp, { force: true });
+    }
+    if (linked) {
       let released = false;
       const release = (): void => {
         if (released) return;
@@ -193,16 +207,26 @@ export async function acquireFileLock(dataDir: string, waitMs: number, command =
       };
       process.on('exit', release);
       return { path: file, release };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new EnvironmentError('lock-file', `cannot create lock file ${file}: ${(e as Error).message}`);
-      }
     }
     const holder = readHolder(file);
-    if (holder && !Number.isNaN(holder.pid) && !pidAlive(holder.pid)) {
-      // Stale: its process is gone (crash, kill -9). Remove it only if it is still that lock.
-      const again = readHolder(file);
-      if (again && again.pid === holder.pid) fs.rmSync(file, { force: true });
+    if (holder && holder.pid > 0 && !pidAlive(holder.pid)) {
+      // Stale: its process is gone (crash, kill -9). Move it aside atomically and look at what
+      // was moved: if another waiter replaced it meanwhile with a live lock, put that back.
+      const aside = `${file}.${process.pid}.stale`;
+      try {
+        fs.renameSync(file, aside);
+        const moved = readHolder(aside);
+        if (moved && moved.pid !== holder.pid && pidAlive(moved.pid)) {
+          try {
+            fs.linkSync(aside, file);
+          } catch {
+            // a third process holds it now
+          }
+        }
+        fs.rmSync(aside, { force: true });
+      } catch {
+        // someone else moved it first
+      }
       continue;
     }
     if (Date.now() >= deadline) {
