@@ -69,6 +69,29 @@ function acts(): Act[] {
         { run: ['braid', 'up'] },
       ],
     },
+    {
+      title: 'Act 2 — braid test catches a broken rollback',
+      steps: [
+        { say: 'On a feature branch, a new migration whose down.sql has a typo.' },
+        { run: ['git', 'checkout', '-q', '-b', 'email-index'] },
+        { run: ['braid', 'new', 'email_index'] },
+        {
+          write: {
+            '@3/up.sql': 'create index users_email_idx on users (email);\n',
+            '@3/down.sql': 'drop index users_email_index;\n',
+          },
+        },
+        { run: ['braid', 'hash'] },
+        {
+          say: 'Round trip on a shadow database (up, down, up again) of what is not yet on main.',
+        },
+        { run: ['braid', 'test'], expect: 1 },
+        { say: 'Fix the typo, rehash, test again.' },
+        { write: { '@3/down.sql': 'drop index users_email_idx;\n' } },
+        { run: ['braid', 'hash'] },
+        { run: ['braid', 'test'] },
+      ],
+    },
   ];
 }
 
