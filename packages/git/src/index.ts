@@ -3,3 +3,4 @@ export * from './catfile';
 export * from './repo';
 export * from './protected';
 export * from './project';
+export * from './mergesides';
