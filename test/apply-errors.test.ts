@@ -114,6 +114,37 @@ describe('bad input and a hostile environment', () => {
 const server = serverUrl();
 if (server) {
   describe('a second session on the server', () => {
+    it('connects without $USER (CI) and refuses a registry written by a newer braid (exit 3)', async () => {
+      const p = makeProject([A]);
+      const t = await targetDb('postgres', p);
+      try {
+        const u = new URL(t.args[1]);
+        u.username = '';
+        u.password = '';
+        const noUser = await runBraid(['up', '--db', u.toString()], {
+          cwd: p.repo.dir,
+          env: { USER: undefined },
+        });
+        expect(noUser.code).toBe(0);
+        const admin = await connectPg(t.args[1], 'test');
+        try {
+          await admin.query(
+            `insert into braid.registry_migrations (id, braid_version) values ('29991231000000_future', '99.0.0')`,
+          );
+        } finally {
+          await admin.close();
+        }
+        for (const cmd of ['status', 'up', 'down']) {
+          const r = await runBraid([cmd, ...t.args], { cwd: p.repo.dir });
+          expect(r.code).toBe(3);
+          expect(r.stderr).toContain('written by a newer braid');
+        }
+      } finally {
+        p.repo.cleanup();
+        await t.drop();
+      }
+    });
+
     it('a second runner waits for the advisory lock, then exits 3 naming the holder pid and application_name', async () => {
       const p = makeProject([A]);
       const t = await targetDb('postgres', p);

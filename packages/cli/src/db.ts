@@ -66,7 +66,7 @@ function urlFromPgEnv(env: NodeJS.ProcessEnv): string {
   const user = env['PGUSER'] || env['USER'] || 'postgres';
   const db = env['PGDATABASE'] || user;
   const socket = host.startsWith('/');
-  const u = `postgres://${encodeURIComponent(user)}@${socket ? '' : host.includes(':') ? `[${host}]` : host}:${port}/${encodeURIComponent(db)}`;
+  const u = `postgres://${encodeURIComponent(user)}@${socket ? 'localhost' : host.includes(':') ? `[${host}]` : host}:${port}/${encodeURIComponent(db)}`;
   return socket ? `${u}?host=${encodeURIComponent(host)}` : u;
 }
 

@@ -91,14 +91,15 @@ export async function connectPg(url: string, applicationName = 'braid'): Promise
   } catch {
     throw new UsageError('bad-db-url', `--db: not a valid connection URL: ${label}`);
   }
-  const client = new Client({
-    connectionString: url,
-    application_name: applicationName,
-    // node-postgres falls back to $USER, which CI does not set.
-    user: parsed.username
-      ? decodeURIComponent(parsed.username)
-      : (process.env['PGUSER'] ?? process.env['USER'] ?? 'postgres'),
-  });
+  // node-postgres falls back to $USER, which CI does not set; a user parsed from the URL (even
+  // an empty one) overrides the `user` option, so an absent user is put into the URL itself.
+  let connectionString = url;
+  if (!parsed.username) {
+    const withUser = new URL(url);
+    withUser.username = encodeURIComponent(process.env['PGUSER'] || process.env['USER'] || 'postgres');
+    connectionString = withUser.toString();
+  }
+  const client = new Client({ connectionString, application_name: applicationName });
   client.on('error', () => undefined);
   try {
     await client.connect();

@@ -27,7 +27,7 @@ describe('connection resolution (--db, DATABASE_URL, PG*, embedded)', () => {
     expect(pg).toMatchObject({ source: 'PG*', url: 'postgres://app%20user@db.internal:6543/prod' });
     expect(pg.secrets).toEqual(['pgpw']);
     const sock = resolveDb(undefined, cwd, cwd, { PGHOST: '/var/run/postgresql', PGUSER: 'u' });
-    expect(sock.url).toBe('postgres://u@:5432/u?host=%2Fvar%2Frun%2Fpostgresql');
+    expect(sock.url).toBe('postgres://u@localhost:5432/u?host=%2Fvar%2Frun%2Fpostgresql');
   });
 
   it('selects PGlite explicitly, and otherwise the embedded database in the git directory', () => {
