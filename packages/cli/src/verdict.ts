@@ -102,6 +102,7 @@ export async function computeVerdict(req: VerdictRequest): Promise<BranchVerdict
   const labels = { base: req.base.label, ours: req.ours.label, theirs: req.theirs.label };
   const manifestConflicts = merge.conflicts.map((c) => c.message);
 
+  const aloneErrors: { ours?: string; theirs?: string } = {};
   let replay: Parameters<typeof decideVerdict>[0]['replay'];
   if (req.shadow && merge.conflicts.length === 0) {
     const spec = req.shadow;
@@ -139,6 +140,8 @@ export async function computeVerdict(req: VerdictRequest): Promise<BranchVerdict
       sequence: seqTO,
       ...(to.error ? { error: to.error } : {}),
     });
+    if (oursOnly.error) aloneErrors.ours = oursOnly.error;
+    if (theirsOnly.error) aloneErrors.theirs = theirsOnly.error;
     if (base.model && oursOnly.model) ours.diff = diffSchemas(base.model, oursOnly.model);
     if (base.model && theirsOnly.model) theirs.diff = diffSchemas(base.model, theirsOnly.model);
     if (ours.diff) ours.diffText = renderDiffText(ours.diff);
@@ -168,6 +171,16 @@ export async function computeVerdict(req: VerdictRequest): Promise<BranchVerdict
     ...(replay ? { replay } : {}),
   });
   const out: BranchVerdict = { ...v, labels };
+  // A side that does not replay on its own is broken before any merge: say so first.
+  for (const [name, err] of [
+    [labels.ours, aloneErrors.ours],
+    [labels.theirs, aloneErrors.theirs],
+  ] as const) {
+    if (err) {
+      out.reasons.unshift(`${name} does not replay on its own (before any merge): ${err}`);
+      out.verdict = 'conflict';
+    }
+  }
   if (merge.manifest) {
     const baseIds = new Set(req.base.manifest.entries.map((e) => e.id));
     out.mergedOrder = merge.manifest.entries.filter((e) => !baseIds.has(e.id)).map((e) => e.id);

@@ -12,6 +12,8 @@ import { importCommand } from './import';
 import { driftCommand } from './drift';
 import { diffCommand } from './diff';
 import { mergeDriverCommand } from './merge-driver';
+import { installCommand } from './install';
+import { uninstallCommand } from './uninstall';
 import { schemaCommand } from './schema';
 import { testCommand } from './test';
 
@@ -33,5 +35,7 @@ export const commands: AnyCommand[] = [
   schemaCommand,
   diffCommand,
   mergeDriverCommand,
+  installCommand,
+  uninstallCommand,
   testCommand,
 ];
