@@ -124,6 +124,7 @@ describe('GitRepo: reading history', () => {
       expect(at.manifestText).toBeUndefined();
       writeMigration(other, A, { up: 'select 1;\n' }, 'db/migrations');
       other.write('db/migrations/notes.txt', 'stray\n');
+      other.write('db/migrations/.gitkeep', '');
       other.commit('custom dir');
       const at2 = await o.readMigrationsAt('HEAD', 'db/migrations/');
       expect([...at2.folders.keys()]).toEqual([A]);

@@ -321,6 +321,8 @@ export class GitRepo {
     const strayEntries: string[] = [];
     const folders: TreeEntry[] = [];
     for (const e of entries) {
+      // Hidden names (`.gitkeep`, `.DS_Store`) are neither migrations nor worth a finding.
+      if (e.name.startsWith('.')) continue;
       if (e.name === 'manifest' && e.type === 'blob') manifestOid = e.oid;
       else if (e.type === 'tree') folders.push(e);
       else strayEntries.push(e.name);
