@@ -244,10 +244,10 @@ describe(`merge driver, colliding pairs stop the merge and name the object (${en
 if (serverUrl()) {
   describe('merge driver on PGlite as well', () => {
     test('commuting pair', async () => {
-      await expectSafeMerge(SAFE[1]![1], 'pglite');
+      await expectSafeMerge(SAFE[1][1], 'pglite');
     });
     test('colliding pair', async () => {
-      await expectConflict(CONFLICTS[7]![1], CONFLICTS[7]![2], 'pglite');
+      await expectConflict(CONFLICTS[7][1], CONFLICTS[7][2], 'pglite');
     });
   });
 }
@@ -260,7 +260,7 @@ test('a merge with no migration changes on one side does not involve the driver 
     b.repo.commit('ours: docs only');
     const m = gitRun(b.repo.dir, ['merge', '--no-edit', 'feature']);
     expect(m.code).toBe(0);
-    expect(existsSync(join(b.repo.dir, '.migrations', b.theirsIds[0]!, 'up.sql'))).toBe(true);
+    expect(existsSync(join(b.repo.dir, '.migrations', b.theirsIds[0], 'up.sql'))).toBe(true);
     expect((await runBraid(['check'], { cwd: b.repo.dir })).code).toBe(0);
   } finally {
     b.repo.cleanup();
