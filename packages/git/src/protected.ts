@@ -194,7 +194,7 @@ export async function readProtectedFolders(
     if (seenTop.has(top.oid)) return; // identical directory on an earlier ref: nothing new
     seenTop.add(top.oid);
     for (const e of parseTree(top.content, repo.oidBytes)) {
-      if (e.type !== 'tree' || folders.has(e.name)) continue;
+      if (e.type !== 'tree' || e.name.startsWith('.') || folders.has(e.name)) continue;
       folders.set(e.name, { ref: ref.name, commit: ref.commit, tree: e.oid });
     }
   });
