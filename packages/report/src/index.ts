@@ -1,1 +1,3 @@
-export {};
+export * from './model';
+export * from './dag';
+export * from './render';
