@@ -12,14 +12,18 @@ const notExt = (catalog: string, oid: string): string =>
   `not exists (select 1 from pg_depend e where e.classid = '${catalog}'::regclass and e.objid = ${oid} and e.deptype = 'e')`;
 
 /** Grants other than the owner's own, as a JSON array, defaults made explicit. */
-const grants = (acl: string, kind: string, owner: string): string => `(
+const grants = (acl: string, kind: string, owner: string): string => `case when ${acl} is null then ${
+  kind === 'f'
+    ? `json_build_array(json_build_object('grantee', 'PUBLIC', 'privilege', 'EXECUTE', 'grantable', false))`
+    : `'[]'::json`
+} else (
   select coalesce(json_agg(json_build_object(
            'grantee', case when a.grantee = 0 then 'PUBLIC' else pg_get_userbyid(a.grantee) end,
            'privilege', a.privilege_type,
            'grantable', a.is_grantable)
          order by case when a.grantee = 0 then 'PUBLIC' else pg_get_userbyid(a.grantee) end, a.privilege_type), '[]'::json)
-  from aclexplode(coalesce(${acl}, acldefault('${kind}', ${owner}))) a
-  where a.grantee <> ${owner})`;
+  from aclexplode(${acl}) a
+  where a.grantee <> ${owner}) end`;
 
 export const Q_SCHEMAS = `
 select n.nspname as name, obj_description(n.oid, 'pg_namespace') as comment,
@@ -89,9 +93,10 @@ select c.oid::int8::text as oid, n.nspname as schema, c.relname as name, c.relki
           from pg_inherits i join pg_class pc on pc.oid = i.inhparent join pg_namespace pn on pn.oid = pc.relnamespace
          where i.inhrelid = c.oid) as parents,
        c.relrowsecurity as row_security, c.relforcerowsecurity as force_row_security,
-       obj_description(c.oid, 'pg_class') as comment,
+       dd.description as comment,
        ${grants('c.relacl', 'r', 'c.relowner')} as grants
 from pg_class c join pg_namespace n on n.oid = c.relnamespace
+left join pg_description dd on dd.objoid = c.oid and dd.classoid = 'pg_class'::regclass and dd.objsubid = 0
 where c.relkind in ('r', 'p') and ${NSP} and ${notExt('pg_class', 'c.oid')}`;
 
 export const Q_COLUMNS = `
@@ -118,22 +123,24 @@ select co.conrelid::int8::text as oid, co.conname as name, co.contype as contype
        case when co.contype = 'f' then
          (select json_build_array(rn.nspname, rc.relname) from pg_class rc join pg_namespace rn on rn.oid = rc.relnamespace
            where rc.oid = co.confrelid) end as refs,
-       obj_description(co.oid, 'pg_constraint') as comment
+       dd.description as comment
 from pg_constraint co
 join pg_class c on c.oid = co.conrelid
 join pg_namespace n on n.oid = c.relnamespace
+left join pg_description dd on dd.objoid = co.oid and dd.classoid = 'pg_constraint'::regclass and dd.objsubid = 0
 where co.contype in ('p', 'u', 'f', 'c', 'x') and co.conislocal and co.conparentid = 0
   and c.relkind in ('r', 'p') and ${NSP}`;
 
 export const Q_INDEXES = `
 select n.nspname as schema, i.relname as name, tn.nspname as table_schema, t.relname as table_name,
        pg_get_indexdef(i.oid) as definition, x.indisunique as "unique", x.indisvalid as valid,
-       obj_description(i.oid, 'pg_class') as comment
+       dd.description as comment
 from pg_index x
 join pg_class i on i.oid = x.indexrelid
 join pg_namespace n on n.oid = i.relnamespace
 join pg_class t on t.oid = x.indrelid
 join pg_namespace tn on tn.oid = t.relnamespace
+left join pg_description dd on dd.objoid = i.oid and dd.classoid = 'pg_class'::regclass and dd.objsubid = 0
 where t.relkind in ('r', 'p', 'm') and ${NSP} and not i.relispartition and ${notExt('pg_class', 'i.oid')}
   and not exists (select 1 from pg_constraint co
                    where co.conindid = i.oid and co.conrelid = t.oid and co.contype in ('p', 'u', 'x'))`;
@@ -149,9 +156,10 @@ select n.nspname as schema, c.relname as name, c.relkind = 'm' as materialized,
           join pg_class dc on dc.oid = d.refobjid
           join pg_namespace dn on dn.oid = dc.relnamespace
          where r.ev_class = c.oid) as depends_on,
-       obj_description(c.oid, 'pg_class') as comment,
+       dd.description as comment,
        ${grants('c.relacl', 'r', 'c.relowner')} as grants
 from pg_class c join pg_namespace n on n.oid = c.relnamespace
+left join pg_description dd on dd.objoid = c.oid and dd.classoid = 'pg_class'::regclass and dd.objsubid = 0
 where c.relkind in ('v', 'm') and ${NSP} and ${notExt('pg_class', 'c.oid')}`;
 
 export const Q_FUNCTIONS = `
