@@ -50,6 +50,18 @@ export interface MeasuredImpact {
   indexesBuilt: string[];
 }
 
+/** What a migration did to seeded data (`braid test --seed ROWS`). Data loss is flagged, not failed. */
+export interface DataReport {
+  /** Tables filled with generated rows before this migration (they were empty). */
+  seeded: string[];
+  /** Tables that could not be filled (a CHECK, a type braid cannot generate, …) and why. */
+  notSeeded: { table: string; reason: string }[];
+  /** What up.sql did to existing rows: "up.sql drops column users.phone holding 100 values". */
+  lost: string[];
+  /** What down.sql cannot give back: "down.sql does not restore the 100 values of column users.phone". */
+  notRestored: string[];
+}
+
 export interface MigrationTestResult {
   id: string;
   status: TestCategory;
@@ -59,6 +71,10 @@ export interface MigrationTestResult {
   /** How the run continued after a problem, and other remarks. */
   notes: string[];
   impact?: MeasuredImpact;
+  /** With --seed: what the migration did to the data. */
+  data?: DataReport;
+  /** With --seed: up.sql loses data, or down.sql cannot restore it (a flag, not a failure). */
+  dataLosing?: boolean;
 }
 
 export interface EngineRun {
@@ -209,6 +225,8 @@ function summaryLine(r: EngineRun): string {
   const c = countResults(r.results);
   const parts = [`${c.ok} ok`];
   if (c.irreversible) parts.push(`${c.irreversible} irreversible`);
+  const losing = r.results.filter((x) => x.dataLosing).length;
+  if (losing) parts.push(`${losing} data-losing`);
   if (c.failed) {
     const cats = FAILING_CATEGORIES.filter((k) => c.byCategory[k]).map((k) => `${c.byCategory[k]} ${k}`);
     parts.push(`${c.failed} failed (${cats.join(', ')})`);
@@ -247,6 +265,8 @@ export function renderTestText(report: TestReport, opts: { impact?: boolean } = 
         for (const s of p.snippet ?? []) lines.push(`    ${s}`);
         for (const d of p.differences ?? []) lines.push(`      ${d}`);
       }
+      for (const d of r.data?.lost ?? []) lines.push(`    data-losing: ${d}`);
+      for (const d of r.data?.notRestored ?? []) lines.push(`    data-losing: ${d}`);
       for (const n of r.notes) lines.push(`    note: ${n}`);
       if (opts.impact && r.impact) lines.push(`    measured: ${impactText(r.impact)}`);
     }
@@ -292,13 +312,14 @@ export function renderTestMarkdown(report: TestReport): string {
     const cells = report.runs.map((run) => {
       const r = run.results.find((x) => x.id === id);
       if (!r) return 'not run';
-      return isFailing(r.status) ? `**${r.status}**` : r.status;
+      const tag = isFailing(r.status) ? `**${r.status}**` : r.status;
+      return r.dataLosing ? `${tag} (data-losing)` : tag;
     });
     out.push(`| \`${id}\` | ${cells.join(' | ')} |`);
   }
   out.push('');
   for (const run of report.runs) {
-    const failing = run.results.filter((r) => r.problems.length > 0 || r.notes.length > 0);
+    const failing = run.results.filter((r) => r.problems.length > 0 || r.notes.length > 0 || r.dataLosing);
     if (failing.length === 0) continue;
     out.push(`### ${engineName(run)}`, '');
     for (const r of failing) {
@@ -307,6 +328,8 @@ export function renderTestMarkdown(report: TestReport): string {
         out.push(`  - ${p.category}: ${mdEscape(p.message)}`);
         for (const d of p.differences ?? []) out.push(`    - ${mdEscape(d)}`);
       }
+      for (const d of [...(r.data?.lost ?? []), ...(r.data?.notRestored ?? [])])
+        out.push(`  - data-losing: ${mdEscape(d)}`);
       for (const n of r.notes) out.push(`  - note: ${mdEscape(n)}`);
     }
     out.push('');
@@ -359,12 +382,19 @@ export function renderJUnit(report: TestReport): string {
     out.push('    </properties>');
     for (const r of run.results) {
       const open = `    <testcase classname="braid.${run.engine}" name="${xmlEscape(r.id)}" time="${sec(r.ms)}"`;
-      if (r.status === 'ok') {
+      const dataLines = [...(r.data?.lost ?? []), ...(r.data?.notRestored ?? [])];
+      if (r.status === 'ok' && dataLines.length === 0) {
         out.push(`${open}/>`);
         continue;
       }
       out.push(`${open}>`);
-      if (r.status === 'irreversible') {
+      if (dataLines.length > 0)
+        out.push(
+          `      <system-out>${xmlEscape(dataLines.map((d) => `data-losing: ${d}`).join('\n'))}</system-out>`,
+        );
+      if (r.status === 'ok') {
+        // data-losing only: reported, not failed
+      } else if (r.status === 'irreversible') {
         out.push('      <skipped message="declared irreversible: down.sql not run"/>');
       } else {
         const first = r.problems[0];

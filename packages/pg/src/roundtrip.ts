@@ -21,10 +21,13 @@ import {
   describeDownDiff,
   describeReupDiff,
   diffSchemas,
+  displayKey,
+  EnvironmentError,
   FindingsError,
   isEmptyDiff,
   statusOf,
   versionText,
+  type DataReport,
   type EngineRun,
   type MeasuredImpact,
   type MigrationTestResult,
@@ -48,6 +51,8 @@ export interface RoundTripOptions {
   dirLabel?: string;
   /** Measure tables rewritten and indexes built (two catalog queries per migration); default true. */
   impact?: boolean;
+  /** Fill every empty table with this many generated rows before each tested migration. */
+  seed?: number;
   onEvent?: (e: RoundTripEvent) => void;
 }
 
@@ -158,6 +163,7 @@ interface Ctx {
   ex: Executor;
   dir: string;
   impact: boolean;
+  seed?: number;
 }
 
 function fileOf(c: Ctx, m: SourceMigration, name: string): string {
@@ -238,20 +244,27 @@ async function roundTripTx(
   const notes: string[] = [];
   const irreversible = m.directives.irreversible;
   let impact: MeasuredImpact | undefined;
+  let data: DataReport | undefined;
+  let d0: DataSnapshot | undefined;
   await c.ex.exec('begin');
   let s1: SchemaModel;
   try {
+    if (c.seed) {
+      data = { ...(await seed(c.ex, c.seed)), lost: [], notRestored: [] };
+      d0 = await dataSnapshot(c.ex);
+    }
     const before = c.impact ? await relations(c.ex) : undefined;
     const u0 = performance.now();
     await runUp(c, m);
     const upMs = performance.now() - u0;
     if (before) impact = impactOf(before, await relations(c.ex), upMs);
+    if (data && d0) data.lost = dataLoss(d0, await dataSnapshot(c.ex), 'up');
     s1 = await introspect(c.ex);
   } catch (e) {
     await c.ex.exec('rollback').catch(() => undefined);
     problems.push(problem('up-fails', e));
     notes.push('up.sql was rolled back; the following migrations run without it');
-    return { result: finish(m, problems, notes, t0, impact), state: s0 };
+    return { result: finish(m, problems, notes, t0, impact, data), state: s0 };
   }
   try {
     if (!irreversible && m.files.down === undefined) {
@@ -262,7 +275,9 @@ async function roundTripTx(
       });
     } else if (!irreversible) {
       await c.ex.exec('savepoint braid_after_up');
-      await downAndReup(c, m, s0, s1, problems);
+      await downAndReup(c, m, s0, s1, problems, async () => {
+        if (data && d0) data.notRestored = dataLoss(d0, await dataSnapshot(c.ex), 'down');
+      });
       await c.ex.exec('rollback to savepoint braid_after_up');
       if (problems.length > 0) notes.push('continued from the state after up.sql');
     }
@@ -271,7 +286,7 @@ async function roundTripTx(
     await c.ex.exec('rollback').catch(() => undefined);
     throw e;
   }
-  return { result: finish(m, problems, notes, t0, impact), state: s1 };
+  return { result: finish(m, problems, notes, t0, impact, data), state: s1 };
 }
 
 async function downAndReup(
@@ -280,6 +295,7 @@ async function downAndReup(
   s0: SchemaModel,
   s1: SchemaModel,
   problems: TestProblem[],
+  afterDown?: () => Promise<void>,
 ): Promise<void> {
   try {
     await runFile(c.ex, fileOf(c, m, 'down.sql'), m.files.down ?? '');
@@ -287,6 +303,7 @@ async function downAndReup(
     problems.push(problem('down-fails', e));
     return;
   }
+  await afterDown?.();
   const sDown = await introspect(c.ex);
   const dd = differs('down-differs', c, m, s0, sDown);
   if (dd) problems.push(dd);
@@ -313,6 +330,19 @@ async function roundTripNoTx(
   const problems: TestProblem[] = [];
   const notes: string[] = [];
   let impact: MeasuredImpact | undefined;
+  let data: DataReport | undefined;
+  let d0: DataSnapshot | undefined;
+  if (c.seed) {
+    await c.ex.exec('begin');
+    try {
+      data = { ...(await seed(c.ex, c.seed)), lost: [], notRestored: [] };
+      await c.ex.exec('commit');
+    } catch (e) {
+      await c.ex.exec('rollback').catch(() => undefined);
+      throw e;
+    }
+    d0 = await dataSnapshot(c.ex);
+  }
   const before = c.impact ? await relations(c.ex) : undefined;
   const u0 = performance.now();
   try {
@@ -322,20 +352,23 @@ async function roundTripNoTx(
     notes.push(
       'no-transaction: the statements before the failing one stay applied; the following migrations run on that state',
     );
-    return { result: finish(m, problems, notes, t0, impact), state: await introspect(c.ex) };
+    return { result: finish(m, problems, notes, t0, impact, data), state: await introspect(c.ex) };
   }
   const upMs = performance.now() - u0;
   if (before) impact = impactOf(before, await relations(c.ex), upMs);
+  if (data && d0) data.lost = dataLoss(d0, await dataSnapshot(c.ex), 'up');
   const s1 = await introspect(c.ex);
-  if (m.directives.irreversible) return { result: finish(m, problems, notes, t0, impact), state: s1 };
+  if (m.directives.irreversible) return { result: finish(m, problems, notes, t0, impact, data), state: s1 };
   if (m.files.down === undefined) {
     problems.push({
       category: 'down-fails',
       message: `${fileOf(c, m, 'down.sql')} does not exist and the migration is not marked -- braid:irreversible`,
     });
-    return { result: finish(m, problems, notes, t0, impact), state: s1 };
+    return { result: finish(m, problems, notes, t0, impact, data), state: s1 };
   }
-  await downAndReup(c, m, s0, s1, problems);
+  await downAndReup(c, m, s0, s1, problems, async () => {
+    if (data && d0) data.notRestored = dataLoss(d0, await dataSnapshot(c.ex), 'down');
+  });
   const last = problems[problems.length - 1];
   let state = s1;
   if (last && (last.category === 'down-fails' || last.category === 'reup-fails')) {
@@ -346,7 +379,7 @@ async function roundTripNoTx(
   } else if (last?.category === 'reup-differs') {
     state = await introspect(c.ex);
   }
-  return { result: finish(m, problems, notes, t0, impact), state };
+  return { result: finish(m, problems, notes, t0, impact, data), state };
 }
 
 function finish(
@@ -355,7 +388,9 @@ function finish(
   notes: string[],
   t0: number,
   impact: MeasuredImpact | undefined,
+  data?: DataReport,
 ): MigrationTestResult {
+  const losing = data ? data.lost.length + data.notRestored.length > 0 : false;
   return {
     id: m.id,
     status: statusOf(problems, m.directives.irreversible),
@@ -363,6 +398,7 @@ function finish(
     ms: Math.round((performance.now() - t0) * 10) / 10,
     notes,
     ...(impact ? { impact } : {}),
+    ...(data ? { data, dataLosing: losing } : {}),
   };
 }
 
@@ -378,7 +414,12 @@ export async function runRoundTrips(
   opts: RoundTripOptions = {},
 ): Promise<EngineRun> {
   const t0 = performance.now();
-  const c: Ctx = { ex, dir: opts.dirLabel ?? '.migrations', impact: opts.impact ?? true };
+  const c: Ctx = {
+    ex,
+    dir: opts.dirLabel ?? '.migrations',
+    impact: opts.impact ?? true,
+    ...(opts.seed ? { seed: opts.seed } : {}),
+  };
   const first = migrations.findIndex((m) => tested.has(m.id));
   let last = -1;
   migrations.forEach((m, i) => {
@@ -433,7 +474,10 @@ export async function openTestShadow(serverUrl?: string): Promise<TestShadow> {
     await admin.exec(`create database ${quoteIdent(name)} template template0`);
   } catch (e) {
     await admin.close();
-    throw e;
+    throw new EnvironmentError(
+      'shadow-create',
+      `--shadow-db ${admin.label}: cannot create a temporary database for the test run: ${e instanceof Error ? e.message : String(e)}`,
+    );
   }
   const u = new URL(serverUrl);
   u.pathname = `/${name}`;
@@ -454,4 +498,235 @@ export async function openTestShadow(serverUrl?: string): Promise<TestShadow> {
       await admin.close();
     },
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// --seed ROWS: generated data before each migration, and what the migration does to it.
+
+interface SeedColumn {
+  name: string;
+  type: string;
+  category: string;
+  typname: string;
+  notnull: boolean;
+  skip: boolean;
+  maxlen: number | null;
+  is_enum: boolean;
+  fk_table: string | null;
+  fk_column: string | null;
+}
+
+interface SeedTable {
+  oid: string;
+  name: string;
+  columns: SeedColumn[];
+  deps: string[];
+}
+
+const Q_SEED_TABLES = `
+select c.oid::text as oid,
+       quote_ident(n.nspname) || '.' || quote_ident(c.relname) as name,
+       coalesce((select json_agg(json_build_object(
+           'name', a.attname,
+           'type', format_type(a.atttypid, a.atttypmod),
+           'category', t.typcategory,
+           'typname', t.typname,
+           'notnull', a.attnotnull,
+           'skip', a.attidentity <> '' or a.attgenerated <> ''
+                   or coalesce(pg_get_expr(d.adbin, d.adrelid) like 'nextval(%', false),
+           'maxlen', case when a.atttypmod > 4 and t.typcategory = 'S' then a.atttypmod - 4 end,
+           'is_enum', t.typtype = 'e',
+           'fk_table', fk.ftable,
+           'fk_column', fk.fcolumn) order by a.attnum)
+          from pg_attribute a
+          join pg_type t on t.oid = a.atttypid
+          left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
+          left join lateral (
+            select quote_ident(fn.nspname) || '.' || quote_ident(fc.relname) as ftable, fa.attname as fcolumn
+              from pg_constraint k
+              join pg_class fc on fc.oid = k.confrelid
+              join pg_namespace fn on fn.oid = fc.relnamespace
+              join pg_attribute fa on fa.attrelid = k.confrelid and fa.attnum = k.confkey[1]
+             where k.conrelid = a.attrelid and k.contype = 'f' and array_length(k.conkey, 1) = 1
+               and k.conkey[1] = a.attnum
+             limit 1) fk on true
+         where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped), '[]') as columns,
+       coalesce((select json_agg(distinct k.confrelid::text) from pg_constraint k
+                  where k.conrelid = c.oid and k.contype = 'f' and k.confrelid <> c.oid), '[]') as deps
+  from pg_class c
+  join pg_namespace n on n.oid = c.relnamespace
+ where c.relkind = 'r' and not c.relispartition
+   and n.nspname not in ('pg_catalog', 'information_schema', 'braid')
+   and n.nspname not like 'pg\\_%'
+ order by 2`;
+
+function parseJson<T>(v: unknown): T {
+  return (typeof v === 'string' ? JSON.parse(v) : v) as T;
+}
+
+async function seedTables(ex: Executor): Promise<SeedTable[]> {
+  const r = await ex.query<{ oid: string; name: string; columns: unknown; deps: unknown }>(Q_SEED_TABLES);
+  return r.rows.map((x) => ({
+    oid: x.oid,
+    name: x.name,
+    columns: parseJson<SeedColumn[]>(x.columns),
+    deps: parseJson<string[]>(x.deps),
+  }));
+}
+
+/** A SQL expression generating column values from the row number `g`, or undefined (leave NULL/default). */
+function valueExpr(col: SeedColumn): string | undefined {
+  if (col.skip) return undefined;
+  const t = col.type;
+  if (col.fk_table && col.fk_column) {
+    const fc = quoteIdent(col.fk_column);
+    return `(select ${fc} from ${col.fk_table} order by ${fc} offset ((g - 1) % greatest((select count(*) from ${col.fk_table}), 1)) limit 1)`;
+  }
+  if (col.is_enum) return `(enum_range(null::${t}))[1 + (g % array_length(enum_range(null::${t}), 1))]`;
+  switch (col.typname) {
+    case 'uuid':
+      return `md5(g::text)::uuid`;
+    case 'json':
+    case 'jsonb':
+      return `json_build_object('n', g)::${t}`;
+    case 'bytea':
+      return `decode(md5(g::text), 'hex')`;
+    case 'inet':
+    case 'cidr':
+      return `('10.' || (g / 65536) % 256 || '.' || (g / 256) % 256 || '.' || g % 256)::${t}`;
+    case 'time':
+    case 'timetz':
+      return `(time '00:00' + g * interval '1 second')::${t}`;
+    case 'interval':
+      return `g * interval '1 second'`;
+    case 'int2':
+      return `(g % 32767)::int2`;
+    case 'bool':
+      return `(g % 2 = 0)`;
+  }
+  switch (col.category) {
+    case 'N':
+      return `g::${t}`;
+    case 'S':
+      return col.maxlen ? `left('v' || g, ${col.maxlen})::${t}` : `('v' || g)::${t}`;
+    case 'D':
+      return `(timestamp '2020-01-01' + g * interval '1 minute')::${t}`;
+    case 'A':
+      return col.notnull ? `'{}'::${t}` : undefined;
+  }
+  return undefined;
+}
+
+/** FK order: referenced tables first (cycles broken arbitrarily). */
+function fkOrder(tables: SeedTable[]): SeedTable[] {
+  const byOid = new Map(tables.map((t) => [t.oid, t]));
+  const out: SeedTable[] = [];
+  const seen = new Set<string>();
+  const visit = (t: SeedTable, stack: Set<string>): void => {
+    if (seen.has(t.oid) || stack.has(t.oid)) return;
+    stack.add(t.oid);
+    for (const d of t.deps) {
+      const dep = byOid.get(d);
+      if (dep) visit(dep, stack);
+    }
+    seen.add(t.oid);
+    out.push(t);
+  };
+  for (const t of tables) visit(t, new Set());
+  return out;
+}
+
+/**
+ * Fills every empty table with `rows` generated rows in one INSERT … SELECT … FROM
+ * generate_series per table (server side), referenced tables first. A table whose insert fails
+ * (a CHECK, a type braid cannot generate) is left empty and reported. Must run in a transaction.
+ */
+async function seed(
+  ex: Executor,
+  rows: number,
+): Promise<{ seeded: string[]; notSeeded: { table: string; reason: string }[] }> {
+  const seeded: string[] = [];
+  const notSeeded: { table: string; reason: string }[] = [];
+  for (const t of fkOrder(await seedTables(ex))) {
+    const empty = await ex.query<{ e: boolean }>(`select not exists (select from ${t.name}) as e`);
+    if (!empty.rows[0]?.e) continue;
+    const cols = t.columns
+      .map((c) => ({ c, e: valueExpr(c) }))
+      .filter((x): x is { c: SeedColumn; e: string } => x.e !== undefined);
+    const sql =
+      cols.length === 0
+        ? `insert into ${t.name} select from generate_series(1, ${rows}) g`
+        : `insert into ${t.name} (${cols.map((x) => quoteIdent(x.c.name)).join(', ')}) select ${cols.map((x) => x.e).join(', ')} from generate_series(1, ${rows}) g`;
+    await ex.exec('savepoint braid_seed');
+    try {
+      await ex.exec(sql);
+      await ex.exec('release savepoint braid_seed');
+      seeded.push(t.name);
+    } catch (e) {
+      await ex.exec('rollback to savepoint braid_seed');
+      await ex.exec('release savepoint braid_seed');
+      notSeeded.push({ table: t.name, reason: pgErrorInfo(e)?.message ?? String(e) });
+    }
+  }
+  return { seeded, notSeeded };
+}
+
+/** Row count and non-null count per column of every user table: table -> { rows, columns }. */
+type DataSnapshot = Map<string, { rows: number; columns: Map<string, number> }>;
+
+async function dataSnapshot(ex: Executor): Promise<DataSnapshot> {
+  const out: DataSnapshot = new Map();
+  for (const t of await seedTables(ex)) {
+    const cols = t.columns.map((c) => c.name);
+    const sel = [`count(*)::text as "n"`, ...cols.map((c, i) => `count(${quoteIdent(c)})::text as "c${i}"`)];
+    const r = await ex.query<Record<string, string>>(`select ${sel.join(', ')} from ${t.name}`);
+    const row = r.rows[0] ?? {};
+    out.set(t.name, {
+      rows: Number(row['n'] ?? 0),
+      columns: new Map(cols.map((c, i) => [c, Number(row[`c${i}`] ?? 0)])),
+    });
+  }
+  return out;
+}
+
+function dataLoss(before: DataSnapshot, after: DataSnapshot, who: 'up' | 'down'): string[] {
+  const out: string[] = [];
+  for (const [table, b] of before) {
+    const name = displayKey(table);
+    const a = after.get(table);
+    if (b.rows === 0) continue;
+    if (!a) {
+      out.push(
+        who === 'up'
+          ? `up.sql drops table ${name} holding ${b.rows} rows`
+          : `down.sql does not restore table ${name} (${b.rows} rows before up.sql)`,
+      );
+      continue;
+    }
+    if (a.rows < b.rows) {
+      out.push(
+        who === 'up'
+          ? `up.sql deletes ${b.rows - a.rows} of the ${b.rows} rows of ${name}`
+          : `down.sql does not restore ${b.rows - a.rows} of the ${b.rows} rows of ${name}`,
+      );
+    }
+    for (const [col, n] of b.columns) {
+      if (n === 0) continue;
+      const k = a.columns.get(col);
+      if (k === undefined) {
+        out.push(
+          who === 'up'
+            ? `up.sql drops column ${name}.${col} holding ${n} values`
+            : `down.sql does not restore column ${name}.${col} (${n} values before up.sql)`,
+        );
+      } else if (k < n && a.rows >= b.rows) {
+        out.push(
+          who === 'up'
+            ? `up.sql sets ${n - k} of the ${n} values of ${name}.${col} to NULL`
+            : `down.sql does not restore the values of ${name}.${col} (${n} before up.sql, ${k} after down.sql)`,
+        );
+      }
+    }
+  }
+  return out;
 }

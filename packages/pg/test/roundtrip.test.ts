@@ -161,4 +161,61 @@ describe.each(engines)('round trips on %s', (_name, server) => {
     expect(byId(r, c.id).problems.map((p) => p.category)).toEqual(['down-differs', 'reup-fails']);
     expect(byId(r, c.id).notes.join(' ')).toContain('no-transaction');
   });
+
+  it('--seed: flags a dropped column with data as data-losing and keeps every row of a NOT NULL column with a default', async () => {
+    const kinds = mig('kind', "create type kind as enum ('a', 'b');", 'drop type kind;');
+    const users = mig(
+      'users',
+      `create table users (id bigint generated always as identity primary key, email varchar(40) not null unique,
+         phone text, born date, meta jsonb, k kind not null, ok boolean, score numeric(6,2) check (score >= 0));`,
+      'drop table users;',
+    );
+    const orders = mig(
+      'orders',
+      'create table orders (id serial primary key, user_id bigint not null references users (id), uid uuid unique);',
+      'drop table orders;',
+    );
+    const dropPhone = mig(
+      'drop_phone',
+      'alter table users drop column phone;',
+      'alter table users add column phone text;',
+    );
+    const addStatus = mig(
+      'status',
+      "alter table users add column status text not null default 'new';",
+      'alter table users drop column status;',
+    );
+    const purge = mig('purge', 'delete from orders where id % 2 = 0;', 'select 1;');
+    const shadow = await openTestShadow(server);
+    let r: EngineRun;
+    try {
+      const migs = [kinds, users, orders, dropPhone, addStatus, purge];
+      r = await runRoundTrips(shadow.ex, migs, new Set(migs.map((m) => m.id)), { seed: 50 });
+      const counts = await shadow.ex.query<{ u: string; o: string }>(
+        'select (select count(*) from users)::text as u, (select count(*) from orders)::text as o',
+      );
+      expect(counts.rows[0]).toEqual({ u: '50', o: '25' });
+    } finally {
+      await shadow.close();
+    }
+    expect(byId(r, users.id).data?.seeded).toEqual([]);
+    expect(byId(r, orders.id).data?.seeded).toEqual(['public.users']);
+    expect(byId(r, dropPhone.id).data?.seeded).toEqual(['public.orders']);
+    expect(byId(r, orders.id).data?.notSeeded).toEqual([]);
+    const drop = byId(r, dropPhone.id);
+    expect(drop.status).toBe('ok');
+    expect(drop.dataLosing).toBe(true);
+    expect(drop.data?.lost).toEqual(['up.sql drops column users.phone holding 50 values']);
+    expect(drop.data?.notRestored).toEqual([
+      'down.sql does not restore the values of users.phone (50 before up.sql, 0 after down.sql)',
+    ]);
+    const add = byId(r, addStatus.id);
+    expect(add.status).toBe('ok');
+    expect(add.dataLosing).toBe(false);
+    expect(add.data?.lost).toEqual([]);
+    expect(byId(r, purge.id).data?.lost).toEqual(['up.sql deletes 25 of the 50 rows of orders']);
+    expect(byId(r, purge.id).data?.notRestored).toEqual([
+      'down.sql does not restore 25 of the 50 rows of orders',
+    ]);
+  });
 });

@@ -33,6 +33,7 @@ interface TestArgs {
   format: string | undefined;
   junit: string | undefined;
   impact: boolean;
+  seed: string | undefined;
   'shadow-db': string | undefined;
 }
 
@@ -156,6 +157,7 @@ async function runEngine(
   serverUrl: string | undefined,
   migrations: readonly SourceMigration[],
   tested: Set<string>,
+  seed: number | undefined,
 ): Promise<EngineRun> {
   const shadow = await openTestShadow(engine === 'server' ? serverUrl : undefined);
   let bar: import('cli-progress').SingleBar | undefined;
@@ -174,6 +176,7 @@ async function runEngine(
       bar.start(tested.size, 0, { id: '' });
     }
     return await runRoundTrips(shadow.ex, migrations, tested, {
+      ...(seed ? { seed } : {}),
       onEvent: (e) => {
         if (e.type === 'tested') bar?.update(e.done, { id: e.result.id });
       },
@@ -203,6 +206,11 @@ export const testCommand = defineCommand<TestArgs>({
       })
       .option('format', { type: 'string', describe: 'text (default), md or json' })
       .option('junit', { type: 'string', describe: 'also write a JUnit XML report to FILE' })
+      .option('seed', {
+        type: 'string',
+        describe:
+          'fill every empty table with ROWS generated rows before each migration and report data the migration loses or down.sql cannot restore',
+      })
       .option('impact', {
         type: 'boolean',
         default: false,
@@ -227,11 +235,12 @@ export const testCommand = defineCommand<TestArgs>({
       }
     }
     const engines = parseEngines(args.engines, serverUrl);
+    const seed = parseSeed(args.seed);
     const { root, migrations } = projectMigrations(ctx.cwd);
     const { tested, selection } = await selectMigrations(args, root, migrations);
     const runs: EngineRun[] = [];
     if (tested.size > 0) {
-      for (const e of engines) runs.push(await runEngine(ctx, e, serverUrl, migrations, tested));
+      for (const e of engines) runs.push(await runEngine(ctx, e, serverUrl, migrations, tested, seed));
     }
     const report: TestReport = {
       selection,
@@ -246,6 +255,17 @@ export const testCommand = defineCommand<TestArgs>({
     return report.ok ? 0 : EXIT_FINDINGS;
   },
 });
+
+function parseSeed(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < 1 || n > 1_000_000) {
+    throw new UsageError('bad-seed', `--seed ${v}: expected a number of rows from 1 to 1000000`, {
+      data: { argument: '--seed' },
+    });
+  }
+  return n;
+}
 
 function writeJUnit(ctx: Context, file: string, report: TestReport): void {
   const target = path.resolve(ctx.cwd, file);
