@@ -3,7 +3,8 @@
 // a primary key, a foreign key, an index, a check, a default; a view every 10 tables) on the
 // server. Times, as whole processes on the same database in the same run:
 //   1. pg_dump --schema-only (the baseline),
-//   2. braid's introspection alone (a bundled driver: connect, introspect, print the model as JSON),
+//   2. braid's introspection alone (a bundled driver: introspectUrl — three sessions share the
+//      catalog queries — then the model printed as JSON),
 //   3. `braid schema diff --from URL --to URL --format json` (two introspections + diff + DDL).
 // Prints times and ratios; goal: (2) <= 1.0x pg_dump.
 // Usage: node scripts/bench/introspect.mjs [sizes, default 100,1000,5000] [runs, default 3]
@@ -35,9 +36,9 @@ const work = mkdtempSync(path.join(os.tmpdir(), 'braid-bench-introspect-'));
 const driver = path.join(work, 'introspect.cjs');
 await build({
   stdin: {
-    contents: `const { openExecutor, introspect } = require('@braid/pg');
-      (async () => { const ex = await openExecutor(process.argv[2]); const m = await introspect(ex);
-        process.stdout.write(JSON.stringify(m)); await ex.close(); })().catch((e) => { console.error(e); process.exit(1); });`,
+    contents: `const { introspectUrl } = require('@braid/pg');
+      introspectUrl(process.argv[2]).then((m) => process.stdout.write(JSON.stringify(m)),
+        (e) => { console.error(e); process.exit(1); });`,
     resolveDir: root,
     loader: 'js',
   },

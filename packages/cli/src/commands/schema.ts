@@ -22,7 +22,7 @@ import {
   type SqlFile,
   connectPg,
   introspect,
-  openExecutor,
+  introspectUrl,
   openPGlite,
   replaySchema,
   replaySqlFiles,
@@ -112,12 +112,7 @@ async function loadSource(src: string, arg: string, args: SchemaArgs, ctx: Conte
         throw new UsageError('bad-source', `${arg} ${src}: no such PGlite data directory`);
       src = `pglite:${dir}`;
     }
-    const ex = await openExecutor(src, 'braid schema');
-    try {
-      return { model: await introspect(ex), kind: 'database', label: redact(ex.label) };
-    } finally {
-      await ex.close();
-    }
+    return { model: await introspectUrl(src, 'braid schema'), kind: 'database', label: redact(src) };
   }
   const p = path.resolve(ctx.cwd, src);
   if (fs.existsSync(p)) {

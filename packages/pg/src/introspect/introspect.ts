@@ -11,6 +11,7 @@ import {
   qualifiedKey,
 } from '@braid/core';
 import type { Executor } from '../executor';
+import { connectPg, openExecutor } from '../executors';
 import * as Q from './queries';
 
 /** Statistics of one introspection (for --json output and benchmarks). */
@@ -50,6 +51,24 @@ function grantsOf(v: unknown): Grant[] {
 }
 
 /**
+ * Opens a database URL and introspects it; on a server, with two extra sessions that share
+ * the catalog queries (the model is the same; only the wall time differs).
+ */
+export async function introspectUrl(url: string, applicationName = 'braid introspect'): Promise<SchemaModel> {
+  const ex = await openExecutor(url, applicationName);
+  const helpers: Executor[] = [];
+  try {
+    if (ex.engine === 'postgres') {
+      helpers.push(...(await Promise.all([0, 1].map(() => connectPg(url, applicationName)))));
+    }
+    return (await introspectWithStats(ex, { helpers })).model;
+  } finally {
+    for (const h of helpers) await h.close();
+    await ex.close();
+  }
+}
+
+/**
  * Reads the schema of the database behind `ex` into the normalized model: one set-based query
  * per object kind. Works on a server and on PGlite (engine differences are normalised here;
  * see docs/schema.md).
@@ -58,25 +77,69 @@ export async function introspect(ex: Executor): Promise<SchemaModel> {
   return (await introspectWithStats(ex)).model;
 }
 
-export async function introspectWithStats(
-  ex: Executor,
-): Promise<{ model: SchemaModel; stats: IntrospectStats }> {
-  let queries = 0;
-  const q = async (sql: string): Promise<Row[]> => {
-    queries++;
-    return (await ex.query<Row>(sql)).rows;
-  };
-  const m = emptyModel();
-  // The catalog queries are cheap but look expensive to the planner: JIT compilation would cost
-  // more than the queries themselves (≈20 ms each on a 1,000-table schema). Off for this
-  // session while we read, restored after.
+export interface IntrospectOptions {
+  /**
+   * Extra sessions on the same database (a server only): the catalog queries are spread over
+   * them, so that a large schema is read by several backends at once. Owned by the caller.
+   */
+  helpers?: readonly Executor[];
+}
+
+// Most expensive first, so that a pool of sessions finishes together.
+const ALL_QUERIES = [
+  Q.Q_COLUMNS,
+  Q.Q_INDEXES,
+  Q.Q_CONSTRAINTS,
+  Q.Q_TABLES,
+  Q.Q_VIEWS,
+  Q.Q_FUNCTIONS,
+  Q.Q_SEQUENCES,
+  Q.Q_TYPES,
+  Q.Q_TRIGGERS,
+  Q.Q_POLICIES,
+  Q.Q_SCHEMAS,
+  Q.Q_EXTENSIONS,
+];
+
+/**
+ * The catalog queries behind JIT: they are cheap but look expensive to the planner, and JIT
+ * compilation would cost more than the queries themselves (≈20 ms each on a 1,000-table schema).
+ * Off for the session while fn runs, restored after.
+ */
+async function withoutJit<T>(ex: Executor, fn: () => Promise<T>): Promise<T> {
   const jit = (await ex.query<{ v: string }>(`select current_setting('jit', true) as v`)).rows[0]?.v;
   if (jit === 'on') await ex.query(`select set_config('jit', 'off', false)`);
   try {
-    return await read(m);
+    return await fn();
   } finally {
     if (jit === 'on') await ex.query(`select set_config('jit', 'on', false)`);
   }
+}
+
+async function fetchAll(sessions: readonly Executor[]): Promise<Map<string, Row[]>> {
+  const out = new Map<string, Row[]>();
+  let next = 0;
+  await Promise.all(
+    sessions.map((ex) =>
+      withoutJit(ex, async () => {
+        while (next < ALL_QUERIES.length) {
+          const sql = ALL_QUERIES[next++];
+          out.set(sql, (await ex.query<Row>(sql)).rows);
+        }
+      }),
+    ),
+  );
+  return out;
+}
+
+export async function introspectWithStats(
+  ex: Executor,
+  opts: IntrospectOptions = {},
+): Promise<{ model: SchemaModel; stats: IntrospectStats }> {
+  const fetched = await fetchAll([ex, ...(opts.helpers ?? [])]);
+  const q = async (sql: string): Promise<Row[]> => fetched.get(sql) ?? [];
+  const queries = fetched.size;
+  return read(emptyModel());
 
   async function read(m: SchemaModel): Promise<{ model: SchemaModel; stats: IntrospectStats }> {
     for (const r of await q(Q.Q_SCHEMAS)) {

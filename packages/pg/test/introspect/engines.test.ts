@@ -1,5 +1,5 @@
 import { diffSchemas, renderDiffText } from '@braid/core';
-import { introspect, openPGlite } from '@braid/pg';
+import { introspect, introspectUrl, introspectWithStats, openPGlite } from '@braid/pg';
 import { close, open } from './helpers';
 
 /** One script exercising every object kind (views excluded: see the second test and docs/schema.md). */
@@ -68,6 +68,25 @@ describe('server and PGlite introspect the same SQL to the same model', () => {
     } finally {
       await lite.close();
       await close(server);
+    }
+  });
+});
+
+describe('introspection sessions', () => {
+  it('twelve queries whatever the size; extra sessions give the same model', async () => {
+    const db = await open(EVERY_KIND);
+    try {
+      const one = await introspectWithStats(db.ex);
+      expect(one.stats.queries).toBe(12);
+      expect(one.stats.objects).toBeGreaterThan(20);
+      // pglite:memory names a fresh database each time: the pool applies to servers only.
+      const pooled =
+        db.db.engine === 'postgres'
+          ? await introspectUrl(db.db.url)
+          : (await introspectWithStats(db.ex)).model;
+      expect(pooled).toEqual(one.model);
+    } finally {
+      await close(db);
     }
   });
 });
