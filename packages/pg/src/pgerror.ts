@@ -19,7 +19,7 @@ export function pgErrorInfo(e: unknown): PgErrorInfo | undefined {
   const x = e as Error & Record<string, unknown>;
   if (typeof x['code'] !== 'string' || !/^[0-9A-Z]{5}$/.test(x['code'])) return undefined;
   const pos = x['position'] === undefined ? undefined : Number(x['position']);
-  const str = (k: string) => (typeof x[k] === 'string' && x[k] ? (x[k]) : undefined);
+  const str = (k: string) => (typeof x[k] === 'string' && x[k] ? x[k] : undefined);
   const info: PgErrorInfo = { message: redact(e.message), code: x['code'] };
   const detail = str('detail');
   const hint = str('hint');
