@@ -24,7 +24,7 @@ export function renderMermaid(
   for (const side of ['base', 'ours', 'theirs'] as const) {
     const inSide = nodes.filter((n) => n.side === side);
     if (inSide.length === 0) continue;
-    lines.push(`  subgraph ${side}["${q(`${side}: ${labels[side]}`)}"]`);
+    lines.push(`  subgraph side_${side}["${q(`${side}: ${labels[side]}`)}"]`);
     for (const n of inSide) lines.push(`    ${key.get(n.id)}["${q(n.id)}"]`);
     lines.push('  end');
   }

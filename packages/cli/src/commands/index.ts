@@ -16,6 +16,8 @@ import { installCommand } from './install';
 import { uninstallCommand } from './uninstall';
 import { schemaCommand } from './schema';
 import { testCommand } from './test';
+import { reportCommand } from './report';
+import { ciCommand } from './ci';
 
 // One line per command; each command lives in its own file (commands/<name>.ts).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs' CommandModule is invariant in its args; each module checks its own
@@ -38,4 +40,6 @@ export const commands: AnyCommand[] = [
   installCommand,
   uninstallCommand,
   testCommand,
+  reportCommand,
+  ciCommand,
 ];
