@@ -3,8 +3,7 @@
 // a primary key, a foreign key, an index, a check, a default; a view every 10 tables) on the
 // server. Times, as whole processes on the same database in the same run:
 //   1. pg_dump --schema-only (the baseline),
-//   2. braid's introspection alone (a bundled driver: introspectUrl — three sessions share the
-//      catalog queries — then the model printed as JSON),
+//   2. braid's introspection alone (a bundled driver: introspectUrl, then the model printed as JSON),
 //   3. `braid schema diff --from URL --to URL --format json` (two introspections + diff + DDL).
 // Prints times and ratios; goal: (2) <= 1.0x pg_dump.
 // Usage: node scripts/bench/introspect.mjs [sizes, default 100,1000,5000] [runs, default 3]

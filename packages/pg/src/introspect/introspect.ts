@@ -11,7 +11,7 @@ import {
   qualifiedKey,
 } from '@braid/core';
 import type { Executor } from '../executor';
-import { connectPg, openExecutor } from '../executors';
+import { openExecutor } from '../executors';
 import * as Q from './queries';
 
 /** Statistics of one introspection (for --json output and benchmarks). */
@@ -51,19 +51,15 @@ function grantsOf(v: unknown): Grant[] {
 }
 
 /**
- * Opens a database URL and introspects it; on a server, with two extra sessions that share
- * the catalog queries (the model is the same; only the wall time differs).
+ * Opens a database URL, introspects it in one session and closes it. (Spreading the queries over
+ * several sessions was measured slower: each backend warms its own catalog caches, and that
+ * warm-up, not the queries, is most of the cost.)
  */
 export async function introspectUrl(url: string, applicationName = 'braid introspect'): Promise<SchemaModel> {
   const ex = await openExecutor(url, applicationName);
-  const helpers: Executor[] = [];
   try {
-    if (ex.engine === 'postgres') {
-      helpers.push(...(await Promise.all([0, 1].map(() => connectPg(url, applicationName)))));
-    }
-    return (await introspectWithStats(ex, { helpers })).model;
+    return await introspect(ex);
   } finally {
-    for (const h of helpers) await h.close();
     await ex.close();
   }
 }
