@@ -120,6 +120,42 @@ describe.each(shadowArgs())('braid test on %s', (_engine, args) => {
   });
 });
 
+describe.each(shadowArgs())('braid test --seed on %s', (_engine, args) => {
+  it('flags a migration that drops a column with data as data-losing, not as failed', async () => {
+    const p = makeProject([
+      users,
+      {
+        slug: 'drop_email',
+        up: 'alter table users drop column email;\n',
+        down: 'alter table users add column email text;\n',
+      },
+      {
+        slug: 'not_null_default',
+        up: "alter table users add column plan text not null default 'free';\n",
+        down: 'alter table users drop column plan;\n',
+      },
+    ]);
+    try {
+      const r = await runBraid(['test', '--all', '--seed', '30', ...args], { cwd: p.repo.dir });
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain('    data-losing: up.sql drops column users.email holding 30 values');
+      expect(r.stdout).toContain(
+        '    data-losing: down.sql does not restore the values of users.email (30 before up.sql, 0 after down.sql)',
+      );
+      expect(r.stdout).toMatch(/3 migrations tested on .*: 3 ok, 1 data-losing in/);
+      const j = await runBraidJson<TestReport>(['test', p.ids[2], '--seed', '30', ...args], {
+        cwd: p.repo.dir,
+      });
+      expect(j.code).toBe(0);
+      const res = j.json.runs[0].results[0];
+      expect(res.dataLosing).toBe(false);
+      expect(res.data?.seeded).toEqual(['public.users']);
+    } finally {
+      p.repo.cleanup();
+    }
+  });
+});
+
 describe('braid test arguments', () => {
   it('refuses unknown ids, conflicting selections, bad formats and a server engine without --shadow-db', async () => {
     const p = makeProject([users]);
@@ -130,6 +166,7 @@ describe('braid test arguments', () => {
         [['test', '--format', 'xml'], '--format xml: expected text, md or json'],
         [['test', '--engines', 'server'], '--engines server needs --shadow-db URL'],
         [['test', '--engines', 'oracle'], '--engines: unknown engine "oracle"'],
+        [['test', '--seed', '0'], '--seed 0: expected a number of rows'],
       ];
       for (const [argv, msg] of cases) {
         const r = await runBraid(argv, { cwd: p.repo.dir });
