@@ -193,4 +193,26 @@ describe('reports', () => {
     expect(stack).toEqual([]);
     expect(xmlEscape('a\u0001<b>')).toBe('a&lt;b&gt;');
   });
+
+  it('data-losing migrations are flagged in every rendering without failing the run', () => {
+    const r = run('pglite', [['1_a', 'ok']]);
+    r.results[0].data = {
+      seeded: ['public.users'],
+      notSeeded: [],
+      lost: ['up.sql drops column users.phone holding 10 values'],
+      notRestored: [
+        'down.sql does not restore the values of users.phone (10 before up.sql, 0 after down.sql)',
+      ],
+    };
+    r.results[0].dataLosing = true;
+    const rep: TestReport = { selection: 'all', tested: ['1_a'], runs: [r], ok: reportOk([r]) };
+    expect(rep.ok).toBe(true);
+    const text = renderTestText(rep);
+    expect(text).toContain('    data-losing: up.sql drops column users.phone holding 10 values');
+    expect(text.some((l) => l.includes('1 ok, 1 data-losing in'))).toBe(true);
+    expect(renderTestMarkdown(rep)).toContain('| `1_a` | ok (data-losing) |');
+    const xml = renderJUnit(rep);
+    expect(xml).toContain('<system-out>data-losing: up.sql drops column users.phone holding 10 values');
+    expect(xml).not.toContain('<failure');
+  });
 });
