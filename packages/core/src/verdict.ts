@@ -418,8 +418,34 @@ export interface VerdictInput {
   };
 }
 
+/**
+ * Footprints name functions without their argument types, so two sides that each add a new
+ * overload of one name collide by name. The replayed object diffs know the signatures: when
+ * both sides only *add* functions of that name and their signatures are disjoint, it is two
+ * different functions (a note, not a conflict). Anything else stays a conflict.
+ */
+export function refineOverloads(c: Collision, ours?: SchemaDiff, theirs?: SchemaDiff): Collision {
+  if (c.severity !== 'conflict' || !c.object.startsWith('function ') || !ours || !theirs) return c;
+  if (![...c.ours, ...c.theirs].every((t) => t.action === 'create')) return c;
+  const name = c.object.slice('function '.length);
+  const of = (d: SchemaDiff) =>
+    d.changes.filter((x) => x.collection === 'functions' && x.key.startsWith(`${name}(`));
+  const o = of(ours);
+  const t = of(theirs);
+  if (o.length === 0 || t.length === 0) return c;
+  if (![...o, ...t].every((x) => x.action === 'added')) return c;
+  if (o.some((x) => t.some((y) => y.key === x.key))) return c;
+  return {
+    ...c,
+    severity: 'note',
+    reason: `${c.reason}: different overloads (ours ${o.map((x) => x.key).join(', ')}; theirs ${t.map((x) => x.key).join(', ')}), proven by the replays`,
+  };
+}
+
 export function decideVerdict(input: VerdictInput): Verdict {
-  const collisions = findCollisions(input.ours.touches, input.theirs.touches);
+  const collisions = findCollisions(input.ours.touches, input.theirs.touches).map((c) =>
+    input.replay ? refineOverloads(c, input.ours.diff, input.theirs.diff) : c,
+  );
   const reasons: string[] = [];
   const advice: string[] = [];
   for (const m of input.manifestConflicts) reasons.push(`manifest: ${m}`);

@@ -5,6 +5,7 @@ import {
   decideVerdict,
   findCollisions,
   overlappingChanges,
+  refineOverloads,
   touchesOf,
   type SideSummary,
   type Touch,
@@ -128,7 +129,7 @@ describe('static collisions', () => {
 
   test('a statement location is <id>/up.sql:LINE', () => {
     const ts = touches('20260101000000_x', '-- c\n\ncreate table a (id int);');
-    expect(ts[0]!.at).toBe('20260101000000_x/up.sql:3');
+    expect(ts[0].at).toBe('20260101000000_x/up.sql:3');
   });
 });
 
@@ -157,6 +158,44 @@ describe('overlappingChanges (object diffs)', () => {
       fields: [],
     };
     expect(overlappingChanges(d(t), d(t))).toEqual(['table public.t: added by ours, added by theirs']);
+  });
+});
+
+describe('refineOverloads', () => {
+  const fn = (key: string, action: 'added' | 'changed' = 'added') => ({
+    collection: 'functions' as const,
+    kind: 'function',
+    key,
+    action,
+    fields: [],
+  });
+  const c = () =>
+    findCollisions(
+      touches('o', 'create function f(a int) returns int language sql as $$ select a $$;'),
+      touches('t', 'create function f(a text) returns text language sql as $$ select a $$;'),
+    )[0]!;
+  test('two new overloads with disjoint signatures become a note', () => {
+    const r = refineOverloads(
+      c(),
+      { changes: [fn('public.f(a integer)')] },
+      { changes: [fn('public.f(a text)')] },
+    );
+    expect(r.severity).toBe('note');
+    expect(r.reason).toMatch(/different overloads/);
+  });
+  test('the same signature, or a replaced function, stays a conflict', () => {
+    expect(
+      refineOverloads(c(), { changes: [fn('public.f(a integer)')] }, { changes: [fn('public.f(a integer)')] })
+        .severity,
+    ).toBe('conflict');
+    expect(
+      refineOverloads(
+        c(),
+        { changes: [fn('public.f(a integer)', 'changed')] },
+        { changes: [fn('public.f(a text)')] },
+      ).severity,
+    ).toBe('conflict');
+    expect(refineOverloads(c(), undefined, undefined).severity).toBe('conflict');
   });
 });
 
@@ -200,7 +239,7 @@ describe('decideVerdict', () => {
       theirs: side('t', 'create table b (id int);'),
       manifestConflicts: [],
       replay: {
-        outcomes: [okReplays[0]!, { ...okReplays[1]!, ok: false, error: 'x/up.sql:1:1: boom' }],
+        outcomes: [okReplays[0], { ...okReplays[1], ok: false, error: 'x/up.sql:1:1: boom' }],
         shadow,
       },
     });
