@@ -51,7 +51,7 @@ export const downMirror: MigrationRule = {
         if (al.action === 'drop' && al.sub)
           droppedSub.add(`${qname(al.object)}|${al.sub.kind}|${al.sub.name ?? ''}`);
       for (const r of st.footprint.renames)
-        reversedRenames.add(`${r.to.kind}:${qname(r.to)}->${qname(r.from)}`);
+        reversedRenames.add(`${r.from.kind}:${qname(r.from)}->${qname(r.to)}`);
     }
     if (incomplete) return [];
     const gone = (ref: ObjectRef): boolean => {

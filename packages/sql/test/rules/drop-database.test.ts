@@ -1,0 +1,6 @@
+import { ruleSuite } from './helper';
+
+ruleSuite('drop-database', {
+  ok: ['DROP TABLE t;'],
+  error: ['DROP DATABASE legacy;'],
+});
