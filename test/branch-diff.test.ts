@@ -165,6 +165,27 @@ describe('braid diff', () => {
   });
 });
 
+test('in a shallow clone without the merge base: exit 3 saying how to deepen', async () => {
+  const b = buildScenario(COMMUTING);
+  const parent = tempDir();
+  try {
+    const clone = join(parent, 'clone');
+    git(parent, ['clone', '-q', '--depth', '1', '--no-single-branch', `file://${b.repo.dir}`, clone]);
+    const r = await runBraid(['diff', 'origin/main', 'origin/feature', '--static'], { cwd: clone });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(
+      /no merge base .* shallow clone: fetch more history with `git fetch --deepen=N`/,
+    );
+    git(clone, ['fetch', '-q', '--unshallow']);
+    const ok = await runBraid(['diff', 'origin/main', 'origin/feature', '--static'], { cwd: clone });
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/verdict: UNPROVEN \(static analysis only\)/);
+  } finally {
+    b.repo.cleanup();
+    wrapRepo(parent).cleanup();
+  }
+});
+
 describe('braid install / uninstall', () => {
   test('installs the driver and hooks, chains an existing hook, and uninstall restores exactly', async () => {
     const b = buildScenario(COMMUTING);
