@@ -232,7 +232,7 @@ export function generateDdl(from: SchemaModel, to: SchemaModel, opts: DdlOptions
     a: Record<string, T>,
     b: Record<string, T>,
     rebuild: (x: T) => boolean,
-  ): { drop: string[]; create: string[] } {
+  ): { drop: string[]; create: string[]; created: Set<string> } {
     const drop: string[] = [];
     const create: string[] = [];
     for (const k of keysOf(a)) {
@@ -241,12 +241,13 @@ export function generateDdl(from: SchemaModel, to: SchemaModel, opts: DdlOptions
       if (relationGone(x.table)) continue;
       if (!y || !same(x, y) || rebuild(x)) drop.push(k);
     }
+    const dropped = new Set(drop);
     for (const k of keysOf(b)) {
       const y = b[k];
       const x = a[k];
-      if (!x || relationNew(y.table) || drop.includes(k)) create.push(k);
+      if (!x || relationNew(y.table) || dropped.has(k)) create.push(k);
     }
-    return { drop, create };
+    return { drop, create, created: new Set(create) };
   }
   const strip = <T extends { comment: string | null }>(r: Record<string, T>): Record<string, T> => {
     const o: Record<string, T> = {};
@@ -712,7 +713,7 @@ export function generateDdl(from: SchemaModel, to: SchemaModel, opts: DdlOptions
   for (const k of keysOf(to.triggers)) {
     const t = to.triggers[k];
     const before = from.triggers[k];
-    const effective = trg.create.includes(k) || !before ? 'O' : before.enabled;
+    const effective = trg.created.has(k) || !before ? 'O' : before.enabled;
     if (t.enabled === effective) continue;
     const tab = to.tables[t.table];
     const verb = { O: 'ENABLE', D: 'DISABLE', R: 'ENABLE REPLICA', A: 'ENABLE ALWAYS' }[t.enabled];
@@ -728,6 +729,8 @@ export function generateDdl(from: SchemaModel, to: SchemaModel, opts: DdlOptions
   }
 
   for (const f of late) f();
+
+  const createdConSet = new Set(createdCons.map(([t, c]) => conKey(t, c)));
 
   // ---- comments --------------------------------------------------------------------------
   const comment = (target: string, a: string | null | undefined, b: string | null, fresh: boolean): void => {
@@ -786,7 +789,7 @@ export function generateDdl(from: SchemaModel, to: SchemaModel, opts: DdlOptions
       );
     }
     for (const c of keysOf(b.constraints)) {
-      const fr = fresh || createdCons.some(([t, n]) => t === k && n === c);
+      const fr = fresh || createdConSet.has(conKey(k, c));
       comment(
         `CONSTRAINT ${quoteIdent(c)} ON ${tname(b)}`,
         a?.constraints[c]?.comment,
@@ -819,7 +822,7 @@ export function generateDdl(from: SchemaModel, to: SchemaModel, opts: DdlOptions
       `INDEX ${qualifiedName(b.schema, b.name)}`,
       from.indexes[k]?.comment,
       b.comment,
-      idx.create.includes(k),
+      idx.created.has(k),
     );
   }
   for (const k of keysOf(to.triggers)) {
@@ -829,7 +832,7 @@ export function generateDdl(from: SchemaModel, to: SchemaModel, opts: DdlOptions
       `TRIGGER ${quoteIdent(b.name)} ON ${tab ? tname(tab) : b.table}`,
       from.triggers[k]?.comment,
       b.comment,
-      trg.create.includes(k),
+      trg.created.has(k),
     );
   }
   for (const k of keysOf(to.policies)) {
@@ -838,7 +841,7 @@ export function generateDdl(from: SchemaModel, to: SchemaModel, opts: DdlOptions
       `POLICY ${quoteIdent(b.name)} ON ${tname(to.tables[b.table])}`,
       from.policies[k]?.comment,
       b.comment,
-      pol.create.includes(k),
+      pol.created.has(k),
     );
   }
 
