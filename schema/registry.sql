@@ -27,7 +27,10 @@ create table braid.history (
   git_author_name text,
   git_author_email text,
   git_commit text,
-  braid_version text not null
+  braid_version text not null,
+  git_branch text,
+  manifest_hash text,
+  environment text
 );
 
 create table braid.audit (
@@ -45,7 +48,20 @@ create table braid.audit (
   git_author_name text,
   git_author_email text,
   git_commit text,
-  braid_version text not null
+  braid_version text not null,
+  git_branch text,
+  manifest_hash text,
+  environment text
+);
+
+-- The lease lock (--lock lease): pooler-safe, stolen only after expires_at.
+create table braid.lease (
+  name text primary key,
+  holder text not null,
+  token text not null,
+  acquired_at timestamptz not null default clock_timestamp(),
+  heartbeat_at timestamptz not null default clock_timestamp(),
+  expires_at timestamptz not null
 );
 
 create table braid.progress (

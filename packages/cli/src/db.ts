@@ -171,9 +171,21 @@ export function withApplyOptions<T>(y: Argv<T>): Argv<
     'lock-timeout': string | undefined;
     'lock-retries': string | undefined;
     'allow-edited': boolean;
+    lock: string;
+    'lease-ttl': string | undefined;
   }
 > {
   return withLockWait(y)
+    .option('lock', {
+      type: 'string',
+      choices: ['advisory', 'lease'],
+      default: 'advisory',
+      describe: 'runner lock: a session advisory lock, or a lease row (works through PgBouncer in transaction mode)',
+    })
+    .option('lease-ttl', {
+      type: 'string',
+      describe: 'with --lock lease: how long a lease lives without a heartbeat (default 30s)',
+    })
     .option('lock-timeout', {
       type: 'string',
       describe: 'lock_timeout for each migration’s DDL (default 5s); retried with backoff on timeout',
@@ -195,4 +207,15 @@ export function parseCount(value: string | undefined, flag: string, fallback: nu
     );
   }
   return Number(value);
+}
+
+/** --lock / --lease-ttl → the apply engine's options. */
+export function lockOptions(args: { lock?: string; 'lease-ttl'?: string | undefined }): {
+  lock: 'advisory' | 'lease';
+  leaseTtlMs: number;
+} {
+  return {
+    lock: args.lock === 'lease' ? 'lease' : 'advisory',
+    leaseTtlMs: parseDuration(args['lease-ttl'], '--lease-ttl', 30_000),
+  };
 }

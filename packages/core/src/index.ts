@@ -13,3 +13,5 @@ export * from './protect';
 export * from './merge';
 export * from './verdict';
 export * from './testreport';
+export * from './config';
+export * from './policy';

@@ -4,3 +4,4 @@ export * from './repo';
 export * from './protected';
 export * from './project';
 export * from './mergesides';
+export * from './notes';

@@ -11,6 +11,7 @@ import { BraidError, EnvironmentError, FindingsError, UsageError, redact } from 
 import { splitStatements } from '@braid/sql';
 import type { Executor } from './executor';
 import { withAdvisoryLock, type LockHolder } from './lock';
+import { ensureRegistryForLease, leaseTableExists, withLease } from './lease';
 import { PgExecutor } from './executors';
 import {
   ensureRegistry,
@@ -248,6 +249,10 @@ export interface ApplyOptions {
   onEvent?: (e: ApplyEvent) => void;
   /** The DAG: each migration's parents and `requires` (enables the out-of-order checks). */
   dependsOn?: ReadonlyMap<string, readonly string[]>;
+  /** Runner lock: `advisory` (default, session advisory lock) or `lease` (pooler-safe registry row). */
+  lock?: 'advisory' | 'lease';
+  /** Lease time to live without a heartbeat (ms), default 30 000. */
+  leaseTtlMs?: number;
 }
 
 export interface StepResult {
@@ -670,15 +675,53 @@ async function locked<T>(c: Ctx, fn: () => Promise<T>): Promise<T> {
       const r = await c.ex.query<{ pid: number }>('select pg_backend_pid() as pid');
       c.backendPid = r.rows[0]?.pid;
     }
+    if (c.opts.lock === 'lease' && c.ex.engine === 'postgres') return await leased(c, fn);
     return await withAdvisoryLock(
       c.ex,
       { waitMs: c.opts.lockWaitMs ?? 60_000, onWait: (holder) => emit(c, { type: 'lock-wait', holder }) },
-      fn,
+      async () => {
+        await refusePooler(c);
+        return fn();
+      },
     );
   } finally {
     await c.watcher?.close();
     c.watcher = undefined;
   }
+}
+
+/** Advisory lock taken, but the next statement ran on another backend: a transaction pooler. */
+async function refusePooler(c: Ctx): Promise<void> {
+  if (c.ex.engine !== 'postgres' || c.backendPid === undefined) return;
+  const r = await c.ex.query<{ pid: number }>('select pg_backend_pid() as pid');
+  const pid = r.rows[0]?.pid;
+  if (pid !== c.backendPid) {
+    throw new EnvironmentError(
+      'pooler-detected',
+      `${c.ex.label} goes through a pooler in transaction mode (statements ran on backends ${c.backendPid} and ${pid}): advisory locks do not hold there; use --lock lease`,
+    );
+  }
+}
+
+/** --lock lease: the registry row lock (lease.ts); heartbeats on a second session. */
+async function leased<T>(c: Ctx, fn: () => Promise<T>): Promise<T> {
+  if (c.opts.dryRun && !(await leaseTableExists(c.ex))) return fn(); // nothing to protect: rolled back
+  await ensureRegistryForLease(c.ex, c.opts.provenance.braidVersion);
+  const ex = c.ex;
+  return withLease(
+    ex,
+    {
+      waitMs: c.opts.lockWaitMs ?? 60_000,
+      ...(c.opts.leaseTtlMs === undefined ? {} : { ttlMs: c.opts.leaseTtlMs }),
+      onWait: (cur) =>
+        emit(c, {
+          type: 'warning',
+          message: `waiting for the migration lease${cur ? ` held by ${cur.holder} (expires ${cur.expiresAt})` : ''}`,
+        }),
+      ...(ex instanceof PgExecutor ? { openHeartbeat: () => ex.sibling('braid (lease heartbeat)') } : {}),
+    },
+    fn,
+  );
 }
 
 /** `braid up`: applies pending migrations (or, with dryRun, runs them in one rolled-back transaction). */

@@ -9,3 +9,4 @@ export * from './quote';
 export * from './apply';
 export * from './shadow';
 export * from './roundtrip';
+export * from './lease';

@@ -113,6 +113,10 @@ export interface Provenance {
   gitAuthorName?: string;
   gitAuthorEmail?: string;
   gitCommit?: string;
+  /** Set by `braid promote`: the branch, the manifest's hash and the environment name. */
+  gitBranch?: string;
+  manifestHash?: string;
+  environment?: string;
 }
 
 export interface HistoryEntry {
@@ -125,8 +129,8 @@ export interface HistoryEntry {
 /** Appends a history row and updates braid.applied. Run inside the migration's transaction. */
 export async function recordHistory(ex: Executor, e: HistoryEntry, p: Provenance): Promise<void> {
   const r = await ex.query<{ seq: string }>(
-    `insert into braid.history (id, checksum, direction, duration_ms, git_author_name, git_author_email, git_commit, braid_version)
-     values ($1, $2, $3, $4, $5, $6, $7, $8) returning seq`,
+    `insert into braid.history (id, checksum, direction, duration_ms, git_author_name, git_author_email, git_commit, braid_version${promoteCols(p)})
+     values ($1, $2, $3, $4, $5, $6, $7, $8${promoteVals(p, 9)}) returning seq`,
     [
       e.id,
       e.checksum,
@@ -136,6 +140,7 @@ export async function recordHistory(ex: Executor, e: HistoryEntry, p: Provenance
       p.gitAuthorEmail ?? null,
       p.gitCommit ?? null,
       p.braidVersion,
+      ...promoteParams(p),
     ],
   );
   if (e.direction === 'up') {
@@ -163,8 +168,8 @@ export interface AuditEntry {
 export async function recordAudit(ex: Executor, a: AuditEntry, p: Provenance): Promise<void> {
   await ex.query(
     `insert into braid.audit (id, direction, outcome, checksum, duration_ms, statement, error, sqlstate,
-                              git_author_name, git_author_email, git_commit, braid_version)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+                              git_author_name, git_author_email, git_commit, braid_version${promoteCols(p)})
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12${promoteVals(p, 13)})`,
     [
       a.id,
       a.direction,
@@ -178,6 +183,21 @@ export async function recordAudit(ex: Executor, a: AuditEntry, p: Provenance): P
       p.gitAuthorEmail ?? null,
       p.gitCommit ?? null,
       p.braidVersion,
+      ...promoteParams(p),
     ],
   );
+}
+
+// Promotion provenance columns (registry migration 20261125170000_lease): only written when set,
+// so plain up/down keep working on the same statements as before.
+const hasPromote = (p: Provenance): boolean =>
+  p.gitBranch !== undefined || p.manifestHash !== undefined || p.environment !== undefined;
+function promoteCols(p: Provenance): string {
+  return hasPromote(p) ? ', git_branch, manifest_hash, environment' : '';
+}
+function promoteVals(p: Provenance, first: number): string {
+  return hasPromote(p) ? `, $${first}, $${first + 1}, $${first + 2}` : '';
+}
+function promoteParams(p: Provenance): (string | null)[] {
+  return hasPromote(p) ? [p.gitBranch ?? null, p.manifestHash ?? null, p.environment ?? null] : [];
 }

@@ -1,6 +1,6 @@
 import { applyDown } from '@braid/pg';
 import { withDb, defineCommand } from '../runtime';
-import { gitProvenance, openDb, parseCount, parseDuration, withApplyOptions } from '../db';
+import { gitProvenance, lockOptions, openDb, parseCount, parseDuration, withApplyOptions } from '../db';
 import { eventPrinter, projectMigrations, runApply } from './up';
 
 export const downCommand = defineCommand({
@@ -21,6 +21,7 @@ export const downCommand = defineCommand({
       lockWaitMs: parseDuration(args['lock-wait'], '--lock-wait', 60_000),
       lockTimeoutMs: parseDuration(args['lock-timeout'], '--lock-timeout', 5_000),
       lockRetries: parseCount(args['lock-retries'], '--lock-retries', 3),
+      ...lockOptions(args),
       allowEdited: args['allow-edited'],
       onEvent: eventPrinter(ctx),
       ...(args.to === undefined ? {} : { to: args.to }),

@@ -18,6 +18,8 @@ import { schemaCommand } from './schema';
 import { testCommand } from './test';
 import { reportCommand } from './report';
 import { ciCommand } from './ci';
+import { approveCommand } from './approve';
+import { promoteCommand } from './promote';
 
 // One line per command; each command lives in its own file (commands/<name>.ts).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs' CommandModule is invariant in its args; each module checks its own
@@ -42,4 +44,6 @@ export const commands: AnyCommand[] = [
   testCommand,
   reportCommand,
   ciCommand,
+  approveCommand,
+  promoteCommand,
 ];

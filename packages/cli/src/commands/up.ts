@@ -10,7 +10,7 @@ import {
 } from '@braid/pg';
 import { withDb, defineCommand, type Context } from '../runtime';
 import { findProject, loadProject } from '../project';
-import { gitProvenance, openDb, parseCount, parseDuration, withApplyOptions, type ResolvedDb } from '../db';
+import { gitProvenance, lockOptions, openDb, parseCount, parseDuration, withApplyOptions, type ResolvedDb } from '../db';
 
 /** Loads this branch's migrations (manifest order) for the apply engine. */
 export function projectMigrations(cwd: string): {
@@ -124,6 +124,7 @@ export const upCommand = defineCommand({
       lockWaitMs: parseDuration(args['lock-wait'], '--lock-wait', 60_000),
       lockTimeoutMs: parseDuration(args['lock-timeout'], '--lock-timeout', 5_000),
       lockRetries: parseCount(args['lock-retries'], '--lock-retries', 3),
+      ...lockOptions(args),
       allowEdited: args['allow-edited'],
       dryRun: args['dry-run'],
       onEvent: eventPrinter(ctx),

@@ -1,0 +1,9 @@
+alter table braid.audit
+  drop column environment,
+  drop column manifest_hash,
+  drop column git_branch;
+alter table braid.history
+  drop column environment,
+  drop column manifest_hash,
+  drop column git_branch;
+drop table braid.lease;
