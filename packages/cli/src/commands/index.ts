@@ -16,10 +16,11 @@ import { installCommand } from './install';
 import { uninstallCommand } from './uninstall';
 import { schemaCommand } from './schema';
 import { testCommand } from './test';
-import { reportCommand } from './report';
-import { ciCommand } from './ci';
 import { approveCommand } from './approve';
 import { promoteCommand } from './promote';
+import { reportCommand } from './report';
+import { ciCommand } from './ci';
+import { mergePointsCommand } from './merge-points';
 
 // One line per command; each command lives in its own file (commands/<name>.ts).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs' CommandModule is invariant in its args; each module checks its own
@@ -44,6 +45,7 @@ export const commands: AnyCommand[] = [
   testCommand,
   reportCommand,
   ciCommand,
+  mergePointsCommand,
   approveCommand,
   promoteCommand,
 ];
