@@ -60,9 +60,9 @@ function suppressionsIn(comments: string[], text: string, map: SourceMap, search
     const at = text.indexOf(c, from);
     from = at >= 0 ? at + c.length : from;
     for (const m of c.matchAll(IGNORE_RE)) {
-      const reason = m[2]!.replace(/\*\/\s*$/, '').trim();
+      const reason = m[2].replace(/\*\/\s*$/, '').trim();
       const pos = map.position((at >= 0 ? at : 0) + (m.index ?? 0));
-      out.push({ rules: m[1]!.split(',').map((x) => x.trim()), reason, line: pos.line, col: pos.col });
+      out.push({ rules: m[1].split(',').map((x) => x.trim()), reason, line: pos.line, col: pos.col });
     }
   }
   return out;
@@ -79,7 +79,7 @@ export function analyzeFile(path: string, text: string, opts: AnalyzeOptions = {
     for (const st of statements) {
       const r = parseSql(st.text);
       if (r.ok) {
-        if (r.stmts.length === 1) st.ast = r.stmts[0]!.stmt;
+        if (r.stmts.length === 1) st.ast = r.stmts[0].stmt;
       } else {
         const pos = map.position(st.charStart + (r.position ?? 0));
         syntaxErrors.push({ message: r.message, line: pos.line, col: pos.col });
@@ -100,7 +100,7 @@ export function analyzeFile(path: string, text: string, opts: AnalyzeOptions = {
     if (index === 0) {
       fileSuppressions = sup;
       for (const c of st.leadingComments)
-        for (const m of c.matchAll(/braid:([a-z-]+)/g)) if (m[1] !== 'ignore') directives.add(m[1]!);
+        for (const m of c.matchAll(/braid:([a-z-]+)/g)) if (m[1] !== 'ignore') directives.add(m[1]);
     }
     const path0 = searchPath;
     analyzed.push({
@@ -122,7 +122,7 @@ export function analyzeFile(path: string, text: string, opts: AnalyzeOptions = {
   if (statements.length === 0) {
     // comments only: directives and suppressions still count
     const lead = text;
-    for (const m of lead.matchAll(/braid:([a-z-]+)/g)) if (m[1] !== 'ignore') directives.add(m[1]!);
+    for (const m of lead.matchAll(/braid:([a-z-]+)/g)) if (m[1] !== 'ignore') directives.add(m[1]);
     fileSuppressions = suppressionsIn([text], text, map, 0);
   }
   return { path, text, statements: analyzed, syntaxErrors, fileSuppressions, directives };

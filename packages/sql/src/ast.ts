@@ -8,7 +8,7 @@ export function isNode(x: unknown): x is AstNode {
 export function kindOf(n: AstNode | undefined): string {
   if (!n) return '';
   const k = Object.keys(n);
-  return k.length === 1 ? k[0]! : '';
+  return k.length === 1 ? k[0] : '';
 }
 /** The node's body: { CreateStmt: body } -> body. */
 export function inner(n: AstNode | undefined): AstNode {
@@ -69,8 +69,8 @@ export function walk(root: unknown, visit: (node: AstNode, key: string) => void 
       if (visit(x, key) === false) continue;
       const keys = Object.keys(x);
       for (let i = keys.length - 1; i >= 0; i--) {
-        const v = x[keys[i]!];
-        if (typeof v === 'object' && v !== null) stack.push([v, keys[i]!]);
+        const v = x[keys[i]];
+        if (typeof v === 'object' && v !== null) stack.push([v, keys[i]]);
       }
     }
   }

@@ -151,7 +151,7 @@ class Builder {
   }
   /** A qualified name from a list of strings: [schema, name] or [name]. */
   named(list: string[], kind: ObjectKind): ObjectRef {
-    if (list.length >= 2) return { kind, schema: list[list.length - 2]!, name: list[list.length - 1]! };
+    if (list.length >= 2) return { kind, schema: list[list.length - 2], name: list[list.length - 1] };
     return { kind, schema: this.schema, name: list[0] ?? '' };
   }
   add(list: ObjectRef[], ref: ObjectRef | undefined): void {

@@ -14,3 +14,4 @@ export {
   type MigrationRule,
   type RuleDocs,
 } from './rules';
+export * from './format';

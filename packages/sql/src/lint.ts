@@ -93,7 +93,7 @@ export function analyzeMigration(
 function recordTypes(st: AnalyzedStatement, types: Map<string, Map<string, string>>): void {
   const put = (table: string, col: string, type: string) => {
     let m = types.get(table);
-    if (!m) types.set(table, (m = new Map()));
+    if (!m) types.set(table, (m = new Map<string, string>()));
     m.set(col, type);
   };
   const cs = body(st, 'CreateStmt');
@@ -169,7 +169,7 @@ export function lintMigrations(migrations: MigrationInput[], options: LintOption
           const res = rule.check(st, ctx) ?? [];
           for (const r of res)
             findings.push(
-              make(rule, m.id, up!, st, typeof r === 'string' ? r : rule.message, st.line, st.col),
+              make(rule, m.id, up, st, typeof r === 'string' ? r : rule.message, st.line, st.col),
             );
         }
       }

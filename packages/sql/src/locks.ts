@@ -198,7 +198,7 @@ export function classify(stmt: AstNode | undefined, opts: ClassifyOptions = {}):
   const rel = (rv: AstNode | undefined) =>
     rv && s(rv, 'relname') ? `${s(rv, 'schemaname') ?? schema}.${s(rv, 'relname')!}` : undefined;
   const named = (list: string[]) =>
-    list.length >= 2 ? `${list[list.length - 2]!}.${list[list.length - 1]!}` : `${schema}.${list[0] ?? ''}`;
+    list.length >= 2 ? `${list[list.length - 2]}.${list[list.length - 1]}` : `${schema}.${list[0] ?? ''}`;
   const fx = new Effects();
   let transactional = true;
   let why: string | undefined;
@@ -517,8 +517,7 @@ export function classify(stmt: AstNode | undefined, opts: ClassifyOptions = {}):
       break;
     }
     case 'LockStmt': {
-      const mode =
-        LOCK_LEVELS[Math.max(0, Math.min(7, (typeof n['mode'] === 'number' ? n['mode'] : 8) - 1))]!;
+      const mode = LOCK_LEVELS[Math.max(0, Math.min(7, (typeof n['mode'] === 'number' ? n['mode'] : 8) - 1))];
       for (const r of a(n, 'relations')) {
         const t = rel(o(r, 'RangeVar'));
         if (t) fx.touch(t, 'table', mode, 'LOCK TABLE');

@@ -143,10 +143,10 @@ export class SourceMap {
     let hi = this.lineStarts.length - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
-      if (this.lineStarts[mid]! <= charIndex) lo = mid;
+      if (this.lineStarts[mid] <= charIndex) lo = mid;
       else hi = mid - 1;
     }
-    return { line: lo + 1, col: charIndex - this.lineStarts[lo]! + 1 };
+    return { line: lo + 1, col: charIndex - this.lineStarts[lo] + 1 };
   }
   private table(): Uint32Array {
     if (!this.byteAt) {
@@ -171,7 +171,7 @@ export class SourceMap {
     return this.byteAt;
   }
   byteOffset(charIndex: number): number {
-    return this.ascii ? charIndex : this.table()[charIndex]!;
+    return this.ascii ? charIndex : this.table()[charIndex];
   }
   charIndex(byteOffset: number): number {
     if (this.ascii) return byteOffset;
@@ -180,7 +180,7 @@ export class SourceMap {
     let hi = this.text.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (t[mid]! < byteOffset) lo = mid + 1;
+      if (t[mid] < byteOffset) lo = mid + 1;
       else hi = mid;
     }
     return lo;

@@ -3,7 +3,7 @@ import { footprint, loadParser, parseSql, qname, searchPathAfter, type Footprint
 function fp(sql: string, searchPath?: string[]): Footprint {
   const r = parseSql(sql);
   if (!r.ok) throw new Error(r.message);
-  return footprint(r.stmts[0]!.stmt, searchPath ? { searchPath } : {});
+  return footprint(r.stmts[0].stmt, searchPath ? { searchPath } : {});
 }
 const names = (refs: Array<{ kind: string; schema?: string; name: string; table?: string }>) =>
   refs.map((r) => `${r.kind} ${qname(r as never)}`);
@@ -106,10 +106,10 @@ describe('footprint', () => {
     const r = parseSql('SET search_path TO app, public; CREATE TABLE t (id int); SET search_path = DEFAULT');
     if (!r.ok) throw new Error('parse');
     let path = ['public'];
-    path = searchPathAfter(r.stmts[0]!.stmt, path);
+    path = searchPathAfter(r.stmts[0].stmt, path);
     expect(path).toEqual(['app', 'public']);
-    expect(names(footprint(r.stmts[1]!.stmt, { searchPath: path }).creates)).toEqual(['table app.t']);
-    expect(searchPathAfter(r.stmts[2]!.stmt, path)).toEqual(['$user', 'public']);
+    expect(names(footprint(r.stmts[1].stmt, { searchPath: path }).creates)).toEqual(['table app.t']);
+    expect(searchPathAfter(r.stmts[2].stmt, path)).toEqual(['$user', 'public']);
     expect(names(fp('CREATE TABLE t (id int)', ['$user', 'x']).creates)).toEqual(['table x.t']);
   });
 

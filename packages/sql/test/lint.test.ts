@@ -7,7 +7,7 @@ beforeAll(async () => {
 function locks(sql: string, pgVersion?: number): LockInfo {
   const r = parseSql(sql);
   if (!r.ok) throw new Error(r.message);
-  return classify(r.stmts[0]!.stmt, pgVersion ? { pgVersion } : {});
+  return classify(r.stmts[0].stmt, pgVersion ? { pgVersion } : {});
 }
 const eff = (sql: string, pg?: number) =>
   locks(sql, pg).effects.map(
@@ -15,7 +15,7 @@ const eff = (sql: string, pg?: number) =>
   );
 
 describe('lock classification', () => {
-  test.each<[string, string[], number]>([
+  const cases: Array<[string, string[], number?]> = [
     ['CREATE INDEX i ON t (a)', ['public.t SHARE scan'], 15],
     ['CREATE INDEX CONCURRENTLY i ON t (a)', ['public.t SHARE UPDATE EXCLUSIVE scan'], 15],
     ['DROP INDEX i', ['public.i ACCESS EXCLUSIVE'], 15],
@@ -47,10 +47,13 @@ describe('lock classification', () => {
     ['VACUUM FULL t', ['public.t ACCESS EXCLUSIVE rewrite'], 15],
     ['ALTER INDEX i RENAME TO j', ['public.i SHARE UPDATE EXCLUSIVE'], 15],
     ['ALTER INDEX i RENAME TO j', ['public.i ACCESS EXCLUSIVE'], 11],
-  ])('%s (pg %s)', (sql, expected, ...rest) => {
-    const pg = rest[0];
-    expect(eff(sql, pg)).toEqual(expected);
-  });
+  ];
+  test.each(cases.map(([sql, expected, pg]) => ({ sql, expected, pg })))(
+    '$sql (pg $pg)',
+    ({ sql, expected, pg }) => {
+      expect(eff(sql, pg)).toEqual(expected);
+    },
+  );
 
   test('transaction compatibility', () => {
     expect(locks('CREATE INDEX CONCURRENTLY i ON t (a)').transactional).toBe(false);

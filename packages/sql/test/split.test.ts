@@ -30,22 +30,19 @@ describe('splitStatements', () => {
       [10, 1],
       [10, 32],
     ]);
-    expect(got[0]!.text.startsWith('CREATE FUNCTION f()')).toBe(true);
-    expect(got[0]!.text.endsWith('$body$')).toBe(true);
-    expect(got[0]!.leading).toEqual([
-      '-- braid:no-transaction',
-      '/* outer /* nested ; */ still comment ; */',
-    ]);
-    expect(got[1]!.text).toBe('DO $$ BEGIN PERFORM 1; END $$');
-    expect(got[2]!.text).toBe(`SELECT E'it\\'s; fine', 'o''k;', "we;ird" FROM "t;x"`);
-    expect(got[3]!.text).toBe("INSERT INTO t VALUES ('é;è')");
-    expect(got[4]!.text).toBe('SELECT 2');
-    expect(got[3]!.leading).toEqual(['-- trailing']);
-    expect(got[4]!.leading).toEqual([]);
+    expect(got[0].text.startsWith('CREATE FUNCTION f()')).toBe(true);
+    expect(got[0].text.endsWith('$body$')).toBe(true);
+    expect(got[0].leading).toEqual(['-- braid:no-transaction', '/* outer /* nested ; */ still comment ; */']);
+    expect(got[1].text).toBe('DO $$ BEGIN PERFORM 1; END $$');
+    expect(got[2].text).toBe(`SELECT E'it\\'s; fine', 'o''k;', "we;ird" FROM "t;x"`);
+    expect(got[3].text).toBe("INSERT INTO t VALUES ('é;è')");
+    expect(got[4].text).toBe('SELECT 2');
+    expect(got[3].leading).toEqual(['-- trailing']);
+    expect(got[4].leading).toEqual([]);
     // byte offsets: the two accented letters take two bytes each
     const bytes = Buffer.from(fixture, 'utf8');
     for (const s of got) expect(bytes.subarray(s.start, s.end).toString('utf8')).toBe(s.text);
-    expect(got[4]!.start - got[3]!.start).toBe(Buffer.byteLength("INSERT INTO t VALUES ('é;è');  "));
+    expect(got[4].start - got[3].start).toBe(Buffer.byteLength("INSERT INTO t VALUES ('é;è');  "));
   });
 
   test('the lexical fallback gives the same statements as the parser on a file that parses', () => {
@@ -60,7 +57,7 @@ describe('splitStatements', () => {
       ['CREAT TABLE b (x int)', 2, 1],
       ['SELECT 1', 3, 1],
     ]);
-    expect(sts[0]!.ast).toBeUndefined();
+    expect(sts[0].ast).toBeUndefined();
   });
 
   test('BEGIN ATOMIC bodies keep their semicolons', () => {
@@ -69,7 +66,7 @@ describe('splitStatements', () => {
     for (const parsed of [true, false]) {
       const sts = summary(sql, parsed);
       expect(sts.map((s) => s.line)).toEqual([1, 2]);
-      expect(sts[0]!.text.endsWith('SELECT 2; END')).toBe(true);
+      expect(sts[0].text.endsWith('SELECT 2; END')).toBe(true);
     }
   });
 

@@ -21,6 +21,7 @@ import { promoteCommand } from './promote';
 import { reportCommand } from './report';
 import { ciCommand } from './ci';
 import { mergePointsCommand } from './merge-points';
+import { lintCommand } from './lint';
 
 // One line per command; each command lives in its own file (commands/<name>.ts).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs' CommandModule is invariant in its args; each module checks its own
@@ -46,6 +47,7 @@ export const commands: AnyCommand[] = [
   reportCommand,
   ciCommand,
   mergePointsCommand,
+  lintCommand,
   approveCommand,
   promoteCommand,
 ];

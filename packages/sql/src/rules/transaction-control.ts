@@ -17,7 +17,7 @@ export const transactionControl: StatementRule = {
   },
   check(st) {
     return st.kind === 'TransactionStmt'
-      ? [`transaction control statement "${st.text.split(/\s+/)[0]!.toUpperCase()}" inside a migration`]
+      ? [`transaction control statement "${st.text.split(/\s+/)[0].toUpperCase()}" inside a migration`]
       : undefined;
   },
 };

@@ -1,0 +1,163 @@
+import { execFile } from 'node:child_process';
+import { EnvironmentError, UsageError } from '@braid/core';
+import {
+  failsAt,
+  lint,
+  LINT_FORMATS,
+  renderGithub,
+  renderGitlab,
+  renderJson,
+  renderSarif,
+  renderText,
+  type LintFormat,
+  type MigrationInput,
+} from '@braid/sql';
+import { defineCommand } from '../runtime';
+import { findProject, loadProject } from '../project';
+
+declare const BRAID_VERSION: string;
+
+interface LintArgs {
+  ids: string[] | undefined;
+  since: string | undefined;
+  format: string | undefined;
+  'fail-on': string;
+  'pg-version': string | undefined;
+}
+
+/** Parses --pg-version (a major version, 10..19). */
+export function parsePgVersion(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 9 || n > 30) {
+    throw new UsageError(
+      'bad-pg-version',
+      `--pg-version ${v}: expected a PostgreSQL major version such as 15`,
+      {
+        data: { argument: '--pg-version' },
+      },
+    );
+  }
+  return n;
+}
+
+/** Migration ids present in `.migrations/` at a git ref (one `git ls-tree`). */
+function idsAtRef(root: string, ref: string): Promise<Set<string>> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      'git',
+      ['-C', root, 'ls-tree', '--name-only', `${ref}`, '--', '.migrations/'],
+      { maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        if (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+            reject(new EnvironmentError('git-missing', 'git is not installed (needed by --since)'));
+          } else {
+            const why = String(stderr).split('\n')[0] || err.message;
+            reject(new UsageError('bad-ref', `--since ${ref}: ${why}`, { data: { argument: '--since' } }));
+          }
+          return;
+        }
+        const ids = new Set<string>();
+        for (const line of String(stdout).split('\n')) {
+          const name = line.trim().replace(/^\.migrations\//, '');
+          if (name && name !== 'manifest' && !name.startsWith('.')) ids.add(name);
+        }
+        resolve(ids);
+      },
+    );
+  });
+}
+
+/**
+ * `braid lint [IDs | --since REF]`: static hazards in migrations (locks, rewrites, destructive and
+ * backward-incompatible changes, braid's own checks). Exit 1 when a finding at or above
+ * --fail-on is not suppressed.
+ */
+export const lintCommand = defineCommand<LintArgs>({
+  command: 'lint [ids..]',
+  describe: 'static hazards: locks, rewrites, destructive and backward-incompatible changes',
+  builder: (y) =>
+    y
+      .positional('ids', { type: 'string', array: true, describe: 'migration ids (default: all)' })
+      .option('since', {
+        type: 'string',
+        describe:
+          'lint only migrations that are not in .migrations/ at this git ref (tables they create count as new)',
+      })
+      .option('format', {
+        type: 'string',
+        choices: LINT_FORMATS as unknown as string[],
+        describe: 'output format (default text; --json = json)',
+      })
+      .option('fail-on', {
+        type: 'string',
+        choices: ['error', 'warning', 'none'],
+        default: 'error',
+        describe: 'lowest severity that fails (exit 1)',
+      })
+      .option('pg-version', { type: 'string', describe: 'target PostgreSQL major version (default 15)' }),
+  handler: async (args, ctx) => {
+    const pgVersion = parsePgVersion(args['pg-version']);
+    const format: LintFormat = (args.format as LintFormat | undefined) ?? (args.json ? 'json' : 'text');
+    const root = findProject(ctx.cwd);
+    const project = loadProject(root);
+    const all: MigrationInput[] = [];
+    for (const m of project.migrations.values()) {
+      const input: MigrationInput = { id: m.id, dir: `.migrations/${m.id}`, up: m.files.up };
+      if (m.files.down !== undefined) input.down = m.files.down;
+      if (m.files.verify !== undefined) input.verify = m.files.verify;
+      all.push(input);
+    }
+    let only: string[] | undefined;
+    let unprotected: string[] = [];
+    if (args.ids && args.ids.length) {
+      for (const id of args.ids) {
+        if (!project.migrations.has(id)) {
+          throw new UsageError('unknown-migration', `${id}: no such migration in .migrations/manifest`, {
+            data: { argument: id },
+          });
+        }
+      }
+      only = args.ids;
+    }
+    if (args.since !== undefined) {
+      const atRef = await idsAtRef(root, args.since);
+      unprotected = all.map((m) => m.id).filter((id) => !atRef.has(id));
+      only = only ? only.filter((id) => unprotected.includes(id)) : unprotected;
+    }
+    const findings = await lint(all, {
+      ...(pgVersion ? { pgVersion } : {}),
+      unprotected,
+      ...(only ? { only } : {}),
+    });
+    const failOn = args['fail-on'] as 'error' | 'warning' | 'none';
+    switch (format) {
+      case 'json':
+        ctx.out.result({ ...renderJson(findings), migrations: only ? only.length : all.length });
+        break;
+      case 'sarif':
+        ctx.out.result(
+          renderSarif(findings, typeof BRAID_VERSION === 'string' ? BRAID_VERSION : '0.0.0-dev'),
+        );
+        break;
+      case 'gitlab':
+        ctx.out.result(renderGitlab(findings));
+        break;
+      case 'github':
+        for (const line of renderGithub(findings)) process.stdout.write(ctx.out.clean(line) + '\n');
+        break;
+      default: {
+        const sources = new Map<string, string>();
+        for (const m of all) {
+          if (only && !only.includes(m.id)) continue;
+          if (m.up !== undefined) sources.set(`${m.dir!}/up.sql`, m.up);
+          if (m.down !== undefined) sources.set(`${m.dir!}/down.sql`, m.down);
+          if (m.verify !== undefined) sources.set(`${m.dir!}/verify.sql`, m.verify);
+        }
+        for (const line of renderText(findings, sources)) ctx.out.print(line);
+      }
+    }
+    return failsAt(findings, failOn) ? 1 : 0;
+  },
+});
