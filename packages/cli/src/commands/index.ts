@@ -22,6 +22,7 @@ import { reportCommand } from './report';
 import { ciCommand } from './ci';
 import { mergePointsCommand } from './merge-points';
 import { lintCommand } from './lint';
+import { rebaseCommand } from './rebase';
 
 // One line per command; each command lives in its own file (commands/<name>.ts).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs' CommandModule is invariant in its args; each module checks its own
@@ -48,6 +49,7 @@ export const commands: AnyCommand[] = [
   ciCommand,
   mergePointsCommand,
   lintCommand,
+  rebaseCommand,
   approveCommand,
   promoteCommand,
 ];
