@@ -52,7 +52,6 @@ await build({
   nodePaths: [path.join(root, 'node_modules')],
 });
 
-const best = (f) => Math.min(...Array.from({ length: RUNS }, f));
 try {
   for (const n of SIZES) {
     const name = `braid_bench_introspect_${n}`;
@@ -62,18 +61,23 @@ try {
     execFileSync('psql', [url, '-v', 'ON_ERROR_STOP=1', '-qf', file], {
       stdio: ['ignore', 'ignore', 'inherit'],
     });
-    const dump = best(() => timeProcess('pg_dump', 'pg_dump', ['--schema-only', '-f', '/dev/null', url]));
-    const intro = best(() => timeProcess('introspect', process.execPath, [driver, url], { cwd: work }));
-    const diff = best(() =>
-      timeProcess(
-        'schema diff',
-        process.execPath,
-        [braidBin, 'schema', 'diff', '--from', url, '--to', url, '--format', 'json'],
-        {
-          cwd: work,
-        },
-      ),
-    );
+    // Interleaved runs (dump, introspect, diff; dump, …), best of each: fair under a shared load.
+    const t = { dump: [], intro: [], diff: [] };
+    for (let r = 0; r < RUNS; r++) {
+      t.dump.push(timeProcess('pg_dump', 'pg_dump', ['--schema-only', '-f', '/dev/null', url]));
+      t.intro.push(timeProcess('introspect', process.execPath, [driver, url], { cwd: work }));
+      t.diff.push(
+        timeProcess(
+          'schema diff',
+          process.execPath,
+          [braidBin, 'schema', 'diff', '--from', url, '--to', url, '--format', 'json'],
+          {
+            cwd: work,
+          },
+        ),
+      );
+    }
+    const [dump, intro, diff] = [t.dump, t.intro, t.diff].map((xs) => Math.min(...xs));
     printTable(
       `${n} tables (+${n} indexes, ${n - 1} foreign keys, ${Math.floor(n / 10)} views), best of ${RUNS}`,
       [
