@@ -10,13 +10,13 @@ const A = { slug: 'a', up: 'create table a (id int);\n', down: 'drop table a;\n'
 describe('braid approve', () => {
   it('records, replaces and revokes approvals as git notes keyed by migration', async () => {
     const p = makeProject([A]);
-    const id = p.ids[0]!;
+    const id = p.ids[0];
     try {
       const r = await runBraidJson(['approve', id], { cwd: p.repo.dir });
       expect(r.code).toBe(0);
       expect(r.json).toMatchObject({
         id,
-        hash: p.entries[0]!.hash,
+        hash: p.entries[0].hash,
         approverName: 'Test Author',
         approverEmail: 'author@example.com',
         revoked: false,
@@ -30,7 +30,7 @@ describe('braid approve', () => {
       p.repo.remove('.approval-object');
       const lines = p.repo.git('notes', '--ref', 'braid', 'show', oid).trim().split('\n');
       expect(lines.map((l) => JSON.parse(l) as Record<string, string>)).toEqual([
-        expect.objectContaining({ id, hash: p.entries[0]!.hash, approverEmail: 'author@example.com' }),
+        expect.objectContaining({ id, hash: p.entries[0].hash, approverEmail: 'author@example.com' }),
       ]);
 
       // approving again replaces one's own approval; a second reviewer adds theirs
@@ -63,7 +63,7 @@ describe('braid approve', () => {
       expect(unknown.code).toBe(2);
       expect(unknown.stderr).toContain('approve: 20990101000000_nope is not in .migrations/manifest');
       p.repo.write(`.migrations/${p.ids[0]}/up.sql`, 'create table a (id bigint);\n');
-      const stale = await runBraid(['approve', p.ids[0]!], { cwd: p.repo.dir });
+      const stale = await runBraid(['approve', p.ids[0]], { cwd: p.repo.dir });
       expect(stale.code).toBe(2);
       expect(stale.stderr).toContain('was edited since the manifest was hashed');
       expect(p.repo.git('notes', '--ref', 'braid', 'list')).toBe('');

@@ -51,7 +51,7 @@ function editAndRehash(p: Project, id: string, up: string): void {
   const i = p.ids.indexOf(id);
   const down = p.repo.git('show', `HEAD:.migrations/${id}/down.sql`);
   p.repo.write(`.migrations/${id}/up.sql`, up);
-  p.entries[i] = { ...p.entries[i]!, hash: hashMigration({ up, down }) };
+  p.entries[i] = { ...p.entries[i], hash: hashMigration({ up, down }) };
   p.repo.write('.migrations/manifest', serializeManifest({ entries: p.entries }));
   p.repo.commit(`edit ${id}`);
 }
@@ -100,7 +100,7 @@ describe.each(engines())('braid promote on %s', (engine) => {
         ['missing-approval', p.ids[0]],
         ['missing-approval', p.ids[1]],
       ]);
-      expect(blockers[0]!.message).toContain(`run braid approve ${p.ids[0]}`);
+      expect(blockers[0].message).toContain(`run braid approve ${p.ids[0]}`);
 
       for (const id of p.ids) expect((await runBraid(['approve', id], { cwd: p.repo.dir })).code).toBe(0);
 
@@ -125,7 +125,7 @@ describe.each(engines())('braid promote on %s', (engine) => {
         env,
         'select id, git_commit, git_branch, environment, manifest_hash from braid.history order by seq',
       );
-      const manifestHash = p.repo.git('show', 'HEAD:.migrations/manifest').split('\n')[0]!.split(' ')[2];
+      const manifestHash = p.repo.git('show', 'HEAD:.migrations/manifest').split('\n')[0].split(' ')[2];
       expect(hist).toEqual(
         p.ids.map((id) => ({
           id,
@@ -171,20 +171,20 @@ describe.each(engines())('braid promote on %s', (engine) => {
       ]);
       p.repo.git('config', 'user.name', 'Rita Reviewer');
       p.repo.git('config', 'user.email', 'rita@example.com');
-      const approve = await runBraidJson(['approve', drop!], { cwd: p.repo.dir });
+      const approve = await runBraidJson(['approve', drop], { cwd: p.repo.dir });
       expect(approve.code).toBe(0);
       expect(approve.json).toMatchObject({ id: drop, approverEmail: 'rita@example.com', approvals: 1 });
 
-      editAndRehash(p, drop!, 'drop table a cascade;\n');
+      editAndRehash(p, drop, 'drop table a cascade;\n');
       const edited = await run();
       expect(edited.code).toBe(1);
       expect(edited.json['refused']).toBe('edited-after-approval');
       expect(edited.json['message']).toBe('promote prod: refused by policy (1 blocker(s))');
-      expect((edited.json['blockers'] as { message: string }[])[0]!.message).toMatch(
+      expect((edited.json['blockers'] as { message: string }[])[0].message).toMatch(
         new RegExp(`^${drop}: edited after approval by Rita Reviewer <rita@example.com>`),
       );
 
-      expect((await runBraid(['approve', drop!], { cwd: p.repo.dir })).code).toBe(0);
+      expect((await runBraid(['approve', drop], { cwd: p.repo.dir })).code).toBe(0);
       const policy = (
         await runBraidJson(['promote', 'prod', '--dry-run'], {
           cwd: p.repo.dir,
@@ -196,9 +196,9 @@ describe.each(engines())('braid promote on %s', (engine) => {
       ]);
 
       // a revoked approval no longer counts
-      expect((await runBraid(['approve', drop!, '--revoke'], { cwd: p.repo.dir })).code).toBe(0);
+      expect((await runBraid(['approve', drop, '--revoke'], { cwd: p.repo.dir })).code).toBe(0);
       expect((await run()).json['refused']).toBe('missing-approval');
-      expect((await runBraid(['approve', drop!], { cwd: p.repo.dir })).code).toBe(0);
+      expect((await runBraid(['approve', drop], { cwd: p.repo.dir })).code).toBe(0);
 
       // a high-risk (lint error) migration is blocked by lintBlocks: error even when approved
       const [retype] = addMigrations(p, [
@@ -221,7 +221,7 @@ describe.each(engines())('braid promote on %s', (engine) => {
           down: 'alter table c alter column id type bigint;\n',
         },
       ]);
-      expect((await runBraid(['approve', hazard!], { cwd: p.repo.dir })).code).toBe(0);
+      expect((await runBraid(['approve', hazard], { cwd: p.repo.dir })).code).toBe(0);
       const blocked = await run();
       expect(blocked.code).toBe(1);
       expect(blocked.json['blockers']).toEqual([expect.objectContaining({ code: 'lint', id: hazard })]);
@@ -239,11 +239,11 @@ describe.each(engines())('braid promote on %s', (engine) => {
       runBraidJson(['promote', 'prod'], { cwd: p.repo.dir, env: { PROD_DATABASE_URL: env.url } });
     try {
       // staging-like: only b applied (out of order), by hand through the registry
-      expect((await runBraid(['up', '--db', env.url, '--to', p.ids[0]!], { cwd: p.repo.dir })).code).toBe(0);
+      expect((await runBraid(['up', '--db', env.url, '--to', p.ids[0]], { cwd: p.repo.dir })).code).toBe(0);
       await q(env, `delete from braid.applied where id = '${p.ids[0]}'`);
       await q(
         env,
-        `insert into braid.applied (id, checksum, history_seq) values ('${p.ids[1]}', '${p.entries[1]!.hash}', 0)`,
+        `insert into braid.applied (id, checksum, history_seq) values ('${p.ids[1]}', '${p.entries[1].hash}', 0)`,
       );
       const notPrefix = await run();
       expect(notPrefix.code).toBe(1);

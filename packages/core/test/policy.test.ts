@@ -7,7 +7,7 @@ const policy = (p: Partial<EnvironmentPolicy> & { approvals?: Partial<Environmen
 const appr = (id: string, hash: string, email: string): Approval => ({
   id,
   hash,
-  approverName: email.split('@')[0]!,
+  approverName: email.split('@')[0],
   approverEmail: email,
   at: '2026-11-25T17:00:00Z',
 });
