@@ -48,6 +48,13 @@ export interface MeasuredImpact {
   rewritten: string[];
   /** Indexes built (new, or rebuilt: relfilenode changed). */
   indexesBuilt: string[];
+  /**
+   * Strongest lock up.sql took on each table that existed before it (observed in pg_locks while
+   * the migration's transaction is open), beside the static analysis' prediction.
+   */
+  locks?: { table: string; observed: string | null; predicted: string | null }[];
+  /** Where observation and static analysis disagree, in words. */
+  disagreements?: string[];
 }
 
 /** What a migration did to seeded data (`braid test --seed ROWS`). Data loss is flagged, not failed. */
@@ -238,6 +245,10 @@ function impactText(i: MeasuredImpact): string {
   const parts = [`up ${i.upMs.toFixed(0)} ms`];
   if (i.rewritten.length) parts.push(`rewrote ${i.rewritten.map(displayKey).join(', ')}`);
   if (i.indexesBuilt.length) parts.push(`built ${i.indexesBuilt.map(displayKey).join(', ')}`);
+  const locks = (i.locks ?? []).filter((l) => l.observed);
+  if (locks.length)
+    parts.push(`locked ${locks.map((l) => `${displayKey(l.table)} ${l.observed}`).join(', ')}`);
+  for (const d of i.disagreements ?? []) parts.push(`disagrees with static analysis: ${d}`);
   return parts.join('; ');
 }
 

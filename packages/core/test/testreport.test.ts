@@ -215,4 +215,20 @@ describe('reports', () => {
     expect(xml).toContain('<system-out>data-losing: up.sql drops column users.phone holding 10 values');
     expect(xml).not.toContain('<failure');
   });
+
+  it('--impact lines: duration, rewrites, indexes, observed locks and disagreements', () => {
+    const r = run('postgres', [['1_a', 'ok']]);
+    r.results[0].impact = {
+      upMs: 12.3,
+      rewritten: ['public.users'],
+      indexesBuilt: ['public.users_email_idx'],
+      locks: [{ table: 'public.users', observed: 'ACCESS EXCLUSIVE', predicted: 'SHARE' }],
+      disagreements: ['users: took ACCESS EXCLUSIVE, predicted SHARE'],
+    };
+    const rep: TestReport = { selection: 'all', tested: ['1_a'], runs: [r], ok: true };
+    expect(renderTestText(rep, { impact: true })).toContain(
+      '    measured: up 12 ms; rewrote users; built users_email_idx; locked users ACCESS EXCLUSIVE; disagrees with static analysis: users: took ACCESS EXCLUSIVE, predicted SHARE',
+    );
+    expect(renderTestText(rep).some((l) => l.includes('measured'))).toBe(false);
+  });
 });

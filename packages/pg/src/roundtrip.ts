@@ -34,7 +34,7 @@ import {
   type SchemaModel,
   type TestProblem,
 } from '@braid/core';
-import { splitStatements } from '@braid/sql';
+import { analyzeFile, loadParser, lockRank, LOCK_LEVELS, splitStatements, type LockLevel } from '@braid/sql';
 import type { SourceMigration } from './apply';
 import type { Executor } from './executor';
 import { connectPg, openPGlite } from './executors';
@@ -141,6 +141,91 @@ select c.oid::text as oid, c.relfilenode::text as fn, c.relkind::text as kind,
 async function relations(ex: Executor): Promise<Map<string, RelRow>> {
   const r = await ex.query<RelRow>(Q_RELS);
   return new Map(r.rows.map((x) => [x.oid, x]));
+}
+
+const Q_LOCKS = `
+select quote_ident(n.nspname) || '.' || quote_ident(c.relname) as name, l.mode
+  from pg_locks l
+  join pg_class c on c.oid = l.relation
+  join pg_namespace n on n.oid = c.relnamespace
+ where l.pid = pg_backend_pid() and l.granted and l.locktype = 'relation'
+   and c.relkind in ('r', 'p', 'm')
+   and n.nspname not in ('pg_catalog', 'information_schema', 'braid')
+   and n.nspname not like 'pg\\_%'`;
+
+/** The relation locks this session holds: "name mode" pairs. */
+async function heldLocks(ex: Executor): Promise<Set<string>> {
+  const r = await ex.query<{ name: string; mode: string }>(Q_LOCKS);
+  return new Set(r.rows.map((x) => `${x.name}\u0000${x.mode}`));
+}
+
+/** AccessExclusiveLock -> ACCESS EXCLUSIVE. */
+function lockLevelOf(mode: string): LockLevel | undefined {
+  const words = mode
+    .replace(/Lock$/, '')
+    .replace(/([a-z])([A-Z])/g, '$1 $2')
+    .toUpperCase();
+  return (LOCK_LEVELS as readonly string[]).includes(words) ? (words as LockLevel) : undefined;
+}
+
+function stronger(a: LockLevel | undefined, b: LockLevel | undefined): LockLevel | undefined {
+  if (!a) return b;
+  if (!b) return a;
+  return lockRank(a) >= lockRank(b) ? a : b;
+}
+
+const bare = (name: string): string => name.replace(/"/g, '');
+
+/** The strongest lock the static analysis predicts per table for up.sql. */
+function predictedLocks(m: SourceMigration, pgVersion: number): Map<string, LockLevel> {
+  const out = new Map<string, LockLevel>();
+  try {
+    const f = analyzeFile(`${m.id}/up.sql`, m.files.up, { pgVersion: Math.floor(pgVersion / 10000) });
+    for (const st of f.statements) {
+      for (const e of st.locks.effects) {
+        const k = bare(e.object);
+        out.set(k, stronger(out.get(k), e.lock)!);
+      }
+    }
+  } catch {
+    // no prediction
+  }
+  return out;
+}
+
+/** Observed (new locks since `l0`) vs predicted, on tables that existed before up.sql. */
+function lockImpact(
+  l0: Set<string>,
+  l1: Set<string>,
+  existing: Set<string>,
+  predicted: Map<string, LockLevel>,
+): { locks: NonNullable<MeasuredImpact['locks']>; disagreements: string[] } {
+  const observed = new Map<string, LockLevel>();
+  for (const key of l1) {
+    if (l0.has(key)) continue;
+    const [name, mode] = key.split('\u0000');
+    if (!existing.has(name)) continue;
+    const lvl = lockLevelOf(mode);
+    if (lvl) observed.set(name, stronger(observed.get(name), lvl)!);
+  }
+  const tables = new Set([...observed.keys()]);
+  for (const [t] of predicted) {
+    const match = [...existing].find((e) => bare(e) === t);
+    if (match) tables.add(match);
+  }
+  const locks: NonNullable<MeasuredImpact['locks']> = [];
+  const disagreements: string[] = [];
+  for (const t of [...tables].sort()) {
+    const o = observed.get(t) ?? null;
+    const p = predicted.get(bare(t)) ?? null;
+    locks.push({ table: t, observed: o, predicted: p });
+    if (o && p && o !== p) {
+      disagreements.push(`${displayKey(t)}: took ${o}, predicted ${p}`);
+    } else if (o && !p && lockRank(o) > lockRank('ROW EXCLUSIVE')) {
+      disagreements.push(`${displayKey(t)}: took ${o}, not predicted`);
+    }
+  }
+  return { locks, disagreements };
 }
 
 function impactOf(before: Map<string, RelRow>, after: Map<string, RelRow>, upMs: number): MeasuredImpact {
@@ -254,10 +339,16 @@ async function roundTripTx(
       d0 = await dataSnapshot(c.ex);
     }
     const before = c.impact ? await relations(c.ex) : undefined;
+    const l0 = c.impact ? await heldLocks(c.ex) : undefined;
     const u0 = performance.now();
     await runUp(c, m);
     const upMs = performance.now() - u0;
-    if (before) impact = impactOf(before, await relations(c.ex), upMs);
+    if (before && l0) {
+      const l1 = await heldLocks(c.ex);
+      impact = impactOf(before, await relations(c.ex), upMs);
+      const existing = new Set([...before.values()].filter((r) => r.kind !== 'i').map((r) => r.name));
+      Object.assign(impact, lockImpact(l0, l1, existing, predictedLocks(m, c.ex.serverVersionNum)));
+    }
     if (data && d0) data.lost = dataLoss(d0, await dataSnapshot(c.ex), 'up');
     s1 = await introspect(c.ex);
   } catch (e) {
@@ -435,6 +526,7 @@ export async function runRoundTrips(
     ms: 0,
   };
   if (first < 0) return run;
+  await loadParser();
   for (let i = 0; i < first; i++) {
     await applyOnly(c, migrations[i]);
     opts.onEvent?.({ type: 'prefix', done: i + 1, total: first, id: migrations[i].id });

@@ -127,6 +127,11 @@ describe.each(engines)('round trips on %s', (_name, server) => {
     // ALTER COLUMN TYPE rewrites the table and rebuilds its existing indexes.
     expect(r.results[0].impact?.rewritten).toEqual(['public.a']);
     expect(r.results[0].impact?.indexesBuilt).toEqual(['public.a_pkey', 'public.a_v_idx']);
+    // Locks observed in pg_locks while the transaction is open, beside the static prediction.
+    expect(r.results[0].impact?.locks).toEqual([
+      { table: 'public.a', observed: 'ACCESS EXCLUSIVE', predicted: 'ACCESS EXCLUSIVE' },
+    ]);
+    expect(r.results[0].impact?.disagreements).toEqual([]);
     expect(r.engine).toBe(server ? 'postgres' : 'pglite');
     expect(r.serverVersionNum).toBeGreaterThan(100000);
   });
