@@ -16,7 +16,7 @@ describe('braid lint', () => {
     const p = makeProject([HAZARDS]);
     const r = await runBraid(['lint'], { cwd: p.repo.dir });
     expect(r.code).toBe(1);
-    const id = p.ids[0]!;
+    const id = p.ids[0];
     expect(r.stdout).toContain(`.migrations/${id}/up.sql:4:3: error add-column-volatile-default:`);
     expect(r.stdout).toContain(
       '  4 |   ALTER TABLE orders ADD COLUMN token uuid DEFAULT gen_random_uuid();\n    |   ^',
@@ -82,15 +82,15 @@ describe('braid lint', () => {
     expect(sarif.version).toBe('2.1.0');
     expect(sarif.$schema).toMatch(/sarif-2\.1\.0/);
     expect(sarif.runs).toHaveLength(1);
-    const run = sarif.runs[0]!;
+    const run = sarif.runs[0];
     expect(run.tool.driver.name).toBe('braid');
     const ids = run.tool.driver.rules.map((x) => x.id);
     expect(new Set(ids).size).toBe(ids.length);
     for (const res of run.results) {
       expect(['none', 'note', 'warning', 'error']).toContain(res.level);
       expect(typeof res.message.text).toBe('string');
-      expect(run.tool.driver.rules[res.ruleIndex]!.id).toBe(res.ruleId);
-      const loc = res.locations[0]!.physicalLocation;
+      expect(run.tool.driver.rules[res.ruleIndex].id).toBe(res.ruleId);
+      const loc = res.locations[0].physicalLocation;
       expect(loc.artifactLocation.uri).toMatch(/^\.migrations\/.+\.sql$/);
       expect(Number.isInteger(loc.region.startLine) && loc.region.startLine >= 1).toBe(true);
       expect(Number.isInteger(loc.region.startColumn) && loc.region.startColumn >= 1).toBe(true);
@@ -102,7 +102,7 @@ describe('braid lint', () => {
 
   test('--format github and gitlab', async () => {
     const p = makeProject([HAZARDS]);
-    const id = p.ids[0]!;
+    const id = p.ids[0];
     const gh = await runBraid(['lint', '--format', 'github'], { cwd: p.repo.dir });
     expect(gh.stdout).toContain(
       `::error file=.migrations/${id}/up.sql,line=4,col=3,title=braid add-column-volatile-default::`,
