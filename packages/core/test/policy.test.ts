@@ -1,13 +1,15 @@
 import { defaultPolicy, evaluatePolicy, riskOf, type Approval, type EnvironmentPolicy } from '@braid/core';
 
-const policy = (p: Partial<EnvironmentPolicy> & { approvals?: Partial<EnvironmentPolicy['approvals']> }) => {
+const policy = (
+  p: Partial<Omit<EnvironmentPolicy, 'approvals'>> & { approvals?: Partial<EnvironmentPolicy['approvals']> },
+): EnvironmentPolicy => {
   const d = defaultPolicy();
   return { ...d, ...p, approvals: { ...d.approvals, ...(p.approvals ?? {}) } };
 };
 const appr = (id: string, hash: string, email: string): Approval => ({
   id,
   hash,
-  approverName: email.split('@')[0],
+  approverName: email.split('@')[0] ?? email,
   approverEmail: email,
   at: '2026-11-25T17:00:00Z',
 });
