@@ -66,6 +66,16 @@ export function typeRefersTo(colType: string, key: string, t: { schema: string; 
   );
 }
 
+/** Whether a type list (function arguments, result) names a table's row type. */
+function mentionsRelation(text: string, t: { schema: string; name: string }): boolean {
+  const names = [qualifiedKey(t.schema, t.name)];
+  if (t.schema === 'public') names.push(displayIdent(t.name));
+  return names.some((n) => {
+    const esc = n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    return new RegExp(`(^|[\\s,(])${esc}($|[\\s,)\\[])`).test(text);
+  });
+}
+
 const INT_RANK: Record<string, number> = { smallint: 1, integer: 2, bigint: 3, numeric: 4 };
 
 /** true when every value of `from` fits `to` without loss (a widening); other changes are narrowing. */
@@ -366,6 +376,19 @@ export function generateDdl(from: SchemaModel, to: SchemaModel, opts: DdlOptions
       }
     }
   }
+  // Objects removed outright are dropped last (after the columns and defaults that used them
+  // have changed); objects recreated under the same name are dropped here.
+  const late: (() => void)[] = [];
+  for (const k of keysOf(from.functions)) {
+    const a = from.functions[k];
+    const b = to.functions[k];
+    if (b && a.kind === b.kind && a.returns === b.returns) continue;
+    const sql = `DROP ${a.kind === 'procedure' ? 'PROCEDURE' : 'FUNCTION'} ${tname(a)}(${a.identityArgs})`;
+    // Recreated, or signed with the row type of a table being dropped: before the tables go.
+    const sig = `${a.identityArgs} ${a.returns ?? ''}`;
+    if (b || [...droppedTables].some((t) => mentionsRelation(sig, from.tables[t]))) emit(sql);
+    else late.push(() => emit(sql));
+  }
   // Columns removed (or whose generation expression changes: dropped and added back).
   for (const k of keysOf(from.tables)) {
     if (droppedTables.has(k)) continue;
@@ -393,17 +416,6 @@ export function generateDdl(from: SchemaModel, to: SchemaModel, opts: DdlOptions
     // A partition whose parent is dropped too goes with it.
     if (t.partitionOf && droppedTables.has(t.partitionOf.parent)) continue;
     destroy(`DROP TABLE ${tname(t)}`, recreatedTables.has(k) ? `recreates table ${k}` : `drops table ${k}`);
-  }
-  // Objects removed outright are dropped last (after the columns and defaults that used them
-  // have changed); objects recreated under the same name are dropped here.
-  const late: (() => void)[] = [];
-  for (const k of keysOf(from.functions)) {
-    const a = from.functions[k];
-    const b = to.functions[k];
-    if (b && a.kind === b.kind && a.returns === b.returns) continue;
-    const sql = `DROP ${a.kind === 'procedure' ? 'PROCEDURE' : 'FUNCTION'} ${tname(a)}(${a.identityArgs})`;
-    if (b) emit(sql);
-    else late.push(() => emit(sql));
   }
   for (const k of keysOf(from.sequences)) {
     if (to.sequences[k]) continue;
@@ -592,8 +604,16 @@ export function generateDdl(from: SchemaModel, to: SchemaModel, opts: DdlOptions
       a.returns !== to.functions[k].returns
     );
   });
+  // A function whose signature names a table's row type waits for the table.
+  const usesNewRowType = (k: string): boolean => {
+    const f = to.functions[k];
+    const sig = `${f.identityArgs} ${f.returns ?? ''}`;
+    return [...createdTables].some((t) => mentionsRelation(sig, to.tables[t]));
+  };
+  const fnEarly = fnKeys.filter((k) => !usesNewRowType(k));
+  const fnLate = fnKeys.filter((k) => usesNewRowType(k));
   if (fnKeys.length) emit('SET check_function_bodies = false');
-  for (const k of fnKeys) emit(to.functions[k].definition.trim().replace(/;\s*$/, ''));
+  for (const k of fnEarly) emit(to.functions[k].definition.trim().replace(/;\s*$/, ''));
 
   // Tables: parents before children.
   for (const k of topo(keysOf(to.tables), tableDeps(to))) {
@@ -613,6 +633,7 @@ export function generateDdl(from: SchemaModel, to: SchemaModel, opts: DdlOptions
     if (t.rowSecurity) emit(`ALTER TABLE ${tname(t)} ENABLE ROW LEVEL SECURITY`);
     if (t.forceRowSecurity) emit(`ALTER TABLE ${tname(t)} FORCE ROW LEVEL SECURITY`);
   }
+  for (const k of fnLate) emit(to.functions[k].definition.trim().replace(/;\s*$/, ''));
   // Altered tables.
   for (const k of keysOf(to.tables)) {
     if (createdTables.has(k)) continue;

@@ -256,6 +256,17 @@ describe('dependency ordering', () => {
     expect(sql.indexOf('ALTER COLUMN "n" DROP DEFAULT')).toBeLessThan(sql.indexOf('DROP SEQUENCE'));
   });
 
+  it("a function returning a new table's row type is created after the table", async () => {
+    const r = await roundTrip(
+      '',
+      `create table users (id int, name text);
+       create function active_users() returns setof users language sql as $$ select * from users $$;
+       create function by_row(u users) returns int language sql as $$ select u.id $$;`,
+    );
+    const sql = sqlOf(r.forward);
+    expect(sql.indexOf('CREATE TABLE "public"."users"')).toBeLessThan(sql.indexOf('public.active_users()'));
+  });
+
   it('foreign keys across new tables and to rebuilt keys', async () => {
     await roundTrip(
       `create table a (id int primary key); create table b (a_id int references a(id));`,
