@@ -89,6 +89,22 @@ const SAFE: [string, Scenario][] = [
       theirs: [['create schema billing;\ncreate table billing.items (id int);']],
     },
   ],
+  [
+    'function overloads (the same name, different signatures)',
+    {
+      base: BASE,
+      ours: [['create function pick(a int) returns int language sql as $$ select a $$;']],
+      theirs: [['create function pick(a text) returns text language sql as $$ select a $$;']],
+    },
+  ],
+  [
+    'a CHECK and rows that satisfy it',
+    {
+      base: BASE,
+      ours: [['alter table users add constraint age_nonneg check (age >= 0);']],
+      theirs: [["insert into users (id, name, age) values (7, 'x', 30);"]],
+    },
+  ],
 ];
 
 const CONFLICTS: [string, Scenario, RegExp][] = [
@@ -170,6 +186,33 @@ const CONFLICTS: [string, Scenario, RegExp][] = [
       theirs: [['insert into users (id) values (1);']],
     },
     /column public\.users\.name/,
+  ],
+  [
+    'a CHECK and rows that violate it',
+    {
+      base: BASE,
+      ours: [['alter table users add constraint age_nonneg check (age >= 0);']],
+      theirs: [["insert into users (id, name, age) values (7, 'x', -1);"]],
+    },
+    /violates check constraint "age_nonneg"/,
+  ],
+  [
+    'a select-star view vs a new column (the orders give different views)',
+    {
+      base: BASE,
+      ours: [['create view everyone as select * from users;']],
+      theirs: [['alter table users add column email text;']],
+    },
+    /the two orders yield different schemas: view public\.everyone/,
+  ],
+  [
+    'drop column vs index on it',
+    {
+      base: BASE,
+      ours: [['alter table users drop column age;']],
+      theirs: [['create index users_age on users (age);']],
+    },
+    /column public\.users\.age/,
   ],
 ];
 

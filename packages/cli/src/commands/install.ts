@@ -51,7 +51,7 @@ const POST_CHECKOUT_JS = [
   '});',
 ].join(' ');
 
-function hookScript(name: (typeof HOOK_NAMES)[number], braid: string, cdTo: string): string {
+function hookScript(name: (typeof HOOK_NAMES)[number], braid: string, cdTo: string, shadow: string): string {
   const chain = `if [ -x "$0.pre-braid" ]; then "$0.pre-braid" "$@" || exit $?; fi`;
   const cd = `cd ${sq(cdTo)} || exit 0`;
   let body: string;
@@ -63,7 +63,7 @@ function hookScript(name: (typeof HOOK_NAMES)[number], braid: string, cdTo: stri
       body = [
         cd,
         'if [ -f "$(git rev-parse --git-path MERGE_HEAD)" ]; then',
-        `  ${braid} diff HEAD MERGE_HEAD || { echo "braid: the merge being committed does not commute (see above); commit with --no-verify to override" >&2; exit 1; }`,
+        `  ${braid} diff HEAD MERGE_HEAD${shadow} || { echo "braid: the merge being committed does not commute (see above); commit with --no-verify to override" >&2; exit 1; }`,
         'fi',
       ].join('\n');
       break;
@@ -171,7 +171,11 @@ export const installCommand = defineCommand<{
           }
           fs.renameSync(file, chained);
         }
-        fs.writeFileSync(file, hookScript(name, braid, root), { mode: 0o755 });
+        fs.writeFileSync(
+          file,
+          hookScript(name, braid, root, args['shadow-db'] ? ` --shadow-db ${sq(args['shadow-db'])}` : ''),
+          { mode: 0o755 },
+        );
         fs.chmodSync(file, 0o755);
         if (!hooks.some((h) => h.path === file)) hooks.push({ name, path: file, chained });
       }
