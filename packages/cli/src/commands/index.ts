@@ -22,6 +22,7 @@ import { reportCommand } from './report';
 import { ciCommand } from './ci';
 import { mergePointsCommand } from './merge-points';
 import { lintCommand } from './lint';
+import { planCommand } from './plan';
 import { rebaseCommand } from './rebase';
 
 // One line per command; each command lives in its own file (commands/<name>.ts).
@@ -49,6 +50,7 @@ export const commands: AnyCommand[] = [
   ciCommand,
   mergePointsCommand,
   lintCommand,
+  planCommand,
   rebaseCommand,
   approveCommand,
   promoteCommand,

@@ -1,0 +1,357 @@
+import { UsageError } from '@braid/core';
+import { planUp, readStatus, type Executor } from '@braid/pg';
+import {
+  analyzeMigration,
+  blocksWrites,
+  lint,
+  qname,
+  type Finding,
+  type Footprint,
+  type LockLevel,
+  type MigrationInput,
+} from '@braid/sql';
+import { defineCommand, withDb } from '../runtime';
+import { openDb } from '../db';
+import { projectMigrations } from './up';
+import { parsePgVersion } from './lint';
+
+type Risk = 'low' | 'medium' | 'high';
+const RISK_ORDER: Risk[] = ['low', 'medium', 'high'];
+const maxRisk = (a: Risk, b: Risk): Risk => (RISK_ORDER.indexOf(a) >= RISK_ORDER.indexOf(b) ? a : b);
+
+/** Tables with more (estimated) rows than this make a blocking rewrite/scan high risk. */
+export const LARGE_TABLE_ROWS = 100_000;
+
+interface TableInfo {
+  object: string;
+  lock: LockLevel;
+  rewrite: boolean;
+  scan: boolean;
+  /** pg_class.reltuples of the target (of the index's table for an index); null when unknown. */
+  rows: number | null;
+  /** Created earlier in this plan (or does not exist on the target). */
+  new: boolean;
+  reasons: string[];
+}
+
+interface StatementPlan {
+  line: number;
+  column: number;
+  sql: string;
+  footprint: {
+    creates: string[];
+    alters: string[];
+    drops: string[];
+    renames: string[];
+    reads: string[];
+    writes: string[];
+    incomplete: boolean;
+  };
+  transactional: boolean;
+  tables: TableInfo[];
+  findings: Array<{ rule: string; severity: string; message: string; suppressed: string | null }>;
+  risk: Risk;
+  reasons: string[];
+}
+
+interface MigrationPlan {
+  id: string;
+  transactional: boolean;
+  risk: Risk;
+  statements: StatementPlan[];
+  findings: Array<{
+    file: string;
+    line: number;
+    rule: string;
+    severity: string;
+    message: string;
+    suppressed: string | null;
+  }>;
+}
+
+function footprintJson(f: Footprint): StatementPlan['footprint'] {
+  return {
+    creates: f.creates.map((r) => `${r.kind} ${qname(r)}`),
+    alters: f.alters.map(
+      (a) =>
+        `${a.object.kind} ${qname(a.object)}: ${a.action}${a.sub ? ` ${a.sub.kind}${a.sub.name ? ` ${a.sub.name}` : ''}` : ''}`,
+    ),
+    drops: f.drops.map((r) => `${r.kind} ${qname(r)}`),
+    renames: f.renames.map((r) => `${r.from.kind} ${qname(r.from)} -> ${qname(r.to)}`),
+    reads: f.reads.map((r) => `${r.kind} ${qname(r)}`),
+    writes: f.writes.map((r) => `${r.kind} ${qname(r)}`),
+    incomplete: f.incomplete,
+  };
+}
+
+/** Estimated rows per relation (for an index: its table's), from pg_class.reltuples. */
+async function rowEstimates(ex: Executor, names: string[]): Promise<Map<string, number | null>> {
+  const out = new Map<string, number | null>();
+  for (const name of names) {
+    const dot = name.indexOf('.');
+    const schema = name.slice(0, dot);
+    const rel = name.slice(dot + 1);
+    const r = await ex.query<{
+      relkind: string;
+      reltuples: string | number;
+      table_tuples: string | number | null;
+    }>(
+      `select c.relkind::text as relkind, c.reltuples::float8 as reltuples, t.reltuples::float8 as table_tuples
+         from pg_catalog.pg_class c
+         join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+         left join pg_catalog.pg_index i on i.indexrelid = c.oid
+         left join pg_catalog.pg_class t on t.oid = i.indrelid
+        where n.nspname = $1 and c.relname = $2`,
+      [schema, rel],
+    );
+    const row = r.rows[0];
+    if (!row) continue; // does not exist on the target
+    const n = Number(row.relkind === 'i' ? (row.table_tuples ?? -1) : row.reltuples);
+    out.set(name, n < 0 ? null : Math.round(n));
+  }
+  return out;
+}
+
+function fmtRows(n: number | null): string {
+  if (n === null) return 'rows unknown (never analyzed)';
+  return `~${n.toLocaleString('en-US')} rows`;
+}
+
+/**
+ * `braid plan`: what `up` would run, per migration and statement: footprint, locks, rewrites and
+ * scans, row estimates of the affected tables on the target, lint findings and a risk rating.
+ */
+export const planCommand = defineCommand<{
+  ids: string[] | undefined;
+  to: string | undefined;
+  format: string | undefined;
+  'pg-version': string | undefined;
+  db: string | undefined;
+}>({
+  command: 'plan [ids..]',
+  describe: 'preview what up would run: objects touched, locks, rewrites, row counts, risks',
+  builder: (y) =>
+    withDb(y)
+      .positional('ids', {
+        type: 'string',
+        array: true,
+        describe: 'plan these migrations (default: the pending ones)',
+      })
+      .option('to', { type: 'string', describe: 'stop after this migration id' })
+      .option('format', {
+        type: 'string',
+        choices: ['text', 'md', 'json'],
+        describe: 'output format (default text; --json = json)',
+      })
+      .option('pg-version', {
+        type: 'string',
+        describe: "PostgreSQL major version for the lock rules (default: the target's)",
+      }),
+  handler: async (args, ctx) => {
+    const format = args.format ?? (args.json ? 'json' : 'text');
+    const { root, migrations, dependsOn } = projectMigrations(ctx.cwd);
+    const { ex, db } = await openDb(args, ctx, root, 'braid plan');
+    let doc: { target: string; engine: string; pgVersion: number; migrations: MigrationPlan[]; risk: Risk };
+    try {
+      const pgVersion = parsePgVersion(args['pg-version']) ?? Math.floor(ex.serverVersionNum / 10000);
+      let ids: string[];
+      if (args.ids && args.ids.length) {
+        const known = new Set(migrations.map((m) => m.id));
+        for (const id of args.ids) {
+          if (!known.has(id))
+            throw new UsageError('unknown-migration', `${id}: no such migration in .migrations/manifest`, {
+              data: { argument: id },
+            });
+        }
+        ids = migrations.map((m) => m.id).filter((id) => args.ids!.includes(id));
+      } else {
+        const status = await readStatus(ex, migrations);
+        ids = planUp(migrations, status, { dependsOn, ...(args.to ? { to: args.to } : {}) }).steps.map(
+          (s) => s.id,
+        );
+      }
+      const inputs: MigrationInput[] = migrations.map((m) => {
+        const i: MigrationInput = { id: m.id, dir: `.migrations/${m.id}`, up: m.files.up };
+        if (m.files.down !== undefined) i.down = m.files.down;
+        if (m.files.verify !== undefined) i.verify = m.files.verify;
+        return i;
+      });
+      // pending migrations are not deployed: what they create is new for the ones after them
+      const findings = await lint(inputs, { pgVersion, only: ids, unprotected: ids });
+      const plans: MigrationPlan[] = [];
+      const created = new Set<string>();
+      const types = new Map<string, Map<string, string>>();
+      for (const id of ids) {
+        const input = inputs.find((m) => m.id === id)!;
+        const am = analyzeMigration(input, pgVersion, types);
+        const stmts = am.up?.statements ?? [];
+        const names = [...new Set(stmts.flatMap((s) => s.locks.effects.map((e) => e.object)))].filter(
+          (n) => !created.has(n),
+        );
+        const rows = await rowEstimates(ex, names);
+        const mine = findings.filter((f) => f.migration === id);
+        const statements: StatementPlan[] = [];
+        for (const st of stmts) {
+          const sf = mine.filter(
+            (f: Finding) =>
+              f.file.endsWith('/up.sql') && f.statementLine === st.line && f.statementColumn === st.col,
+          );
+          let risk: Risk = 'low';
+          const reasons: string[] = [];
+          const tables: TableInfo[] = st.locks.effects.map((e) => {
+            const isNew = created.has(e.object) || !rows.has(e.object);
+            const n = isNew ? 0 : (rows.get(e.object) ?? null);
+            const t: TableInfo = {
+              object: e.object,
+              lock: e.lock,
+              rewrite: e.rewrite,
+              scan: e.scan,
+              rows: isNew ? 0 : n,
+              new: isNew,
+              reasons: e.reasons,
+            };
+            if (!isNew && (e.rewrite || e.scan) && blocksWrites(e.lock)) {
+              const big = n === null || n > LARGE_TABLE_ROWS;
+              risk = maxRisk(risk, big ? 'high' : 'medium');
+              reasons.push(`${e.rewrite ? 'rewrites' : 'scans'} ${e.object} (${fmtRows(n)}) under ${e.lock}`);
+            } else if (!isNew && blocksWrites(e.lock)) {
+              risk = maxRisk(risk, 'medium');
+              reasons.push(
+                `${e.lock} lock on ${e.object} (${fmtRows(n)}): brief, but queues behind long transactions`,
+              );
+            }
+            return t;
+          });
+          for (const f of sf) {
+            if (f.suppressed !== undefined) continue;
+            const destructive = [
+              'drop-table',
+              'drop-column',
+              'drop-schema',
+              'drop-database',
+              'truncate',
+              'dml-without-where',
+            ].includes(f.rule);
+            risk = maxRisk(
+              risk,
+              destructive || f.rule === 'concurrently-in-transaction'
+                ? 'high'
+                : f.severity === 'error'
+                  ? 'medium'
+                  : risk,
+            );
+            reasons.push(`${f.rule}: ${f.message}`);
+          }
+          for (const c of st.footprint.creates) created.add(qname(c));
+          statements.push({
+            line: st.line,
+            column: st.col,
+            sql: st.text,
+            footprint: footprintJson(st.footprint),
+            transactional: st.locks.transactional,
+            tables,
+            findings: sf.map((f) => ({
+              rule: f.rule,
+              severity: f.severity,
+              message: f.message,
+              suppressed: f.suppressed ?? null,
+            })),
+            risk,
+            reasons,
+          });
+        }
+        const other = mine.filter(
+          (f) =>
+            !statements.some(
+              (s) => s.findings.length && f.statementLine === s.line && f.file.endsWith('/up.sql'),
+            ),
+        );
+        plans.push({
+          id,
+          transactional: am.transactional,
+          risk: statements.reduce<Risk>((r, s) => maxRisk(r, s.risk), 'low'),
+          statements,
+          findings: other.map((f) => ({
+            file: f.file,
+            line: f.line,
+            rule: f.rule,
+            severity: f.severity,
+            message: f.message,
+            suppressed: f.suppressed ?? null,
+          })),
+        });
+      }
+      doc = {
+        target: db.label,
+        engine: ex.engine,
+        pgVersion,
+        migrations: plans,
+        risk: plans.reduce<Risk>((r, m) => maxRisk(r, m.risk), 'low'),
+      };
+    } finally {
+      await ex.close();
+    }
+    if (format === 'json') {
+      ctx.out.result(doc);
+      return 0;
+    }
+    const md = format === 'md';
+    const lines: string[] = [];
+    if (md)
+      lines.push(
+        `# braid plan`,
+        '',
+        `Target: \`${doc.target}\` (${doc.engine}, PostgreSQL ${doc.pgVersion}) — overall risk: **${doc.risk}**`,
+        '',
+      );
+    else
+      lines.push(
+        `plan for ${doc.target} (${doc.engine}, PostgreSQL ${doc.pgVersion}): ${doc.migrations.length} migration(s), risk ${doc.risk}`,
+      );
+    if (doc.migrations.length === 0) lines.push(md ? 'Nothing to apply.' : 'nothing to apply');
+    for (const m of doc.migrations) {
+      if (md)
+        lines.push(
+          `## ${m.id} — risk: ${m.risk}${m.transactional ? '' : ' (no-transaction)'}`,
+          '',
+          '| line | statement | locks | rows | risk |',
+          '| --- | --- | --- | --- | --- |',
+        );
+      else lines.push('', `${m.id}  [${m.risk}]${m.transactional ? '' : '  (no-transaction)'}`);
+      for (const s of m.statements) {
+        const head = s.sql.split('\n')[0].slice(0, 80);
+        const locks = s.tables
+          .map((t) => `${t.object}: ${t.lock}${t.rewrite ? ', rewrite' : ''}${t.scan ? ', scan' : ''}`)
+          .join('; ');
+        const rows = s.tables
+          .map((t) =>
+            t.new
+              ? `${t.object}: new`
+              : `${t.object}: ${t.rows === null ? '?' : t.rows.toLocaleString('en-US')}`,
+          )
+          .join('; ');
+        if (md) {
+          lines.push(
+            `| ${s.line} | \`${head.replace(/\|/g, '\\|')}\` | ${locks || '—'} | ${rows || '—'} | ${s.risk}${s.reasons.length ? `: ${s.reasons.join('; ').replace(/\|/g, '\\|')}` : ''} |`,
+          );
+        } else {
+          lines.push(`  ${String(s.line).padStart(4)}  [${s.risk}] ${head}`);
+          for (const t of s.tables)
+            lines.push(
+              `          ${t.object}: ${t.lock}${t.rewrite ? ', rewrites' : ''}${t.scan ? ', scans' : ''}${t.new ? ' (new)' : `, ${fmtRows(t.rows)}`}`,
+            );
+          for (const r of s.reasons) lines.push(`          - ${r}`);
+        }
+      }
+      for (const f of m.findings)
+        lines.push(
+          md
+            ? `- ${f.severity} \`${f.rule}\` ${f.file}:${f.line}: ${f.message}`
+            : `  ${f.file}:${f.line}: ${f.severity} ${f.rule}: ${f.message}`,
+        );
+      if (md) lines.push('');
+    }
+    for (const l of lines) ctx.out.print(l);
+    return 0;
+  },
+});
