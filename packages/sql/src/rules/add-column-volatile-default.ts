@@ -9,7 +9,7 @@ export const addColumnVolatileDefault: StatementRule = {
   severity: 'error',
   message: 'adding a column with a volatile DEFAULT rewrites the whole table under an ACCESS EXCLUSIVE lock',
   help: 'Add the column without a default (or with a constant one), set the default afterwards, and backfill in batches.',
-  seeAlso: ['squawk: adding-field-with-default', 'atlas: MF104'],
+  seeAlso: ['squawk: adding-field-with-default'],
   docs: {
     problem:
       'Since PostgreSQL 11, ADD COLUMN with a constant (or stable, like now()) default is instant. A volatile default (random(), gen_random_uuid(), clock_timestamp(), nextval(), a serial or identity column, a stored generated column) must be computed per row: the table is rewritten while locked. Before PostgreSQL 11 any default rewrites.',

@@ -8,7 +8,7 @@ export const columnTypeChange: StatementRule = {
   severity: 'error',
   message: 'changing a column type rewrites the table under an ACCESS EXCLUSIVE lock',
   help: 'Add a new column, backfill it in batches, switch readers and writers, then drop the old one; or make the change binary-coercible (varchar(n) → text, wider varchar/numeric).',
-  seeAlso: ['squawk: changing-column-type', 'atlas: MF103'],
+  seeAlso: ['squawk: changing-column-type'],
   docs: {
     problem:
       'ALTER COLUMN … TYPE rewrites every row (and rebuilds indexes) while holding ACCESS EXCLUSIVE, unless the change is binary-coercible (varchar(n) → varchar(m ≥ n) or text, numeric widening, cidr → inet). It may also break clients that expect the old type.',

@@ -8,7 +8,7 @@ export const constraintMissingNotValid: StatementRule = {
   severity: 'error',
   message: 'adding a CHECK or FOREIGN KEY constraint without NOT VALID scans the whole table under lock',
   help: 'Add the constraint with NOT VALID, then VALIDATE CONSTRAINT in a later statement or migration.',
-  seeAlso: ['squawk: constraint-missing-not-valid', 'squawk: adding-foreign-key-constraint', 'atlas: PG102'],
+  seeAlso: ['squawk: constraint-missing-not-valid', 'squawk: adding-foreign-key-constraint'],
   docs: {
     problem:
       'ALTER TABLE … ADD CONSTRAINT … CHECK/FOREIGN KEY checks every existing row while holding ACCESS EXCLUSIVE (CHECK) or SHARE ROW EXCLUSIVE (FOREIGN KEY, on both tables) locks: writes are blocked for the duration of the scan.',

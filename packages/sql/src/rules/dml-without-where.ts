@@ -8,7 +8,7 @@ export const dmlWithoutWhere: StatementRule = {
   severity: 'error',
   message: 'UPDATE or DELETE without WHERE touches every row of the table',
   help: 'Add a WHERE clause (WHERE true if you really mean every row) and batch large backfills.',
-  seeAlso: ['atlas: DS301'],
+
   docs: {
     problem:
       'An UPDATE or DELETE without WHERE rewrites or removes every row in one transaction: long row locks, table bloat, a large WAL burst, and it is usually a mistake.',

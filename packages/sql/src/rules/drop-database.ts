@@ -6,7 +6,7 @@ export const dropDatabase: StatementRule = {
   severity: 'error',
   message: 'dropping a database in a migration destroys it',
   help: 'Databases are not managed by migrations: drop them by hand.',
-  seeAlso: ['atlas: DS101'],
+  seeAlso: ['squawk: ban-drop-database'],
   docs: {
     problem:
       'DROP DATABASE is irreversible, cannot run in a transaction and does not belong in a schema migration.',

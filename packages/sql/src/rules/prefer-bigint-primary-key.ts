@@ -19,7 +19,7 @@ export const preferBigintPrimaryKey: StatementRule = {
   severity: 'warning',
   message: 'an integer primary key can run out of values (2^31)',
   help: 'Use bigint (GENERATED … AS IDENTITY) for primary keys.',
-  seeAlso: ['squawk: prefer-big-int', 'atlas: PG?'],
+  seeAlso: ['squawk: prefer-big-int'],
   docs: {
     problem:
       'int4 keys overflow at 2,147,483,647; widening the column later rewrites the table and every referencing foreign key under lock.',

@@ -8,7 +8,7 @@ export const requireConcurrentIndexCreation: StatementRule = {
   severity: 'error',
   message: 'CREATE INDEX without CONCURRENTLY blocks writes to the table while the index builds',
   help: 'Use CREATE INDEX CONCURRENTLY in a migration marked `-- braid:no-transaction`.',
-  seeAlso: ['squawk: require-concurrent-index-creation', 'atlas: PG101'],
+  seeAlso: ['squawk: require-concurrent-index-creation'],
   docs: {
     problem:
       'CREATE INDEX takes a SHARE lock on the table: every INSERT, UPDATE and DELETE waits until the index is built, which on a large table can take minutes.',
