@@ -278,6 +278,21 @@ describe('the driver in rebase, cherry-pick and worktree checkouts', () => {
     }
   });
 
+  test('the pre-merge-commit hook refuses a colliding merge that bypassed the driver', async () => {
+    const b = buildScenario(COLLIDING);
+    try {
+      await install(b.repo, engine);
+      // a driver that blindly keeps ours: git would commit the merge, the hook must stop it
+      const r = gitRun(b.repo.dir, ['-c', 'merge.braid.driver=true', 'merge', '--no-edit', 'feature']);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/the merge being committed does not commute/);
+      expect(r.stdout + r.stderr).toMatch(/column public\.users\.nickname added on both sides/);
+      expect(gitRun(b.repo.dir, ['rev-parse', '-q', '--verify', 'HEAD^2']).code).not.toBe(0);
+    } finally {
+      b.repo.cleanup();
+    }
+  });
+
   test('git cherry-pick of a colliding commit stops with the report', async () => {
     const b = buildScenario(COLLIDING);
     try {

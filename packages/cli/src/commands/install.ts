@@ -62,8 +62,13 @@ function hookScript(name: (typeof HOOK_NAMES)[number], braid: string, cdTo: stri
     case 'pre-merge-commit':
       body = [
         cd,
-        'if [ -f "$(git rev-parse --git-path MERGE_HEAD)" ]; then',
-        `  ${braid} diff HEAD MERGE_HEAD${shadow} || { echo "braid: the merge being committed does not commute (see above); commit with --no-verify to override" >&2; exit 1; }`,
+        '# the commit being merged: git exports GITHEAD_<sha> while merging (MERGE_HEAD is written later)',
+        "other=$(env | sed -n 's/^GITHEAD_\\([0-9a-f]*\\)=.*/\\1/p' | head -n 1)",
+        '[ -n "$other" ] || other=$(git rev-parse -q --verify MERGE_HEAD) || exit 0',
+        'base=$(git merge-base HEAD "$other") || exit 0',
+        '# only when both sides changed the migrations since the merge base',
+        'if ! git diff --quiet "$base" HEAD -- .migrations && ! git diff --quiet "$base" "$other" -- .migrations; then',
+        `  ${braid} diff HEAD "$other"${shadow} || { echo "braid: the merge being committed does not commute (see above); commit with --no-verify to override" >&2; exit 1; }`,
         'fi',
       ].join('\n');
       break;
