@@ -57,6 +57,12 @@ describe('braid rebase --onto', () => {
     // Before: the verdict is a conflict (the view's columns depend on the order).
     const before = await runBraid(['diff', 'main', 'feature', ...shadowArgs(engine)], { cwd: repo.dir });
     expect(before.code).toBe(1);
+    // ...and the driver stops the real merge.
+    git(repo.dir, ['checkout', '-q', 'main']);
+    const stopped = gitRun(repo.dir, ['merge', '--no-edit', 'feature']);
+    expect(stopped.code).not.toBe(0);
+    git(repo.dir, ['merge', '--abort']);
+    git(repo.dir, ['checkout', '-q', 'feature']);
 
     // A dirty migrations folder is refused, and nothing changes.
     repo.write('.migrations/stray.txt', 'x');
