@@ -306,6 +306,25 @@ describe('the driver in rebase, cherry-pick and worktree checkouts', () => {
     }
   });
 
+  test('git pull of a commuting branch from another clone (no network) goes through the driver', async () => {
+    const b = buildScenario(COMMUTING);
+    const parent = tempDir();
+    try {
+      const clone = join(parent, 'clone');
+      git(parent, ['clone', '-q', b.repo.dir, clone]);
+      git(clone, ['config', 'user.name', 'Test Author']);
+      git(clone, ['config', 'user.email', 'author@example.com']);
+      await install(wrapRepo(clone, []), engine);
+      const r = gitRun(clone, ['pull', '--no-rebase', '--no-edit', 'origin', 'feature']);
+      expect(`${r.stdout}${r.stderr}\nexit ${r.code}`).toMatch(/\nexit 0$/);
+      expect(gitRun(clone, ['rev-parse', '-q', '--verify', 'HEAD^2']).code).toBe(0);
+      expect((await runBraid(['check'], { cwd: clone })).code).toBe(0);
+    } finally {
+      b.repo.cleanup();
+      wrapRepo(parent).cleanup();
+    }
+  });
+
   test('inside a git worktree checkout: merge with the driver', async () => {
     const b = buildScenario(COMMUTING);
     const parent = tempDir();
