@@ -1,3 +1,4 @@
+import { diffLines } from 'diff';
 import { type Collection, MODEL_COLLECTIONS, type SchemaModel, compareStrings } from './model';
 
 /** One field that differs, by path inside the object (`columns.email.type`). */
@@ -142,7 +143,22 @@ export function renderDiffText(d: SchemaDiff): string[] {
         rest = parts.slice(2).join('.');
       }
       let text: string;
-      if (rest === '')
+      const multiline =
+        typeof f.from === 'string' &&
+        typeof f.to === 'string' &&
+        (f.from.includes('\n') || f.to.includes('\n'));
+      if (multiline) {
+        // Definitions (functions, views): the changed lines, not the whole text.
+        const changed: string[] = [];
+        for (const part of diffLines(f.from as string, f.to as string)) {
+          if (!part.added && !part.removed) continue;
+          for (const l of part.value.replace(/\n$/, '').split('\n'))
+            changed.push(`${part.added ? '+' : '-'} ${l}`);
+        }
+        const shown = changed.slice(0, 20);
+        if (changed.length > shown.length) shown.push(`… ${changed.length - shown.length} more lines`);
+        text = `${rest || 'definition'} changed:\n${shown.map((l) => `        ${l}`).join('\n')}`;
+      } else if (rest === '')
         text = f.from === null ? 'added' : f.to === null ? 'removed' : `${show(f.from)} → ${show(f.to)}`;
       else text = `${rest} ${show(f.from)} → ${show(f.to)}`;
       const list = groups.get(group) ?? [];

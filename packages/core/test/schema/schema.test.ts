@@ -98,6 +98,27 @@ describe('object diff', () => {
     expect(JSON.parse(JSON.stringify(d))).toEqual(d);
   });
 
+  it('shows the changed lines of a definition', () => {
+    const fn = (body: string) => ({
+      schema: 'public',
+      name: 'f',
+      kind: 'function' as const,
+      identityArgs: '',
+      returns: 'integer',
+      definition: `CREATE OR REPLACE FUNCTION public.f()\n RETURNS integer\nAS $$ ${body} $$\n`,
+      comment: null,
+      grants: [],
+    });
+    const a = emptyModel();
+    a.functions['public.f()'] = fn('select 1');
+    const b = emptyModel();
+    b.functions['public.f()'] = fn('select 2');
+    expect(renderDiffText(diffSchemas(a, b))).toEqual([
+      '~ function public.f()',
+      '    definition changed:\n        - AS $$ select 1 $$\n        + AS $$ select 2 $$',
+    ]);
+  });
+
   it('is deterministic whatever the insertion order', () => {
     const t1 = table('public', 'a', { x: col('int') });
     const t2 = table('public', 'b', { x: col('int') });
