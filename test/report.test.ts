@@ -147,9 +147,12 @@ describe('braid report', () => {
     }
   });
 
-  test('a bad --format is a usage error (exit 2)', async () => {
+  test('a bad --format or a lone ref is a usage error (exit 2)', async () => {
     const r = await runBraid(['report', 'main...feature', '--format', 'pdf'], { cwd: safe.repo.dir });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--format pdf');
+    const bad = await runBraid(['report', 'main'], { cwd: safe.repo.dir });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('braid report: give a range');
   });
 });

@@ -149,7 +149,19 @@ export const reportCommand = defineCommand<ReportArgs>({
         data: { argument: '--format' },
       });
     }
-    const [a, b] = parseRange(args.range, args.refB);
+    let a: string, b: string;
+    try {
+      [a, b] = parseRange(args.range, args.refB);
+    } catch (e) {
+      if (e instanceof UsageError && e.code === 'bad-range') {
+        throw new UsageError(
+          'bad-range',
+          `braid report: give a range (\`braid report main...feature\`) or two refs, got ${JSON.stringify(args.range)}`,
+          { data: { argument: 'range' } },
+        );
+      }
+      throw e;
+    }
     const root = findProject(ctx.cwd);
     const r = await branchReport(ctx, root, a, b, args.static ? undefined : shadowSpec(args, ctx, root));
     const text = ctx.out.clean(renderReport(r.model, format));
