@@ -106,6 +106,21 @@ describe.each(shadowArgs())('braid test on %s', (_engine, args) => {
       expect(one.code).toBe(0);
       expect(one.stdout).toContain('(2 earlier migrations applied first, not tested)');
       expect(one.stdout).toMatch(/1 migration tested on .*: 1 ok/);
+      if (args.length === 0) {
+        // The prefix came from (and left) a PGlite snapshot in the shadow cache: the second run
+        // starts from it and gives the same answer.
+        const cache = path.join(p.repo.dir, '.git', 'braid', 'shadow');
+        expect(
+          fs.readdirSync(cache).filter((f) => /^pglite-[0-9a-f]{32}\.tar$/.test(f)).length,
+        ).toBeGreaterThan(0);
+        const again = await runBraid(['test', ok], { cwd: p.repo.dir });
+        expect(again.code).toBe(0);
+        expect(again.stdout).toContain('(2 earlier migrations applied first, not tested)');
+        fs.rmSync(cache, { recursive: true, force: true });
+        const fresh = await runBraid(['test', idx], { cwd: p.repo.dir });
+        expect(fresh.code).toBe(1);
+        expect(fresh.stdout).toContain('down.sql leaves index users_email_idx');
+      }
 
       const since = await runBraid(['test', '--since', 'main', '--format', 'md', ...args], {
         cwd: p.repo.dir,

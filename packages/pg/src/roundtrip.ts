@@ -15,6 +15,8 @@
  * Migrations before the first tested one are applied (up only) first; untested migrations
  * between tested ones are applied too. The shadow carries no braid registry: nothing to ignore.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import {
@@ -37,7 +39,9 @@ import {
 import { analyzeFile, loadParser, lockRank, LOCK_LEVELS, splitStatements, type LockLevel } from '@braid/sql';
 import type { SourceMigration } from './apply';
 import type { Executor } from './executor';
-import { connectPg, openPGlite } from './executors';
+import { connectPg, openPGlite, PGliteExecutor } from './executors';
+import { pgliteExtensions } from './pglite';
+import { replaySchema, type ShadowSpec } from './shadow';
 import { introspect } from './introspect';
 import { codePointPositionToIndex, errorSnippet, locate, pgErrorInfo } from './pgerror';
 import { quoteIdent } from './quote';
@@ -53,6 +57,8 @@ export interface RoundTripOptions {
   impact?: boolean;
   /** Fill every empty table with this many generated rows before each tested migration. */
   seed?: number;
+  /** The shadow already holds every migration before the first tested one (openPrefixedShadow). */
+  prefixApplied?: boolean;
   onEvent?: (e: RoundTripEvent) => void;
 }
 
@@ -527,7 +533,7 @@ export async function runRoundTrips(
   };
   if (first < 0) return run;
   await loadParser();
-  for (let i = 0; i < first; i++) {
+  for (let i = 0; i < first && !opts.prefixApplied; i++) {
     await applyOnly(c, migrations[i]);
     opts.onEvent?.({ type: 'prefix', done: i + 1, total: first, id: migrations[i].id });
   }
@@ -555,7 +561,7 @@ export interface TestShadow {
   close(): Promise<void>;
 }
 
-export async function openTestShadow(serverUrl?: string): Promise<TestShadow> {
+export async function openTestShadow(serverUrl?: string, template = 'template0'): Promise<TestShadow> {
   if (!serverUrl) {
     const ex = await openPGlite(undefined, { applicationName: 'braid test' });
     return { ex, close: () => ex.close() };
@@ -563,7 +569,7 @@ export async function openTestShadow(serverUrl?: string): Promise<TestShadow> {
   const admin = await connectPg(serverUrl, 'braid test');
   const name = `braid_test_tmp_${randomBytes(6).toString('hex')}`;
   try {
-    await admin.exec(`create database ${quoteIdent(name)} template template0`);
+    await admin.exec(`create database ${quoteIdent(name)} template ${quoteIdent(template)}`);
   } catch (e) {
     await admin.close();
     throw new EnvironmentError(
@@ -821,4 +827,66 @@ function dataLoss(before: DataSnapshot, after: DataSnapshot, who: 'up' | 'down')
     }
   }
   return out;
+}
+
+/**
+ * A test shadow that already holds `prefix` (the migrations before the first tested one), taken
+ * from the shadow replay caches (shadow.ts): a PGlite data-directory snapshot or a server
+ * template database of that manifest prefix, made by replaySchema when missing. A second
+ * `braid test` of the same branch then starts at once instead of replaying the whole history.
+ * `prefixApplied` is false when no cache could be used (the caller applies the prefix).
+ */
+export async function openPrefixedShadow(
+  prefix: readonly SourceMigration[],
+  spec: ShadowSpec,
+): Promise<TestShadow & { prefixApplied: boolean }> {
+  if (prefix.length === 0 || spec.noCache) {
+    return { ...(await openTestShadow(spec.serverUrl)), prefixApplied: false };
+  }
+  const replay = await replaySchema(prefix, spec);
+  if (!spec.serverUrl) {
+    const file = path.join(spec.cacheDir, `pglite-${replay.key}.tar`);
+    let snapshot: Buffer | undefined;
+    try {
+      snapshot = fs.readFileSync(file);
+    } catch {
+      snapshot = undefined;
+    }
+    if (snapshot) {
+      try {
+        const { PGlite } = await import('@electric-sql/pglite');
+        const db = (await PGlite.create({
+          extensions: pgliteExtensions(),
+          loadDataDir: new Blob([snapshot]),
+        })) as unknown as PGliteExecutor['db'];
+        const v = await db.query<{ v: string }>('select current_setting($1) as v', ['server_version_num']);
+        const ex = new PGliteExecutor(db, Number(v.rows[0]?.v ?? 0), 'pglite:test-shadow');
+        return { ex, close: () => ex.close(), prefixApplied: true };
+      } catch {
+        // an unreadable snapshot: start from scratch
+      }
+    }
+    return { ...(await openTestShadow()), prefixApplied: false };
+  }
+  // Server: the replay's template database (shadow.ts names it braid_shadow_<key prefix>).
+  const template = `braid_shadow_${replay.key.slice(0, 24)}`;
+  const admin = await connectPg(spec.serverUrl, 'braid test');
+  let fromTemplate = false;
+  try {
+    const r = await admin.query<{ ok: boolean }>(
+      'select exists (select from pg_database where datname = $1 and datistemplate) as ok',
+      [template],
+    );
+    fromTemplate = Boolean(r.rows[0]?.ok);
+  } finally {
+    await admin.close();
+  }
+  if (fromTemplate) {
+    try {
+      return { ...(await openTestShadow(spec.serverUrl, template)), prefixApplied: true };
+    } catch {
+      // the template went away meanwhile (evicted by another run)
+    }
+  }
+  return { ...(await openTestShadow(spec.serverUrl)), prefixApplied: false };
 }

@@ -19,10 +19,10 @@ import {
   type TestReport,
 } from '@braid/core';
 import { GitRepo, readProtectedIndex, repoRelativeDir } from '@braid/git';
-import { openTestShadow, runRoundTrips, type SourceMigration } from '@braid/pg';
+import { openPrefixedShadow, runRoundTrips, type ShadowSpec, type SourceMigration } from '@braid/pg';
 import { defineCommand, type Context } from '../runtime';
 import { migrationsAt } from '../history';
-import { withShadow } from '../shadow';
+import { shadowSpec, withShadow } from '../shadow';
 import { projectMigrations } from './up';
 
 interface TestArgs {
@@ -154,12 +154,21 @@ async function selectMigrations(
 async function runEngine(
   ctx: Context,
   engine: EngineChoice,
-  serverUrl: string | undefined,
+  spec: ShadowSpec,
   migrations: readonly SourceMigration[],
   tested: Set<string>,
   seed: number | undefined,
 ): Promise<EngineRun> {
-  const shadow = await openTestShadow(engine === 'server' ? serverUrl : undefined);
+  const { serverUrl, ...rest } = spec;
+  const engineSpec: ShadowSpec = engine === 'server' && serverUrl ? { ...rest, serverUrl } : rest;
+  const first = migrations.findIndex((m) => tested.has(m.id));
+  const prefix = first > 0 ? migrations.slice(0, first) : [];
+  if (prefix.length > 0 && ctx.out.stderrTTY) {
+    ctx.out.note(
+      `braid test (${engine}): preparing the ${prefix.length} earlier migrations (cached for next time)…`,
+    );
+  }
+  const shadow = await openPrefixedShadow(prefix, engineSpec);
   let bar: import('cli-progress').SingleBar | undefined;
   try {
     if (ctx.out.stderrTTY && tested.size > 1) {
@@ -177,6 +186,7 @@ async function runEngine(
     }
     return await runRoundTrips(shadow.ex, migrations, tested, {
       ...(seed ? { seed } : {}),
+      prefixApplied: shadow.prefixApplied,
       onEvent: (e) => {
         if (e.type === 'tested') bar?.update(e.done, { id: e.result.id });
       },
@@ -238,9 +248,10 @@ export const testCommand = defineCommand<TestArgs>({
     const seed = parseSeed(args.seed);
     const { root, migrations } = projectMigrations(ctx.cwd);
     const { tested, selection } = await selectMigrations(args, root, migrations);
+    const spec = shadowSpec(args, ctx, root);
     const runs: EngineRun[] = [];
     if (tested.size > 0) {
-      for (const e of engines) runs.push(await runEngine(ctx, e, serverUrl, migrations, tested, seed));
+      for (const e of engines) runs.push(await runEngine(ctx, e, spec, migrations, tested, seed));
     }
     const report: TestReport = {
       selection,
