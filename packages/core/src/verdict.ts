@@ -442,9 +442,46 @@ export function refineOverloads(c: Collision, ours?: SchemaDiff, theirs?: Schema
   };
 }
 
+function columnAdded(
+  d: SchemaDiff | undefined,
+  table: string,
+  column: string,
+): Record<string, unknown> | undefined {
+  const ch = d?.changes.find((c) => c.collection === 'tables' && c.key === table);
+  const f = ch?.fields.find((x) => x.path === `columns.${column}`);
+  return f && f.from === null && typeof f.to === 'object' && f.to !== null
+    ? (f.to as Record<string, unknown>)
+    : undefined;
+}
+
+/** `column X added on both sides` + `with different types (text vs integer)` from the replayed diffs. */
+export function describeColumns(c: Collision, ours?: SchemaDiff, theirs?: SchemaDiff): Collision {
+  const m = /^column (.+)\.([^.]+)$/.exec(c.object);
+  if (!m || !/added on both sides/.test(c.reason)) return c;
+  const o = columnAdded(ours, m[1], m[2]);
+  const t = columnAdded(theirs, m[1], m[2]);
+  if (!o || !t) return c;
+  const diffs = Object.keys(o)
+    .filter((k) => JSON.stringify(o[k]) !== JSON.stringify(t[k]))
+    .map((k) =>
+      k === 'type' ? 'types' : k === 'notNull' ? 'nullability' : k === 'default' ? 'defaults' : k,
+    );
+  const what =
+    diffs.length === 0
+      ? 'with identical definitions (still written twice)'
+      : `with different ${diffs.join(', ')}${diffs.includes('types') ? ` (ours ${String(o['type'])}, theirs ${String(t['type'])})` : ''}`;
+  return { ...c, reason: c.reason.replace('added on both sides', `added on both sides ${what}`) };
+}
+
 export function decideVerdict(input: VerdictInput): Verdict {
   const collisions = findCollisions(input.ours.touches, input.theirs.touches).map((c) =>
-    input.replay ? refineOverloads(c, input.ours.diff, input.theirs.diff) : c,
+    input.replay
+      ? describeColumns(
+          refineOverloads(c, input.ours.diff, input.theirs.diff),
+          input.ours.diff,
+          input.theirs.diff,
+        )
+      : c,
   );
   const reasons: string[] = [];
   const advice: string[] = [];

@@ -5,6 +5,7 @@ import {
   decideVerdict,
   findCollisions,
   overlappingChanges,
+  describeColumns,
   refineOverloads,
   touchesOf,
   type SideSummary,
@@ -161,6 +162,35 @@ describe('overlappingChanges (object diffs)', () => {
   });
 });
 
+describe('describeColumns', () => {
+  const added = (type: string): SchemaDiff => ({
+    changes: [
+      {
+        collection: 'tables',
+        kind: 'table',
+        key: 'public.users',
+        action: 'changed',
+        fields: [{ path: 'columns.nickname', from: null, to: { type, notNull: false, default: null } }],
+      },
+    ],
+  });
+  const c = () =>
+    findCollisions(
+      touches('o', 'alter table users add column nickname text;'),
+      touches('t', 'alter table users add column nickname int;'),
+    )[0];
+  test('names the differing types', () => {
+    expect(describeColumns(c(), added('text'), added('integer')).reason).toMatch(
+      /^column public\.users\.nickname added on both sides with different types \(ours text, theirs integer\)/,
+    );
+  });
+  test('identical definitions are still a conflict, said so', () => {
+    const r = describeColumns(c(), added('text'), added('text'));
+    expect(r.severity).toBe('conflict');
+    expect(r.reason).toMatch(/with identical definitions/);
+  });
+});
+
 describe('refineOverloads', () => {
   const fn = (key: string, action: 'added' | 'changed' = 'added') => ({
     collection: 'functions' as const,
@@ -173,7 +203,7 @@ describe('refineOverloads', () => {
     findCollisions(
       touches('o', 'create function f(a int) returns int language sql as $$ select a $$;'),
       touches('t', 'create function f(a text) returns text language sql as $$ select a $$;'),
-    )[0]!;
+    )[0];
   test('two new overloads with disjoint signatures become a note', () => {
     const r = refineOverloads(
       c(),
