@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { hashMigration, serializeManifest } from '@braid/core';
 import { openExecutor, type Executor } from '@braid/pg';
-import { createTestDatabase } from './helpers/db';
+import { createTestDatabase, serverUrl } from './helpers/db';
 import { addMigrations, engines, makeProject, type Project } from './helpers/cli';
 import { runBraid, runBraidJson } from './helpers/repo';
 
@@ -47,11 +47,12 @@ function writeConfig(p: Project, policy: Record<string, unknown>, branch = 'main
 }
 
 /** Edits a migration's up.sql, rehashes the manifest and commits (a reviewed change edited later). */
-function editAndRehash(p: Project, id: string, up: string): void {
+function editAndRehash(p: Project, id: string, up: string, down?: string): void {
   const i = p.ids.indexOf(id);
-  const down = p.repo.git('show', `HEAD:.migrations/${id}/down.sql`);
+  const d = down ?? p.repo.git('show', `HEAD:.migrations/${id}/down.sql`);
   p.repo.write(`.migrations/${id}/up.sql`, up);
-  p.entries[i] = { ...p.entries[i], hash: hashMigration({ up, down }) };
+  p.repo.write(`.migrations/${id}/down.sql`, d);
+  p.entries[i] = { ...p.entries[i], hash: hashMigration({ up, down: d }) };
   p.repo.write('.migrations/manifest', serializeManifest({ entries: p.entries }));
   p.repo.commit(`edit ${id}`);
 }
@@ -286,3 +287,74 @@ describe('braid promote configuration errors', () => {
     }
   });
 });
+
+describe('braid promote with policy requireTest', () => {
+  it('runs the round trips of the pending migrations and refuses when they fail', async () => {
+    const p = makeProject([{ slug: 'a', up: 'create table a (id int);\n', down: 'select 1;\n' }]);
+    writeConfig(p, { requireTest: true });
+    const env = await envDb('pglite', p);
+    const run = () =>
+      runBraidJson(['promote', 'prod'], { cwd: p.repo.dir, env: { PROD_DATABASE_URL: env.url } });
+    try {
+      const broken = await run();
+      expect(broken.code).toBe(1);
+      expect(broken.json['refused']).toBe('test-required');
+      expect((broken.json['blockers'] as { message: string }[])[0].message).toMatch(
+        /^policy requireTest: braid test failed for manifest sha256:/,
+      );
+      editAndRehash(p, p.ids[0], 'create table a (id int);\n', 'drop table a;\n');
+      const ok = await run();
+      expect(ok.code).toBe(0);
+      expect((ok.json['result'] as { results: { id: string }[] }).results.map((r) => r.id)).toEqual(p.ids);
+    } finally {
+      p.repo.cleanup();
+      await env.drop();
+    }
+  });
+});
+
+if (serverUrl()) {
+  describe('a role without superuser (server)', () => {
+    it('owns only its database and runs up, status, drift, down and promote', async () => {
+      const db = await createTestDatabase({ prefix: 'braid_role' });
+      const role = `braid_app_${Date.now().toString(36)}`;
+      const admin = await openExecutor(db.url);
+      const p = makeProject([
+        { slug: 'a', up: 'create table a (id int primary key);\n', down: 'drop table a;\n' },
+        { slug: 'b', up: 'create index a_id on a (id);\n', down: 'drop index a_id;\n' },
+      ]);
+      try {
+        await admin.exec(`create role "${role}" login nosuperuser nocreatedb nocreaterole`);
+        const dbName = new URL(db.url).pathname.slice(1);
+        await admin.exec(`alter database "${dbName}" owner to "${role}"`);
+        const u = new URL(db.url);
+        u.username = role;
+        u.password = PASSWORD;
+        const url = u.toString();
+        const braid = (args: string[]) => runBraid([...args, '--db', url], { cwd: p.repo.dir });
+        expect((await braid(['up'])).code).toBe(0);
+        const status = await runBraidJson(['status', '--db', url], { cwd: p.repo.dir });
+        expect(status.code).toBe(0);
+        expect((status.json['applied'] as { id: string }[]).map((a) => a.id)).toEqual(p.ids);
+        const drift = await braid(['drift']);
+        expect(drift.code).toBe(0);
+        expect((await braid(['down', '--steps', '2'])).code).toBe(0);
+        writeConfig(p, {});
+        const promoted = await runBraid(['promote', 'prod'], {
+          cwd: p.repo.dir,
+          env: { PROD_DATABASE_URL: url },
+        });
+        expect(promoted.code).toBe(0);
+        for (const r of [status, drift, promoted]) expect(r.stdout + r.stderr).not.toContain(PASSWORD);
+        const roles = await admin.query<{ db_role: string }>('select distinct db_role from braid.history');
+        expect(roles.rows).toEqual([{ db_role: role }]);
+      } finally {
+        await admin.close();
+        p.repo.cleanup();
+        await db.drop();
+        const c = await openExecutor(serverUrl()!);
+        await c.exec(`drop role if exists "${role}"`).finally(() => c.close());
+      }
+    });
+  });
+}

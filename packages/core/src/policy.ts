@@ -117,7 +117,10 @@ export function evaluatePolicy(
   if (policy.requireTest && pending.length > 0 && test.passed !== true) {
     blockers.push({
       code: 'test-required',
-      message: `policy requireTest: no passing braid test recorded for manifest ${test.manifestHash.slice(0, 19)}`,
+      message:
+        test.passed === false
+          ? `policy requireTest: braid test failed for manifest ${test.manifestHash.slice(0, 19)}; run braid test to see why`
+          : `policy requireTest: no passing braid test for manifest ${test.manifestHash.slice(0, 19)}`,
     });
   }
   return { ok: blockers.length === 0, steps, blockers };

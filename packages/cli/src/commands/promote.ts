@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
@@ -213,7 +214,11 @@ export const promoteCommand = defineCommand<{
         };
       });
       const approvals = await readApprovalsFor(root, pendingIds);
-      const policy = evaluatePolicy(env.policy, pending, approvals, { manifestHash, passed: undefined });
+      const passed =
+        env.policy.requireTest && pendingIds.length > 0
+          ? await roundTripsPass(ctx, root, pendingIds)
+          : undefined;
+      const policy = evaluatePolicy(env.policy, pending, approvals, { manifestHash, passed });
       const report: PromoteReport = {
         environment: env.name,
         branch: where.branch,
@@ -290,6 +295,24 @@ export const promoteCommand = defineCommand<{
     }
   },
 });
+
+/**
+ * policy.requireTest: runs `braid test <pending ids>` (this very bundle, a child process) on the
+ * checked-out manifest — the exact manifest hash being promoted — on the default shadow.
+ */
+async function roundTripsPass(ctx: Context, root: string, ids: string[]): Promise<boolean> {
+  const script = process.argv[1];
+  if (!script) return false;
+  ctx.out.note(`braid: policy requireTest: running braid test ${ids.join(' ')}`);
+  const code = await new Promise<number>((resolve) => {
+    const child = spawn(process.execPath, [script, 'test', ...ids, '--cwd', root], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    child.on('error', () => resolve(-1));
+    child.on('close', (c) => resolve(c ?? -1));
+  });
+  return code === 0;
+}
 
 function printPlan(ctx: Context, r: PromoteReport): void {
   if (ctx.out.json) return;
