@@ -48,6 +48,8 @@ export interface AnalyzeOptions {
   pgVersion?: number;
   searchPath?: string[];
   columnTypes?: Map<string, Map<string, string>>;
+  /** Analyse CREATE FUNCTION bodies in footprints (default true; see FootprintOptions). */
+  functionBodies?: boolean;
 }
 
 const IGNORE_RE = /braid:ignore\s+([a-z0-9-]+(?:\s*,\s*[a-z0-9-]+)*)[ \t]*([^\n]*)/g;
@@ -107,7 +109,10 @@ export function analyzeFile(path: string, text: string, opts: AnalyzeOptions = {
       ...st,
       index,
       kind: kindOf(st.ast),
-      footprint: footprint(st.ast, { searchPath: path0 }),
+      footprint: footprint(st.ast, {
+        searchPath: path0,
+        ...(opts.functionBodies === false ? { functionBodies: false } : {}),
+      }),
       locks: classify(st.ast, {
         pgVersion: opts.pgVersion ?? 15,
         searchPath: path0,

@@ -77,6 +77,12 @@ export interface Footprint {
 export interface FootprintOptions {
   /** The search_path in effect (default ["public"]). */
   searchPath?: string[];
+  /**
+   * Analyse CREATE FUNCTION bodies (default true). Lint passes false: no rule needs what a
+   * function body reads, and parsing PL/pgSQL bodies is the costliest part of a footprint.
+   * DO blocks are always analysed (they run now).
+   */
+  functionBodies?: boolean;
 }
 
 export function emptyFootprint(): Footprint {
@@ -526,6 +532,7 @@ export function footprint(stmt: AstNode | undefined, opts: FootprintOptions = {}
       const ref = bld.named(names, b(n, 'is_procedure') ? 'procedure' : 'function');
       bld.add(fp.creates, ref);
       if (b(n, 'replace')) fp.notes.push('CREATE OR REPLACE: replaces the function if it exists');
+      if (opts.functionBodies === false) break;
       const { language, body, atomic } = functionBody(n);
       const what = `function ${qname(ref)}`;
       const bodyOpts = { searchPath: opts.searchPath ?? ['public'] };

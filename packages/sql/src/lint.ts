@@ -76,9 +76,10 @@ export function analyzeMigration(
   m: MigrationInput,
   pgVersion: number,
   columnTypes: Map<string, Map<string, string>>,
+  functionBodies = true,
 ): AnalyzedMigration {
   const dir = m.dir ?? `.migrations/${m.id}`;
-  const opts = { pgVersion, columnTypes };
+  const opts = { pgVersion, columnTypes, functionBodies };
   const up = m.up !== undefined ? analyzeFile(`${dir}/up.sql`, m.up, opts) : undefined;
   const down = m.down !== undefined ? analyzeFile(`${dir}/down.sql`, m.down, opts) : undefined;
   const verify = m.verify !== undefined ? analyzeFile(`${dir}/verify.sql`, m.verify, opts) : undefined;
@@ -147,7 +148,7 @@ export function lintMigrations(migrations: MigrationInput[], options: LintOption
   const findings: Finding[] = [];
 
   for (const input of migrations) {
-    const m = analyzeMigration(input, pgVersion, columnTypes);
+    const m = analyzeMigration(input, pgVersion, columnTypes, false);
     const report = !only || only.has(m.id);
     const local = new Set<string>();
     const notNullChecks = new Set<string>(); // validated: table.column

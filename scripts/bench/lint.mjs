@@ -1,0 +1,112 @@
+#!/usr/bin/env node
+// Benchmark (issue 4, static analysis): `braid lint` of a generated N-migration history (2,000 by
+// default), whole process, against squawk (squawk-cli from npm) on the same up.sql files in the
+// same run. Prints statements per second for both and the ratio (goal: within 2x of squawk's time).
+// Usage: node scripts/bench/lint.mjs [N] [RUNS]   (run `npm run build` first)
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { braidBin, printTable } from './lib/common.mjs';
+import { peerBin } from './lib/peers.mjs';
+
+const N = Number(process.argv[2] ?? 2000);
+const RUNS = Number(process.argv[3] ?? 3);
+
+const work = mkdtempSync(path.join(os.tmpdir(), 'braid-bench-lint-'));
+const migDir = path.join(work, '.migrations');
+mkdirSync(migDir);
+
+// A mix of the statements real migrations contain (and that the rules look at).
+const TEMPLATES = [
+  (i) => [
+    `CREATE TABLE t_${i} (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, owner_id bigint, name text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())`,
+    `CREATE INDEX t_${i}_owner ON t_${i} (owner_id)`,
+    `COMMENT ON TABLE t_${i} IS 'table ${i}'`,
+  ],
+  (i) => [
+    `SET lock_timeout = '5s'`,
+    `ALTER TABLE t_${i - 1} ADD COLUMN note_${i} text`,
+    `ALTER TABLE t_${i - 1} ADD CONSTRAINT t_${i - 1}_name_len CHECK (length(name) < 200) NOT VALID`,
+    `ALTER TABLE t_${i - 1} VALIDATE CONSTRAINT t_${i - 1}_name_len`,
+  ],
+  (i) => [
+    `CREATE OR REPLACE FUNCTION touch_${i}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.created_at := now(); RETURN NEW; END $$`,
+    `UPDATE t_${i - 2} SET name = upper(name) WHERE id < 100`,
+    `CREATE VIEW v_${i} AS SELECT id, name FROM t_${i - 2} WHERE created_at > now() - interval '1 day'`,
+  ],
+  (i) => [
+    `ALTER TABLE t_${i - 3} ALTER COLUMN name SET NOT NULL`,
+    `CREATE INDEX t_${i - 3}_name ON t_${i - 3} (name)`,
+  ],
+];
+
+let statements = 0;
+const manifest = [];
+const files = [];
+for (let i = 0; i < N; i++) {
+  const t = new Date(Date.UTC(2024, 0, 1) + i * 60_000).toISOString().replace(/[-:T]/g, '').slice(0, 14);
+  const id = `${t}_m${i}`;
+  const stmts = TEMPLATES[i % TEMPLATES.length](i);
+  statements += stmts.length;
+  mkdirSync(path.join(migDir, id));
+  const up = path.join(migDir, id, 'up.sql');
+  writeFileSync(up, stmts.join(';\n') + ';\n');
+  writeFileSync(path.join(migDir, id, 'down.sql'), '-- rollback\nSELECT 1;\n');
+  files.push(up);
+  manifest.push(`${id} sha256:${'0'.repeat(64)} -`);
+}
+writeFileSync(
+  path.join(migDir, 'manifest'),
+  [`braid-manifest 1 sha256:${'0'.repeat(64)}`, ...manifest].join('\n') + '\n',
+);
+console.log(`generated ${N} migrations, ${statements} statements, in ${work}`);
+
+function time(label, cmd, args) {
+  const runs = [];
+  let out;
+  for (let r = 0; r < RUNS; r++) {
+    const t0 = process.hrtime.bigint();
+    const res = spawnSync(cmd, args, { cwd: work, encoding: 'utf8', maxBuffer: 1 << 28 });
+    runs.push(Number(process.hrtime.bigint() - t0) / 1e9);
+    if (res.error || (res.status !== 0 && res.status !== 1)) {
+      throw new Error(
+        `${label} failed (exit ${res.status}): ${(res.stderr || String(res.error)).slice(0, 1000)}`,
+      );
+    }
+    out = res.stdout;
+  }
+  runs.sort((a, b) => a - b);
+  return { secs: runs[Math.floor(runs.length / 2)], out };
+}
+
+const braid = time('braid lint', process.execPath, [braidBin, 'lint', '--json', '--fail-on', 'none']);
+const findings = JSON.parse(braid.out).findings.length;
+const rows = [
+  [
+    'braid lint',
+    braid.secs,
+    `${Math.round(statements / braid.secs).toLocaleString('en-US')} statements/s, ${findings} findings`,
+  ],
+];
+let squawkBin;
+try {
+  squawkBin = peerBin('squawk');
+} catch (e) {
+  console.log(`squawk unavailable (${String(e.message).split('\n')[0]}): comparison skipped`);
+}
+if (squawkBin) {
+  const sq = time('squawk', squawkBin, ['--reporter', 'gcc', ...files.map((f) => path.relative(work, f))]);
+  const lines = sq.out.split('\n').filter((l) => l.trim()).length;
+  rows.push([
+    'squawk',
+    sq.secs,
+    `${Math.round(statements / sq.secs).toLocaleString('en-US')} statements/s, ${lines} report lines`,
+  ]);
+}
+printTable(
+  `lint of ${N} migrations (${statements} statements), median of ${RUNS} whole-process runs`,
+  rows,
+  'squawk',
+);
+if (!process.env.BENCH_KEEP) rmSync(work, { recursive: true, force: true });
