@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import {
   acquireLease,
+  applyUp,
   connectPg,
   detectPooler,
   ensureRegistryForLease,
@@ -123,6 +124,26 @@ if (serverUrl()) {
         expect(await readLease(direct)).toBeUndefined(); // released
       } finally {
         await direct.close();
+        await db.drop();
+      }
+    });
+
+    it('braid up with the advisory lock refuses a connection through a transaction pooler', async () => {
+      const db = await createTestDatabase({ prefix: 'braid_lease' });
+      const pooled = new FreshConnectionPerStatement(db.url);
+      try {
+        const m = {
+          id: '20260101000000_a',
+          files: { up: 'create table a (id int);\n' },
+          directives: { noTransaction: false, irreversible: false },
+          hash: 'sha256:a',
+        };
+        await expect(applyUp(pooled, [m], { provenance: { braidVersion: '1.0.0' } })).rejects.toMatchObject({
+          code: 'pooler-detected',
+          exitCode: 3,
+          message: expect.stringContaining('use --lock lease') as unknown,
+        });
+      } finally {
         await db.drop();
       }
     });
