@@ -52,7 +52,10 @@ export interface AnalyzeOptions {
   functionBodies?: boolean;
 }
 
-const IGNORE_RE = /braid:ignore\s+([a-z0-9-]+(?:\s*,\s*[a-z0-9-]+)*)[ \t]*([^\n]*)/g;
+// Like core's directives, a suppression starts its comment: `-- braid:ignore …` or `/* braid:ignore … */`
+// (so prose or examples inside a comment, such as `--   -- braid:ignore …`, do not count).
+const IGNORE_RE = /^(?:--|\/\*)\s*braid:ignore(?:\s+([a-z0-9-]+(?:\s*,\s*[a-z0-9-]+)*))?[ \t]*([^\n]*)/gm;
+const DIRECTIVE_RE = /^--\s*braid:([a-z-]+)/gim;
 
 /** Suppressions in a list of comments, with their positions. */
 function suppressionsIn(comments: string[], text: string, map: SourceMap, searchFrom: number): Suppression[] {
@@ -102,7 +105,7 @@ export function analyzeFile(path: string, text: string, opts: AnalyzeOptions = {
     if (index === 0) {
       fileSuppressions = sup;
       for (const c of st.leadingComments)
-        for (const m of c.matchAll(/braid:([a-z-]+)/g)) if (m[1] !== 'ignore') directives.add(m[1]);
+        for (const m of c.matchAll(DIRECTIVE_RE)) if (m[1] !== 'ignore') directives.add(m[1].toLowerCase());
     }
     const path0 = searchPath;
     analyzed.push({
@@ -126,9 +129,13 @@ export function analyzeFile(path: string, text: string, opts: AnalyzeOptions = {
   });
   if (statements.length === 0) {
     // comments only: directives and suppressions still count
-    const lead = text;
-    for (const m of lead.matchAll(/braid:([a-z-]+)/g)) if (m[1] !== 'ignore') directives.add(m[1]);
-    fileSuppressions = suppressionsIn([text], text, map, 0);
+    const lines = text
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l.startsWith('--'));
+    for (const l of lines)
+      for (const m of l.matchAll(DIRECTIVE_RE)) if (m[1] !== 'ignore') directives.add(m[1].toLowerCase());
+    fileSuppressions = suppressionsIn(lines, text, map, 0);
   }
   return { path, text, statements: analyzed, syntaxErrors, fileSuppressions, directives };
 }

@@ -126,4 +126,24 @@ describe('lint engine', () => {
     expect([se.line, se.column]).toEqual([2, 47]);
     expect(fs.filter((f) => f.rule === 'truncate').map((f) => f.line)).toEqual([1, 3]);
   });
+
+  test('directives and suppressions count only at the start of a comment (template examples do not)', () => {
+    const header =
+      '-- Directives go here, for example:\n--   -- braid:no-transaction   run outside a transaction\n--   -- braid:irreversible\n--   -- braid:ignore truncate example\n';
+    const fs = lintMigrations([
+      { id: 'x', up: `${header}CREATE INDEX CONCURRENTLY i ON t (a);\nTRUNCATE t;` },
+    ]);
+    const rules = fs.map((f) => f.rule);
+    expect(rules).toContain('concurrently-in-transaction');
+    expect(rules).toContain('missing-down');
+    expect(fs.find((f) => f.rule === 'truncate')!.suppressed).toBeUndefined();
+    const real = lintMigrations([
+      {
+        id: 'y',
+        up: '-- braid:no-transaction\n-- braid:irreversible\nCREATE INDEX CONCURRENTLY i ON t (a);',
+      },
+    ]);
+    expect(real.map((f) => f.rule)).not.toContain('concurrently-in-transaction');
+    expect(real.map((f) => f.rule)).not.toContain('missing-down');
+  });
 });
