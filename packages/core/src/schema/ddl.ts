@@ -686,7 +686,23 @@ export function generateDdl(from: SchemaModel, to: SchemaModel, opts: DdlOptions
   // Constraints: keys and checks, then NOT VALID → valid, then foreign keys.
   const addCon = (x: [string, string]): void => {
     const con = consOf(to, x);
-    emit(`ALTER TABLE ${tname(to.tables[x[0]])} ADD CONSTRAINT ${quoteIdent(x[1])} ${con.definition}`);
+    const t = to.tables[x[0]];
+    const add = `ALTER TABLE ${tname(t)} ADD CONSTRAINT ${quoteIdent(x[1])}`;
+    // --online on an existing table: build the index concurrently, then attach it; add foreign
+    // keys and checks NOT VALID, then validate (a weaker lock, and no long exclusive scan).
+    const online = opts.online && !createdTables.has(x[0]) && t.kind === 'table';
+    const key = /^(PRIMARY KEY|UNIQUE) (\([^()]*\))$/.exec(con.definition);
+    if (online && key) {
+      emit(`CREATE UNIQUE INDEX CONCURRENTLY ${quoteIdent(x[1])} ON ${tname(t)} ${key[2]}`, {
+        transactional: false,
+      });
+      emit(`${add} ${key[1]} USING INDEX ${quoteIdent(x[1])}`);
+    } else if (online && con.validated && (con.type === 'foreign key' || con.type === 'check')) {
+      emit(`${add} ${con.definition} NOT VALID`);
+      emit(`ALTER TABLE ${tname(t)} VALIDATE CONSTRAINT ${quoteIdent(x[1])}`);
+    } else {
+      emit(`${add} ${con.definition}`);
+    }
   };
   const creates = fkFirst(createdCons, to);
   for (const x of creates.filter((y) => consOf(to, y).type !== 'foreign key')) addCon(x);

@@ -97,6 +97,21 @@ describe('schema round trips per object kind', () => {
     expect(sqlOf(r.forward)).toContain('VALIDATE CONSTRAINT "v_pos"');
   });
 
+  it('--online: keys built concurrently then attached; foreign keys and checks added NOT VALID then validated', async () => {
+    const r = await roundTrip(
+      `create table a (id int not null, code text); create table b (a_id int, v int);`,
+      `create table a (id int not null, code text, constraint a_pkey primary key (id), constraint a_code unique (code));
+       create table b (a_id int, v int, constraint b_a foreign key (a_id) references a (id) on delete cascade deferrable,
+         constraint b_v check (v > 0));`,
+      { online: true },
+    );
+    const sql = sqlOf(r.forward);
+    expect(sql).toContain('CREATE UNIQUE INDEX CONCURRENTLY "a_pkey" ON "public"."a" (id)');
+    expect(sql).toContain('ADD CONSTRAINT "a_pkey" PRIMARY KEY USING INDEX "a_pkey"');
+    expect(sql).toContain('ON DELETE CASCADE DEFERRABLE NOT VALID');
+    expect(sql).toContain('VALIDATE CONSTRAINT "b_v"');
+  });
+
   it('indexes: partial, expression, unique; --online uses CONCURRENTLY', async () => {
     const r = await roundTrip(
       `create table t (a int, b text); create index t_a on t (a); create index t_gone on t (b);`,
