@@ -161,7 +161,9 @@ describe.each(engines)('round trips on %s', (_name, server) => {
       noTransaction: true,
     });
     const c = mig('c', 'create index concurrently a_v2_idx on a (v);', 'select 1;', { noTransaction: true });
-    const r = await run(server, [a, b, c]);
+    const d = mig('d', 'alter table a add column w int;', 'alter table a drop column w;');
+    const r = await run(server, [a, b, c, d]);
+    expect(byId(r, d.id).status).toBe('ok');
     expect(byId(r, b.id).status).toBe('ok');
     expect(byId(r, c.id).problems.map((p) => p.category)).toEqual(['down-differs', 'reup-fails']);
     expect(byId(r, c.id).notes.join(' ')).toContain('no-transaction');
