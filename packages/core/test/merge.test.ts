@@ -76,13 +76,13 @@ describe('mergeManifests', () => {
     expect(r.conflicts).toEqual([
       expect.objectContaining({ kind: 'added-both-different', id: B.id, sides: ['ours', 'theirs'] }),
     ]);
-    expect(r.conflicts[0]!.message).toMatch(/added on both sides with different contents/);
+    expect(r.conflicts[0].message).toMatch(/added on both sides with different contents/);
   });
 
   test('the same id added with different parents: conflict', () => {
     const B2 = { ...B, parents: [] };
     const r = mergeManifests(m(A), m(A, B), m(A, B2));
-    expect(r.conflicts[0]!.message).toMatch(/different parents/);
+    expect(r.conflicts[0].message).toMatch(/different parents/);
   });
 
   test('a base entry edited on one side: conflict naming the side', () => {
@@ -104,7 +104,7 @@ describe('mergeManifests', () => {
     const B2 = { ...B, hash: H('z') };
     const r = mergeManifests(m(A, B), m(A, B2, O1), m(A, B2));
     expect(r.conflicts).toEqual([]);
-    expect(r.manifest!.entries[1]!.hash).toBe(H('z'));
+    expect(r.manifest!.entries[1].hash).toBe(H('z'));
   });
 
   test('a base entry edited differently on both sides: conflict naming both', () => {
@@ -116,8 +116,8 @@ describe('mergeManifests', () => {
 
   test('a base entry re-parented on a side: conflict', () => {
     const r = mergeManifests(m(A, B), m(A, { ...B, parents: [] }), m(A, B));
-    expect(r.conflicts[0]!.kind).toBe('base-edited');
-    expect(r.conflicts[0]!.message).toMatch(/parents/);
+    expect(r.conflicts[0].kind).toBe('base-edited');
+    expect(r.conflicts[0].message).toMatch(/parents/);
   });
 
   test('a base entry removed on a side (or both): conflict', () => {
@@ -128,7 +128,7 @@ describe('mergeManifests', () => {
       expect.objectContaining({ kind: 'base-removed', id: B.id, sides: ['theirs'] }),
     ]);
     const both = mergeManifests(m(A, B), m(A), m(A));
-    expect(both.conflicts[0]!.sides).toEqual(['ours', 'theirs']);
+    expect(both.conflicts[0].sides).toEqual(['ours', 'theirs']);
     expect(both.oursRemoved).toEqual([B.id]);
   });
 
