@@ -919,6 +919,11 @@ export function generateDdl(from: SchemaModel, to: SchemaModel, opts: DdlOptions
     const b = to.views[k];
     grantDiff(`TABLE ${tname(b)}`, createdViews.has(k) ? [] : from.views[k].grants, b.grants);
   }
+  for (const k of keysOf(to.types)) {
+    const b = to.types[k];
+    const target = `${b.kind === 'domain' ? 'DOMAIN' : 'TYPE'} ${tname(b)}`;
+    grantDiff(target, recreatedType(k) ? defaultGrants('type') : from.types[k].grants, b.grants);
+  }
   for (const k of keysOf(to.functions)) {
     const b = to.functions[k];
     const target = `${b.kind === 'procedure' ? 'PROCEDURE' : 'FUNCTION'} ${tname(b)}(${b.identityArgs})`;

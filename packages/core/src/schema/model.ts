@@ -37,6 +37,8 @@ export interface EnumDef {
   name: string;
   labels: string[];
   comment: string | null;
+  /** USAGE grants (PUBLIC has USAGE until revoked). */
+  grants: Grant[];
 }
 
 export interface DomainDef {
@@ -51,6 +53,8 @@ export interface DomainDef {
   /** Check constraints by name: pg_get_constraintdef(). */
   checks: Record<string, string>;
   comment: string | null;
+  /** USAGE grants (PUBLIC has USAGE until revoked). */
+  grants: Grant[];
 }
 
 export interface CompositeDef {
@@ -60,6 +64,8 @@ export interface CompositeDef {
   /** Attribute name -> type (and COLLATE when not the type's default); order matters for composites. */
   attributes: { name: string; type: string; collation: string | null }[];
   comment: string | null;
+  /** USAGE grants (PUBLIC has USAGE until revoked). */
+  grants: Grant[];
 }
 
 export type TypeDef = EnumDef | DomainDef | CompositeDef;

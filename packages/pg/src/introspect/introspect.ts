@@ -160,9 +160,17 @@ export async function introspectWithStats(
       const name = str(r['name']);
       const key = qualifiedKey(schema, name);
       const comment = strOrNull(r['comment']);
+      const grants = grantsOf(r['grants']);
       const tt = str(r['typtype']);
       if (tt === 'e') {
-        m.types[key] = { kind: 'enum', schema, name, labels: json<string[]>(r['labels'], []), comment };
+        m.types[key] = {
+          kind: 'enum',
+          schema,
+          name,
+          labels: json<string[]>(r['labels'], []),
+          comment,
+          grants,
+        };
       } else if (tt === 'd') {
         const checks = json<Record<string, string>>(r['checks'], {});
         const sorted: Record<string, string> = {};
@@ -177,6 +185,7 @@ export async function introspectWithStats(
           collation: strOrNull(r['collation']),
           checks: sorted,
           comment,
+          grants,
         };
       } else {
         const attrs = json<{ name: string; type: string; collation: string | null }[]>(r['attributes'], []);
@@ -186,6 +195,7 @@ export async function introspectWithStats(
           name,
           attributes: attrs.map((a) => ({ name: a.name, type: a.type, collation: a.collation ?? null })),
           comment,
+          grants,
         };
       }
     }

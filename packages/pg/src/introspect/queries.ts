@@ -13,8 +13,8 @@ const notExt = (catalog: string, oid: string): string =>
 
 /** Grants other than the owner's own, as a JSON array, defaults made explicit. */
 const grants = (acl: string, kind: string, owner: string): string => `case when ${acl} is null then ${
-  kind === 'f'
-    ? `json_build_array(json_build_object('grantee', 'PUBLIC', 'privilege', 'EXECUTE', 'grantable', false))`
+  kind === 'f' || kind === 'T'
+    ? `json_build_array(json_build_object('grantee', 'PUBLIC', 'privilege', '${kind === 'f' ? 'EXECUTE' : 'USAGE'}', 'grantable', false))`
     : `'[]'::json`
 } else (
   select coalesce(json_agg(json_build_object(
@@ -39,6 +39,7 @@ from pg_extension x join pg_namespace n on n.oid = x.extnamespace`;
 export const Q_TYPES = `
 select n.nspname as schema, t.typname as name, t.typtype as typtype,
        obj_description(t.oid, 'pg_type') as comment,
+       ${grants('t.typacl', 'T', 't.typowner')} as grants,
        case when t.typtype = 'e' then
          (select json_agg(e.enumlabel order by e.enumsortorder) from pg_enum e where e.enumtypid = t.oid) end as labels,
        case when t.typtype = 'd' then format_type(t.typbasetype, t.typtypmod) end as base_type,

@@ -43,7 +43,8 @@ describe('schema round trips per object kind', () => {
       `create domain posint as integer check (value > 0); create table t (a posint);`,
       `create domain posint as integer not null default 7 constraint pos check (value > 1);
        create domain short_text as text collate "C" check (length(value) < 10); create table t (a posint, b short_text);
-       comment on domain posint is 'positive';`,
+       comment on domain posint is 'positive'; revoke usage on domain short_text from public;
+       grant usage on domain short_text to ${READER};`,
     );
   });
 
@@ -51,7 +52,7 @@ describe('schema round trips per object kind', () => {
     await roundTrip(
       `create type pair as (a int, b text); create type gone as (x int);`,
       `create type pair as (a bigint, b text, c date); create type fresh as (x int, y text collate "C");
-       comment on type pair is 'two';`,
+       comment on type pair is 'two'; grant usage on type fresh to ${READER} with grant option;`,
     );
   });
 
