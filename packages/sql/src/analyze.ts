@@ -64,10 +64,17 @@ function suppressionsIn(comments: string[], text: string, map: SourceMap, search
   for (const c of comments) {
     const at = text.indexOf(c, from);
     from = at >= 0 ? at + c.length : from;
+    if (!c.includes('braid:')) continue;
     for (const m of c.matchAll(IGNORE_RE)) {
-      const reason = m[2].replace(/\*\/\s*$/, '').trim();
+      // groups are undefined when absent (`-- braid:ignore` alone): no rule, no reason
+      const groups = m as unknown as Array<string | undefined>;
+      const reason = (groups[2] ?? '').replace(/\*\/\s*$/, '').trim();
       const pos = map.position((at >= 0 ? at : 0) + (m.index ?? 0));
-      out.push({ rules: m[1].split(',').map((x) => x.trim()), reason, line: pos.line, col: pos.col });
+      const rules = (groups[1] ?? '')
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean);
+      out.push({ rules, reason, line: pos.line, col: pos.col });
     }
   }
   return out;
@@ -105,7 +112,8 @@ export function analyzeFile(path: string, text: string, opts: AnalyzeOptions = {
     if (index === 0) {
       fileSuppressions = sup;
       for (const c of st.leadingComments)
-        for (const m of c.matchAll(DIRECTIVE_RE)) if (m[1] !== 'ignore') directives.add(m[1].toLowerCase());
+        if (c.includes('braid:'))
+          for (const m of c.matchAll(DIRECTIVE_RE)) if (m[1] !== 'ignore') directives.add(m[1].toLowerCase());
     }
     const path0 = searchPath;
     analyzed.push({

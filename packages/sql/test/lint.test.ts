@@ -146,4 +146,12 @@ describe('lint engine', () => {
     expect(real.map((f) => f.rule)).not.toContain('concurrently-in-transaction');
     expect(real.map((f) => f.rule)).not.toContain('missing-down');
   });
+
+  test('a bare braid:ignore (no rule, no reason) is a finding, not a crash', () => {
+    const fs = lintMigrations([
+      { id: 'z', up: 'SELECT 1;\n-- braid:ignore\nTRUNCATE t;', down: 'SELECT 1;' },
+    ]);
+    expect(fs.find((f) => f.rule === 'ignore-without-reason')).toMatchObject({ line: 2, column: 1 });
+    expect(fs.find((f) => f.rule === 'truncate')!.suppressed).toBeUndefined();
+  });
 });
