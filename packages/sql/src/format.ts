@@ -85,7 +85,6 @@ export function renderSarif(findings: Finding[], version: string): Record<string
           driver: {
             name: 'braid',
             version,
-            informationUri: 'https://github.com/braid/braid',
             rules: RULES.map((r) => ({
               id: r.id,
               name: r.id,
