@@ -250,7 +250,7 @@ describe.each(engines())('braid promote on %s', (engine) => {
       expect(notPrefix.code).toBe(1);
       expect(notPrefix.json['refused']).toBe('history-not-prefix');
       expect(notPrefix.json['message']).toContain(
-        `${p.ids[1]} applied but ${p.ids[0]} (earlier in the manifest) not`,
+        `${p.ids[1]} applied but ${p.ids[0]} (earlier in the manifest) not, and ${p.ids[1]} depends on ${p.ids[0]}`,
       );
 
       await q(
@@ -261,6 +261,84 @@ describe.each(engines())('braid promote on %s', (engine) => {
       expect(diverged.code).toBe(1);
       expect(diverged.json['refused']).toBe('history-diverged');
       expect(diverged.json['message']).toContain('this branch does not know: 20250101000000_elsewhere');
+    } finally {
+      p.repo.cleanup();
+      await env.drop();
+    }
+  });
+});
+
+describe('braid promote: a history that commutes', () => {
+  it('applies concurrent migrations out of order when the verdict is safe, refuses a collision', async () => {
+    // two roots of the DAG (written concurrently): the environment applied the second first
+    const p = makeProject([
+      { slug: 'x', up: 'create table x (id int);\n', down: 'drop table x;\n' },
+      { slug: 'y', up: 'create table y (id int);\n', down: 'drop table y;\n' },
+      { slug: 'z', up: 'create table z (id int);\n', down: 'drop table z;\n' },
+    ]);
+    p.entries[1] = { ...p.entries[1], parents: [] };
+    p.repo.write('.migrations/manifest', serializeManifest({ entries: p.entries }));
+    p.repo.commit('y and x written concurrently');
+    writeConfig(p, {});
+    const env = await envDb('pglite', p);
+    const run = () =>
+      runBraidJson(['promote', 'prod'], { cwd: p.repo.dir, env: { PROD_DATABASE_URL: env.url } });
+    try {
+      // staging ran y (from its branch) before x was merged
+      const ex = await env.open();
+      try {
+        await ex.exec('create table y (id int);');
+      } finally {
+        await ex.close();
+      }
+      expect((await runBraid(['up', '--db', env.url, '--to', p.ids[0]], { cwd: p.repo.dir })).code).toBe(0);
+      await q(env, `delete from braid.applied where id = '${p.ids[0]}'`);
+      await q(env, 'drop table x');
+      await q(
+        env,
+        `insert into braid.applied (id, checksum, history_seq) values ('${p.ids[1]}', '${p.entries[1].hash}', 0)`,
+      );
+      const ok = await run();
+      expect(ok.code).toBe(0);
+      expect(ok.json['history']).toBe('commutes');
+      expect(ok.stderr).toContain('they commute (verdict safe): applying out of order');
+      expect((ok.json['result'] as { results: { id: string }[] }).results.map((r) => r.id)).toEqual([
+        p.ids[0],
+        p.ids[2],
+      ]);
+    } finally {
+      p.repo.cleanup();
+      await env.drop();
+    }
+  });
+
+  it('refuses when the skipped and the applied migrations collide', async () => {
+    const p = makeProject([
+      { slug: 'x', up: 'create table t (id int);\n', down: 'drop table t;\n' },
+      { slug: 'y', up: 'create table t (id bigint, name text);\n', down: 'drop table t;\n' },
+    ]);
+    p.entries[1] = { ...p.entries[1], parents: [] };
+    p.repo.write('.migrations/manifest', serializeManifest({ entries: p.entries }));
+    p.repo.commit('concurrent');
+    writeConfig(p, {});
+    const env = await envDb('pglite', p);
+    try {
+      expect((await runBraid(['up', '--db', env.url, '--to', p.ids[0]], { cwd: p.repo.dir })).code).toBe(0);
+      await q(env, `delete from braid.applied where id = '${p.ids[0]}'`);
+      await q(env, 'drop table t');
+      await q(env, 'create table t (id bigint, name text)');
+      await q(
+        env,
+        `insert into braid.applied (id, checksum, history_seq) values ('${p.ids[1]}', '${p.entries[1].hash}', 0)`,
+      );
+      const r = await runBraidJson(['promote', 'prod'], {
+        cwd: p.repo.dir,
+        env: { PROD_DATABASE_URL: env.url },
+      });
+      expect(r.code).toBe(1);
+      expect(r.json['refused']).toBe('history-not-commuting');
+      expect(r.json['message']).toContain('do not provably commute (verdict: conflict');
+      expect(await q(env, 'select id from braid.applied')).toEqual([{ id: p.ids[1] }]);
     } finally {
       p.repo.cleanup();
       await env.drop();

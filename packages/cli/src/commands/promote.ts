@@ -27,6 +27,8 @@ import {
 } from '@braid/pg';
 import { lint } from '@braid/sql';
 import { defineCommand, type Context } from '../runtime';
+import { shadowSpec } from '../shadow';
+import { computeVerdict, renderVerdictText } from '../verdict';
 import { loadProject, type Project } from '../project';
 import {
   gitProvenance,
@@ -106,26 +108,83 @@ class PromoteRefused extends Error {
   }
 }
 
-/** The environment's applied history must be a prefix of this manifest. */
-function checkPrefix(env: string, project: Project, applied: string[], unknown: string[]): void {
+/**
+ * The environment's applied history must be a prefix of this manifest, or commute with it: the
+ * migrations it skipped (pending, earlier in the manifest) and the ones it applied past them
+ * must be concurrent in the DAG and the branch verdict (replays in both orders on a shadow,
+ * footprints) must say "safe". Returns a note when a commuting history is accepted.
+ */
+async function checkHistory(
+  ctx: Context,
+  root: string,
+  env: string,
+  project: Project,
+  applied: string[],
+  unknown: string[],
+  dependsOn: ReadonlyMap<string, readonly string[]>,
+): Promise<string | undefined> {
   if (unknown.length > 0) {
     throw new PromoteRefused(
       'history-diverged',
       `promote ${env}: the database has migrations this branch does not know: ${unknown.join(', ')} (applied from another branch); merge that branch first`,
     );
   }
-  const order = project.manifest.entries.map((e) => e.id);
+  const entries = project.manifest.entries;
   const appliedSet = new Set(applied);
-  const k = appliedSet.size;
-  const prefix = new Set(order.slice(0, k));
-  const skipped = order.slice(0, k).filter((id) => !appliedSet.has(id));
-  if (skipped.length > 0 || applied.some((id) => !prefix.has(id))) {
-    const ahead = applied.filter((id) => !prefix.has(id));
+  let k = 0;
+  while (k < entries.length && appliedSet.has(entries[k].id)) k++;
+  const last = Math.max(-1, ...entries.map((e, i) => (appliedSet.has(e.id) ? i : -1)));
+  if (last < k) return undefined; // a prefix
+  const between = entries.slice(k, last + 1);
+  const skipped = between.filter((e) => !appliedSet.has(e.id));
+  const ahead = between.filter((e) => appliedSet.has(e.id));
+  const what = `${ahead.map((e) => e.id).join(', ')} applied but ${skipped.map((e) => e.id).join(', ')} (earlier in the manifest) not`;
+  // a skipped migration that an applied one was written on top of cannot be applied now
+  const skippedSet = new Set(skipped.map((e) => e.id));
+  const seen = new Set<string>();
+  const stack = ahead.map((e) => e.id);
+  while (stack.length > 0) {
+    const id = stack.pop()!;
+    for (const d of dependsOn.get(id) ?? []) {
+      if (skippedSet.has(d)) {
+        throw new PromoteRefused(
+          'history-not-prefix',
+          `promote ${env}: the database's history is not a prefix of this manifest: ${what}, and ${id} depends on ${d}; roll back or apply ${d} by hand`,
+        );
+      }
+      if (!seen.has(d)) {
+        seen.add(d);
+        stack.push(d);
+      }
+    }
+  }
+  const ids = (es: typeof entries) => new Set(es.map((e) => e.id));
+  const side = (es: typeof entries, label: string) => {
+    const keep = ids(es);
+    return {
+      label,
+      manifest: { entries: es.map((e) => ({ ...e, parents: e.parents.filter((x) => keep.has(x)) })) },
+      migrations: es.map((e) => project.migrations.get(e.id)!),
+    };
+  };
+  const base = entries.slice(0, k);
+  ctx.out.note(
+    `braid: ${env}'s history is not a prefix of this manifest (${what}): checking that they commute`,
+  );
+  const verdict = await computeVerdict({
+    base: side(base, 'applied prefix'),
+    ours: side([...base, ...skipped], 'pending'),
+    theirs: side([...base, ...ahead], env),
+    shadow: shadowSpec({}, ctx, root),
+  });
+  if (verdict.verdict !== 'safe') {
+    if (!ctx.out.json) for (const l of renderVerdictText(verdict)) ctx.out.print(l);
     throw new PromoteRefused(
-      'history-not-prefix',
-      `promote ${env}: the database's history is not a prefix of this manifest: ${ahead.join(', ')} applied but ${skipped.join(', ')} (earlier in the manifest) not; check with braid diff that they commute, then apply with braid up`,
+      'history-not-commuting',
+      `promote ${env}: the database's history is not a prefix of this manifest (${what}) and they do not provably commute (verdict: ${verdict.verdict}${verdict.reasons[0] ? `: ${verdict.reasons[0]}` : ''})`,
     );
   }
+  return `${what}; they commute (verdict safe): applying out of order`;
 }
 
 interface PromoteReport {
@@ -134,6 +193,8 @@ interface PromoteReport {
   commit: string;
   manifestHash: string;
   database: string;
+  /** `prefix`, or `commutes` when applied out of order after a safe verdict. */
+  history: 'prefix' | 'commutes';
   plan: Plan;
   policy: PolicyResult;
   dryRun: boolean;
@@ -186,12 +247,16 @@ export const promoteCommand = defineCommand<{
         lockWaitMs: parseDuration(args['lock-wait'], '--lock-wait', 60_000),
       });
       const status = await readStatus(ex, migrations);
-      checkPrefix(
+      const commuted = await checkHistory(
+        ctx,
+        root,
         env.name,
         project,
         status.applied.map((a) => a.id),
         status.unknown,
+        dependsOn,
       );
+      if (commuted) ctx.out.note(`braid: ${commuted}`);
       const plan = planUp(migrations, status, { dependsOn });
 
       // Policy: lint risk of each pending migration, approvals (git notes), test.
@@ -225,6 +290,7 @@ export const promoteCommand = defineCommand<{
         commit: where.head,
         manifestHash,
         database: db.label,
+        history: commuted ? 'commutes' : 'prefix',
         plan,
         policy,
         dryRun: args['dry-run'],
