@@ -17,7 +17,12 @@ export const syntaxError: MigrationRule = {
     const out: MigrationFinding[] = [];
     for (const f of [m.up, m.down, m.verify]) {
       for (const e of f?.syntaxErrors ?? [])
-        out.push({ file: f!.path, line: e.line, column: e.col, message: `syntax error: ${e.message}` });
+        out.push({
+          file: f!.path,
+          line: e.line,
+          column: e.col,
+          message: e.message.startsWith('syntax error') ? e.message : `syntax error: ${e.message}`,
+        });
     }
     return out;
   },
