@@ -165,6 +165,29 @@ describe.each(shadowArgs())('braid test --seed on %s', (_engine, args) => {
       const res = j.json.runs[0].results[0];
       expect(res.dataLosing).toBe(false);
       expect(res.data?.seeded).toEqual(['public.users']);
+
+      addMigrations(p, [
+        {
+          slug: 'email_idx',
+          up: 'create index users_email_idx on users (status);\n',
+          down: 'drop index users_email_idx;\n',
+        },
+        {
+          slug: 'drop_idx',
+          up: 'drop index users_email_idx;\n',
+          down: 'create index users_email_idx on users (status);\n',
+        },
+      ]);
+      p.repo.write('queries.sql', "-- the hot query\nselect id from users where status = 'v7';\n");
+      const q = await runBraid(
+        ['test', p.ids[3], p.ids[4], '--seed', '500', '--queries', 'queries.sql', ...args],
+        {
+          cwd: p.repo.dir,
+        },
+      );
+      expect(q.code).toBe(0);
+      expect(q.stdout).toContain('plan-change: query queries.sql:2:');
+      expect(q.stdout).toContain('replaces');
     } finally {
       p.repo.cleanup();
     }
@@ -182,6 +205,8 @@ describe('braid test arguments', () => {
         [['test', '--engines', 'server'], '--engines server needs --shadow-db URL'],
         [['test', '--engines', 'oracle'], '--engines: unknown engine "oracle"'],
         [['test', '--seed', '0'], '--seed 0: expected a number of rows'],
+        [['test', '--queries', 'missing.sql'], '--queries missing.sql: cannot read'],
+        [['test', '--plan-threshold', '0.5'], '--plan-threshold 0.5: expected a factor above 1'],
       ];
       for (const [argv, msg] of cases) {
         const r = await runBraid(argv, { cwd: p.repo.dir });

@@ -82,6 +82,8 @@ export interface MigrationTestResult {
   data?: DataReport;
   /** With --seed: up.sql loses data, or down.sql cannot restore it (a flag, not a failure). */
   dataLosing?: boolean;
+  /** With --queries: plan changes of those queries between before and after up.sql (a flag). */
+  planChanges?: string[];
 }
 
 export interface EngineRun {
@@ -278,6 +280,7 @@ export function renderTestText(report: TestReport, opts: { impact?: boolean } = 
       }
       for (const d of r.data?.lost ?? []) lines.push(`    data-losing: ${d}`);
       for (const d of r.data?.notRestored ?? []) lines.push(`    data-losing: ${d}`);
+      for (const d of r.planChanges ?? []) lines.push(`    plan-change: ${d}`);
       for (const n of r.notes) lines.push(`    note: ${n}`);
       if (opts.impact && r.impact) lines.push(`    measured: ${impactText(r.impact)}`);
     }
@@ -330,7 +333,9 @@ export function renderTestMarkdown(report: TestReport): string {
   }
   out.push('');
   for (const run of report.runs) {
-    const failing = run.results.filter((r) => r.problems.length > 0 || r.notes.length > 0 || r.dataLosing);
+    const failing = run.results.filter(
+      (r) => r.problems.length > 0 || r.notes.length > 0 || r.dataLosing || (r.planChanges ?? []).length > 0,
+    );
     if (failing.length === 0) continue;
     out.push(`### ${engineName(run)}`, '');
     for (const r of failing) {
@@ -341,6 +346,7 @@ export function renderTestMarkdown(report: TestReport): string {
       }
       for (const d of [...(r.data?.lost ?? []), ...(r.data?.notRestored ?? [])])
         out.push(`  - data-losing: ${mdEscape(d)}`);
+      for (const d of r.planChanges ?? []) out.push(`  - plan-change: ${mdEscape(d)}`);
       for (const n of r.notes) out.push(`  - note: ${mdEscape(n)}`);
     }
     out.push('');
@@ -393,16 +399,16 @@ export function renderJUnit(report: TestReport): string {
     out.push('    </properties>');
     for (const r of run.results) {
       const open = `    <testcase classname="braid.${run.engine}" name="${xmlEscape(r.id)}" time="${sec(r.ms)}"`;
-      const dataLines = [...(r.data?.lost ?? []), ...(r.data?.notRestored ?? [])];
+      const dataLines = [
+        ...[...(r.data?.lost ?? []), ...(r.data?.notRestored ?? [])].map((d) => `data-losing: ${d}`),
+        ...(r.planChanges ?? []).map((d) => `plan-change: ${d}`),
+      ];
       if (r.status === 'ok' && dataLines.length === 0) {
         out.push(`${open}/>`);
         continue;
       }
       out.push(`${open}>`);
-      if (dataLines.length > 0)
-        out.push(
-          `      <system-out>${xmlEscape(dataLines.map((d) => `data-losing: ${d}`).join('\n'))}</system-out>`,
-        );
+      if (dataLines.length > 0) out.push(`      <system-out>${xmlEscape(dataLines.join('\n'))}</system-out>`);
       if (r.status === 'ok') {
         // data-losing only: reported, not failed
       } else if (r.status === 'irreversible') {

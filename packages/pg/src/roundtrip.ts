@@ -57,6 +57,10 @@ export interface RoundTripOptions {
   impact?: boolean;
   /** Fill every empty table with this many generated rows before each tested migration. */
   seed?: number;
+  /** Queries to EXPLAIN before and after each tested migration's up.sql (`label` e.g. q.sql:3). */
+  queries?: { label: string; text: string }[];
+  /** Report a plan whose total cost grows by more than this factor (default 2). */
+  planThreshold?: number;
   /** The shadow already holds every migration before the first tested one (openPrefixedShadow). */
   prefixApplied?: boolean;
   onEvent?: (e: RoundTripEvent) => void;
@@ -255,6 +259,8 @@ interface Ctx {
   dir: string;
   impact: boolean;
   seed?: number;
+  queries?: { label: string; text: string }[];
+  planThreshold: number;
 }
 
 function fileOf(c: Ctx, m: SourceMigration, name: string): string {
@@ -337,6 +343,7 @@ async function roundTripTx(
   let impact: MeasuredImpact | undefined;
   let data: DataReport | undefined;
   let d0: DataSnapshot | undefined;
+  let planChanges: string[] | undefined;
   await c.ex.exec('begin');
   let s1: SchemaModel;
   try {
@@ -344,6 +351,7 @@ async function roundTripTx(
       data = { ...(await seed(c.ex, c.seed)), lost: [], notRestored: [] };
       d0 = await dataSnapshot(c.ex);
     }
+    const p0 = c.queries ? await plans(c.ex, c.queries) : undefined;
     const before = c.impact ? await relations(c.ex) : undefined;
     const l0 = c.impact ? await heldLocks(c.ex) : undefined;
     const u0 = performance.now();
@@ -356,6 +364,8 @@ async function roundTripTx(
       Object.assign(impact, lockImpact(l0, l1, existing, predictedLocks(m, c.ex.serverVersionNum)));
     }
     if (data && d0) data.lost = dataLoss(d0, await dataSnapshot(c.ex), 'up');
+    if (p0 && c.queries)
+      planChanges = comparePlans(c.queries, p0, await plans(c.ex, c.queries), c.planThreshold);
     s1 = await introspect(c.ex);
   } catch (e) {
     await c.ex.exec('rollback').catch(() => undefined);
@@ -383,7 +393,9 @@ async function roundTripTx(
     await c.ex.exec('rollback').catch(() => undefined);
     throw e;
   }
-  return { result: finish(m, problems, notes, t0, impact, data), state: s1 };
+  const result = finish(m, problems, notes, t0, impact, data);
+  if (planChanges) result.planChanges = planChanges;
+  return { result, state: s1 };
 }
 
 async function downAndReup(
@@ -516,6 +528,8 @@ export async function runRoundTrips(
     dir: opts.dirLabel ?? '.migrations',
     impact: opts.impact ?? true,
     ...(opts.seed ? { seed: opts.seed } : {}),
+    ...(opts.queries && opts.queries.length > 0 ? { queries: opts.queries } : {}),
+    planThreshold: opts.planThreshold ?? 2,
   };
   const first = migrations.findIndex((m) => tested.has(m.id));
   let last = -1;
@@ -763,6 +777,7 @@ async function seed(
     try {
       await ex.exec(sql);
       await ex.exec('release savepoint braid_seed');
+      await ex.exec(`analyze ${t.name}`);
       seeded.push(t.name);
     } catch (e) {
       await ex.exec('rollback to savepoint braid_seed');
@@ -893,4 +908,98 @@ export async function openPrefixedShadow(
     }
   }
   return { ...(await openTestShadow(spec.serverUrl)), prefixApplied: false };
+}
+
+// ---------------------------------------------------------------------------------------------
+// --queries FILE: plan changes between the state before and after a migration.
+
+interface PlanSummary {
+  cost: number;
+  /** "Index Scan using users_email_idx on users", "Seq Scan on users", … */
+  scans: { node: string; relation: string | null; index: string | null }[];
+}
+
+interface PlanNode {
+  'Node Type'?: string;
+  'Relation Name'?: string;
+  'Index Name'?: string;
+  'Total Cost'?: number;
+  Plans?: PlanNode[];
+}
+
+function summarize(root: PlanNode): PlanSummary {
+  const scans: PlanSummary['scans'] = [];
+  const walk = (n: PlanNode): void => {
+    if (n['Relation Name'] || n['Index Name']) {
+      scans.push({
+        node: n['Node Type'] ?? '?',
+        relation: n['Relation Name'] ?? null,
+        index: n['Index Name'] ?? null,
+      });
+    }
+    for (const ch of n.Plans ?? []) walk(ch);
+  };
+  walk(root);
+  return { cost: Number(root['Total Cost'] ?? 0), scans };
+}
+
+/** EXPLAIN (FORMAT JSON) of each query (undefined when it does not plan here, e.g. a missing table). */
+async function plans(
+  ex: Executor,
+  queries: { label: string; text: string }[],
+): Promise<(PlanSummary | undefined)[]> {
+  const out: (PlanSummary | undefined)[] = [];
+  for (const q of queries) {
+    await ex.exec('savepoint braid_plan');
+    try {
+      const r = await ex.query<Record<string, unknown>>(`explain (format json) ${q.text}`);
+      const raw = Object.values(r.rows[0] ?? {})[0];
+      const doc = (typeof raw === 'string' ? JSON.parse(raw) : raw) as { Plan: PlanNode }[];
+      out.push(summarize(doc[0].Plan));
+    } catch {
+      out.push(undefined);
+    }
+    await ex.exec('rollback to savepoint braid_plan');
+    await ex.exec('release savepoint braid_plan');
+  }
+  return out;
+}
+
+/**
+ * Plan changes per query in words: an index no longer used (and what scans the table instead),
+ * a query that no longer plans, total cost up by more than `threshold`×.
+ */
+function comparePlans(
+  queries: { label: string; text: string }[],
+  before: (PlanSummary | undefined)[],
+  after: (PlanSummary | undefined)[],
+  threshold: number,
+): string[] {
+  const out: string[] = [];
+  queries.forEach((q, i) => {
+    const b = before[i];
+    const a = after[i];
+    if (!b) return;
+    const name = `query ${q.label}`;
+    if (!a) {
+      out.push(`${name} no longer plans after up.sql (an object it uses is gone)`);
+      return;
+    }
+    const usedAfter = new Set(a.scans.map((x) => x.index).filter(Boolean));
+    for (const s of b.scans) {
+      if (!s.index || usedAfter.has(s.index)) continue;
+      const instead = a.scans.find((x) => x.relation !== null && x.relation === s.relation);
+      out.push(
+        instead
+          ? `${name}: ${instead.node}${instead.index ? ` using ${instead.index}` : ''} on ${instead.relation} replaces ${s.node} using ${s.index}`
+          : `${name} no longer uses index ${s.index}`,
+      );
+    }
+    if (b.cost > 0 && a.cost / b.cost > threshold) {
+      out.push(
+        `${name}: total cost up ${(a.cost / b.cost).toFixed(1)}× (${b.cost.toFixed(2)} → ${a.cost.toFixed(2)})`,
+      );
+    }
+  });
+  return out;
 }

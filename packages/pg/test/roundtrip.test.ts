@@ -225,4 +225,47 @@ describe.each(engines)('round trips on %s', (_name, server) => {
       'down.sql does not restore 25 of the 50 rows of orders',
     ]);
   });
+
+  it('--queries: a migration that drops the index a query uses is reported as a plan change', async () => {
+    const t = mig(
+      'accounts',
+      'create table accounts (id int primary key, email text not null, note text);',
+      'drop table accounts;',
+    );
+    const idx = mig(
+      'email_idx',
+      'create index accounts_email_idx on accounts (email);',
+      'drop index accounts_email_idx;',
+    );
+    const drop = mig(
+      'drop_idx',
+      'drop index accounts_email_idx;',
+      'create index accounts_email_idx on accounts (email);',
+    );
+    const col = mig(
+      'note_len',
+      'alter table accounts add column score int;',
+      'alter table accounts drop column score;',
+    );
+    const migs = [t, idx, drop, col];
+    const shadow = await openTestShadow(server);
+    let r: EngineRun;
+    try {
+      r = await runRoundTrips(shadow.ex, migs, new Set(migs.map((m) => m.id)), {
+        seed: 2000,
+        queries: [
+          { label: 'q.sql:1', text: "select id from accounts where email = 'v42'" },
+          { label: 'q.sql:2', text: 'select count(*) from nope' },
+        ],
+      });
+    } finally {
+      await shadow.close();
+    }
+    expect(byId(r, drop.id).planChanges).toEqual([
+      'query q.sql:1: Seq Scan on accounts replaces Index Scan using accounts_email_idx',
+      expect.stringMatching(/^query q\.sql:1: total cost up [0-9.]+× \([0-9.]+ → [0-9.]+\)$/),
+    ]);
+    expect(byId(r, col.id).planChanges).toEqual([]);
+    expect(byId(r, idx.id).planChanges).toEqual([]);
+  });
 });

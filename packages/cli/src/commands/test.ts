@@ -18,6 +18,7 @@ import {
   type EngineRun,
   type TestReport,
 } from '@braid/core';
+import { loadParser, splitStatements } from '@braid/sql';
 import { GitRepo, readProtectedIndex, repoRelativeDir } from '@braid/git';
 import { openPrefixedShadow, runRoundTrips, type ShadowSpec, type SourceMigration } from '@braid/pg';
 import { defineCommand, type Context } from '../runtime';
@@ -34,6 +35,8 @@ interface TestArgs {
   junit: string | undefined;
   impact: boolean;
   seed: string | undefined;
+  queries: string | undefined;
+  'plan-threshold': string | undefined;
   'shadow-db': string | undefined;
 }
 
@@ -158,6 +161,7 @@ async function runEngine(
   migrations: readonly SourceMigration[],
   tested: Set<string>,
   seed: number | undefined,
+  plan: { queries?: { label: string; text: string }[]; planThreshold: number },
 ): Promise<EngineRun> {
   const { serverUrl, ...rest } = spec;
   const engineSpec: ShadowSpec = engine === 'server' && serverUrl ? { ...rest, serverUrl } : rest;
@@ -186,6 +190,7 @@ async function runEngine(
     }
     return await runRoundTrips(shadow.ex, migrations, tested, {
       ...(seed ? { seed } : {}),
+      ...plan,
       prefixApplied: shadow.prefixApplied,
       onEvent: (e) => {
         if (e.type === 'tested') bar?.update(e.done, { id: e.result.id });
@@ -221,6 +226,15 @@ export const testCommand = defineCommand<TestArgs>({
         describe:
           'fill every empty table with ROWS generated rows before each migration and report data the migration loses or down.sql cannot restore',
       })
+      .option('queries', {
+        type: 'string',
+        describe:
+          'EXPLAIN each query of FILE.sql before and after every tested migration and report plan changes (best with --seed)',
+      })
+      .option('plan-threshold', {
+        type: 'string',
+        describe: 'report a query whose total cost grows by more than this factor (default 2)',
+      })
       .option('impact', {
         type: 'boolean',
         default: false,
@@ -246,12 +260,13 @@ export const testCommand = defineCommand<TestArgs>({
     }
     const engines = parseEngines(args.engines, serverUrl);
     const seed = parseSeed(args.seed);
+    const plan = await readQueries(ctx, args.queries, args['plan-threshold']);
     const { root, migrations } = projectMigrations(ctx.cwd);
     const { tested, selection } = await selectMigrations(args, root, migrations);
     const spec = shadowSpec(args, ctx, root);
     const runs: EngineRun[] = [];
     if (tested.size > 0) {
-      for (const e of engines) runs.push(await runEngine(ctx, e, spec, migrations, tested, seed));
+      for (const e of engines) runs.push(await runEngine(ctx, e, spec, migrations, tested, seed, plan));
     }
     const report: TestReport = {
       selection,
@@ -266,6 +281,40 @@ export const testCommand = defineCommand<TestArgs>({
     return report.ok ? 0 : EXIT_FINDINGS;
   },
 });
+
+async function readQueries(
+  ctx: Context,
+  file: string | undefined,
+  threshold: string | undefined,
+): Promise<{ queries?: { label: string; text: string }[]; planThreshold: number }> {
+  const t = threshold === undefined ? 2 : Number(threshold);
+  if (!Number.isFinite(t) || t <= 1) {
+    throw new UsageError(
+      'bad-plan-threshold',
+      `--plan-threshold ${threshold}: expected a factor above 1, e.g. 2`,
+      {
+        data: { argument: '--plan-threshold' },
+      },
+    );
+  }
+  if (file === undefined) return { planThreshold: t };
+  let text: string;
+  try {
+    text = fs.readFileSync(path.resolve(ctx.cwd, file), 'utf8');
+  } catch (e) {
+    throw new UsageError('bad-queries', `--queries ${file}: cannot read: ${(e as Error).message}`, {
+      data: { argument: '--queries' },
+    });
+  }
+  await loadParser();
+  const queries = splitStatements(text).map((st) => ({ label: `${file}:${st.line}`, text: st.text }));
+  if (queries.length === 0) {
+    throw new UsageError('bad-queries', `--queries ${file}: no statement in the file`, {
+      data: { argument: '--queries' },
+    });
+  }
+  return { queries, planThreshold: t };
+}
 
 function parseSeed(v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
