@@ -153,5 +153,21 @@ describe('braid lint', () => {
     expect(ref.stderr).toContain('--since no-such-ref');
     const ver = await runBraid(['lint', '--pg-version', 'x'], { cwd: p.repo.dir });
     expect(ver.code).toBe(2);
+    const rule = await runBraid(['lint', '--disable', 'no-such-rule'], { cwd: p.repo.dir });
+    expect(rule.code).toBe(2);
+    expect(rule.stderr).toContain('--disable no-such-rule');
+  });
+
+  test('--disable skips rules', async () => {
+    const p = makeProject([HAZARDS]);
+    const r = await runBraid(
+      ['lint', '--json', '--disable=add-column-volatile-default,require-lock-timeout'],
+      { cwd: p.repo.dir },
+    );
+    const doc = JSON.parse(r.stdout) as { findings: Array<{ rule: string }> };
+    expect(doc.findings.map((f) => f.rule)).not.toContain('add-column-volatile-default');
+    expect(doc.findings.map((f) => f.rule)).not.toContain('require-lock-timeout');
+    expect(doc.findings.map((f) => f.rule)).toContain('drop-table');
+    expect(r.code).toBe(0);
   });
 });

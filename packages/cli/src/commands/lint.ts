@@ -9,6 +9,7 @@ import {
   renderJson,
   renderSarif,
   renderText,
+  ruleById,
   type LintFormat,
   type MigrationInput,
 } from '@braid/sql';
@@ -23,6 +24,7 @@ interface LintArgs {
   format: string | undefined;
   'fail-on': string;
   'pg-version': string | undefined;
+  disable: string[] | undefined;
 }
 
 /** Parses --pg-version (a major version, 10..19). */
@@ -96,6 +98,7 @@ export const lintCommand = defineCommand<LintArgs>({
         default: 'error',
         describe: 'lowest severity that fails (exit 1)',
       })
+      .option('disable', { type: 'string', array: true, describe: 'rule ids to skip (repeatable)' })
       .option('pg-version', { type: 'string', describe: 'target PostgreSQL major version (default 15)' }),
   handler: async (args, ctx) => {
     const pgVersion = parsePgVersion(args['pg-version']);
@@ -126,7 +129,18 @@ export const lintCommand = defineCommand<LintArgs>({
       unprotected = all.map((m) => m.id).filter((id) => !atRef.has(id));
       only = only ? only.filter((id) => unprotected.includes(id)) : unprotected;
     }
+    const disable = (args.disable ?? [])
+      .flatMap((d) => d.split(','))
+      .map((d) => d.trim())
+      .filter(Boolean);
+    for (const d of disable) {
+      if (!ruleById(d))
+        throw new UsageError('unknown-rule', `--disable ${d}: no such rule (see docs/rules)`, {
+          data: { argument: '--disable' },
+        });
+    }
     const findings = await lint(all, {
+      disable,
       ...(pgVersion ? { pgVersion } : {}),
       unprotected,
       ...(only ? { only } : {}),
