@@ -26,8 +26,14 @@ export interface Opened {
 export async function open(sql: string): Promise<Opened> {
   const db = await createTestDatabase({ prefix: 'braid_schema' });
   const ex = await openExecutor(db.url);
-  await ensureRole(ex);
-  if (sql.trim()) await ex.exec(sql);
+  try {
+    await ensureRole(ex);
+    if (sql.trim()) await ex.exec(sql);
+  } catch (e) {
+    await ex.close();
+    await db.drop();
+    throw e;
+  }
   return { db, ex };
 }
 
@@ -65,7 +71,13 @@ export async function roundTrip(
   opts: DdlOptions = {},
 ): Promise<{ forward: DdlStatement[]; backward: DdlStatement[]; modelA: SchemaModel; modelB: SchemaModel }> {
   const A = await open(a);
-  const B = await open(b);
+  let B: Opened;
+  try {
+    B = await open(b);
+  } catch (e) {
+    await close(A);
+    throw e;
+  }
   try {
     const modelA = await introspect(A.ex);
     const modelB = await introspect(B.ex);
