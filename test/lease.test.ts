@@ -62,19 +62,24 @@ describe.each(serverUrl() ? ['postgres', 'pglite'] : ['pglite'])('lease state ma
       expect(await tryAcquireLease(ex, 'migrate', 'tok-b', 'runner b', 60_000)).toBe(false);
       expect(await tryAcquireLease(ex, 'migrate', 'tok-a', 'runner a', 60_000)).toBe(true); // re-entrant
       expect(await renewLease(ex, 'migrate', 'tok-b', 60_000)).toBe(false);
-      expect(await renewLease(ex, 'migrate', 'tok-a', 200)).toBe(true);
+      expect(await renewLease(ex, 'migrate', 'tok-a', 1_500)).toBe(true);
+      const aExpires = (await readLease(ex))!.expiresAt;
       await releaseLease(ex, 'migrate', 'tok-b'); // not b's to release
       expect((await readLease(ex))?.holder).toBe('runner a');
-      // a holds it with a 200 ms ttl and stops heartbeating: b takes it once it has expired
+      // a holds it with a 1.5 s ttl and stops heartbeating: b takes it once it has expired
       let took = false;
-      for (let i = 0; i < 100 && !took; i++) {
+      for (let i = 0; i < 200 && !took; i++) {
         took = await tryAcquireLease(ex, 'migrate', 'tok-b', 'runner b', 60_000);
-        if (!took) {
-          expect((await readLease(ex))?.expired).toBe(false);
-          await sleep(50);
-        }
+        if (!took) await sleep(50);
       }
       expect(took).toBe(true);
+      const b = (await readLease(ex))!;
+      // by the database's clock, b took it only after a's lease had expired
+      const after = await ex.query<{ ok: boolean }>('select $1::timestamptz >= $2::timestamptz as ok', [
+        b.acquiredAt,
+        aExpires,
+      ]);
+      expect(after.rows[0]?.ok).toBe(true);
       expect((await readLease(ex))?.holder).toBe('runner b');
       expect(await renewLease(ex, 'migrate', 'tok-a', 60_000)).toBe(false); // a lost it
       await releaseLease(ex, 'migrate', 'tok-b');
