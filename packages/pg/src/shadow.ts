@@ -59,7 +59,7 @@ export interface ReplayResult {
 
 const MAX_SNAPSHOTS = 8;
 const MAX_TEMPLATES = 8;
-const MODEL_CACHE_VERSION = 1;
+const MODEL_CACHE_VERSION = 2;
 
 /** Cache keys for every prefix length 0..n (key[k] covers the first k migrations). */
 export function prefixKeys(migrations: readonly SourceMigration[], engineTag: string): string[] {

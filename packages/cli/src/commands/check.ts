@@ -1,5 +1,6 @@
 import { checkProject, formatFinding, MIGRATIONS_DIR, UsageError, type Finding } from '@braid/core';
 import { checkProtected } from '@braid/git';
+import { lint, type MigrationInput } from '@braid/sql';
 import { defineCommand } from '../runtime';
 import { findProject, scanProject } from '../project';
 
@@ -8,10 +9,16 @@ import { findProject, scanProject } from '../project';
  * present, hashes current, ids, requires, down.sql, and edits to migrations already on a
  * protected branch (read from git: one cat-file process). One line per finding; exit 1 when any.
  */
-export const checkCommand = defineCommand({
+export const checkCommand = defineCommand<{ lint: boolean }>({
   command: 'check',
   describe:
-    'pre-commit check: manifest integrity, hashes, ids, requires, missing down.sql, protected edits (no database)',
+    'pre-commit check: manifest integrity, hashes, ids, requires, missing down.sql, protected edits, lint errors of unprotected migrations (no database)',
+  builder: (y) =>
+    y.option('lint', {
+      type: 'boolean',
+      default: true,
+      describe: 'lint the migrations not yet on a protected branch (--no-lint skips it)',
+    }),
   handler: async (args, ctx) => {
     const root = findProject(ctx.cwd);
     const input = scanProject(root);
@@ -30,12 +37,38 @@ export const checkCommand = defineCommand({
       );
     }
     for (const m of prot.missing) ctx.out.note(`braid: warning: protected ref ${m} does not exist`);
+    // Lint only what is not shared yet: protected migrations are immutable, so their hazards
+    // are history. This keeps the hook fast (the parser loads only when there is work).
+    const unprotected = [...input.folders.keys()].filter((id) => !prot.protectedIds.has(id)).sort();
+    let lintWarnings = 0;
+    if (args.lint && unprotected.length > 0) {
+      const inputs: MigrationInput[] = unprotected.map((id) => ({ id, ...input.folders.get(id)!.files }));
+      for (const f of await lint(inputs, { unprotected })) {
+        if (f.suppressed !== undefined) continue;
+        if (f.severity !== 'error') {
+          lintWarnings++;
+          continue;
+        }
+        findings.push({
+          code: `lint-${f.rule}`,
+          file: f.file,
+          line: f.line,
+          message: `${f.message} [${f.rule}] (braid lint for details; -- braid:ignore ${f.rule} <reason> to accept)`,
+          id: f.migration,
+        });
+      }
+    }
+    if (lintWarnings > 0 && !args.json) {
+      ctx.out.note(`braid check: ${lintWarnings} lint warning(s) (braid lint shows them)`);
+    }
     if (args.json) {
       ctx.out.result({
         ok: findings.length === 0,
         root,
         migrations: input.folders.size,
         protectedRefs: prot.refs.map((r) => r.name),
+        linted: args.lint ? unprotected.length : 0,
+        lintWarnings,
         findings,
       });
     } else if (findings.length === 0) {
