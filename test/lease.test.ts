@@ -21,7 +21,7 @@ import {
   type QueryResult,
 } from '@braid/pg';
 import { createTestDatabase, serverUrl } from './helpers/db';
-import { makeProject } from './helpers/cli';
+import { engines, inspect, makeProject, tableExists, targetDb } from './helpers/cli';
 import { BRAID_JS, braidEnv, ensureBuilt, runBraid } from './helpers/repo';
 
 const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
@@ -234,3 +234,29 @@ if (serverUrl()) {
     });
   });
 }
+
+describe.each(engines())('braid up/down --lock lease on %s', (engine) => {
+  it('applies and rolls back holding the lease, and releases it', async () => {
+    const p = makeProject([{ slug: 'a', up: 'create table a (id int);\n', down: 'drop table a;\n' }]);
+    const t = await targetDb(engine, p);
+    try {
+      const up = await runBraid(['up', ...t.args, '--lock', 'lease', '--lease-ttl', '10s'], {
+        cwd: p.repo.dir,
+      });
+      expect(up.code).toBe(0);
+      expect(await tableExists(t, 'a')).toBe(true);
+      const down = await runBraid(['down', ...t.args, '--lock', 'lease'], { cwd: p.repo.dir });
+      expect(down.code).toBe(0);
+      expect(await tableExists(t, 'a')).toBe(false);
+      expect(await inspect(t, (ex) => readLease(ex))).toBeUndefined();
+      const bad = await runBraid(['up', ...t.args, '--lock', 'lease', '--lease-ttl', 'soon'], {
+        cwd: p.repo.dir,
+      });
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain('--lease-ttl: expected a duration');
+    } finally {
+      p.repo.cleanup();
+      await t.drop();
+    }
+  });
+});
