@@ -180,7 +180,8 @@ export function withApplyOptions<T>(y: Argv<T>): Argv<
       type: 'string',
       choices: ['advisory', 'lease'],
       default: 'advisory',
-      describe: 'runner lock: a session advisory lock, or a lease row (works through PgBouncer in transaction mode)',
+      describe:
+        'runner lock: a session advisory lock, or a lease row (works through PgBouncer in transaction mode)',
     })
     .option('lease-ttl', {
       type: 'string',

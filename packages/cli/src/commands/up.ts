@@ -10,7 +10,15 @@ import {
 } from '@braid/pg';
 import { withDb, defineCommand, type Context } from '../runtime';
 import { findProject, loadProject } from '../project';
-import { gitProvenance, lockOptions, openDb, parseCount, parseDuration, withApplyOptions, type ResolvedDb } from '../db';
+import {
+  gitProvenance,
+  lockOptions,
+  openDb,
+  parseCount,
+  parseDuration,
+  withApplyOptions,
+  type ResolvedDb,
+} from '../db';
 
 /** Loads this branch's migrations (manifest order) for the apply engine. */
 export function projectMigrations(cwd: string): {
