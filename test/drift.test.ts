@@ -31,6 +31,8 @@ describe.each(engines())('braid drift on %s', (engine) => {
       // The same question again costs no replay (cache), asserted through braid's statistics.
       const again = await runBraidJson<DriftJson>(['drift', ...t.args], { cwd });
       expect(again.json.shadow).toMatchObject({ replayed: 0, source: 'model-cache', migrations: 1 });
+      const fresh = await runBraidJson<DriftJson>(['drift', ...t.args, '--no-cache'], { cwd });
+      expect(fresh.json.shadow).toMatchObject({ replayed: 1, source: 'fresh', migrations: 1 });
 
       await inspect(t, (ex) =>
         ex.exec(`alter table users add column nickname text; create index users_email_idx on users (email);`),

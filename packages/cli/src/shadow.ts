@@ -12,7 +12,8 @@ import type { Context } from './runtime';
 
 export interface ShadowArgs {
   'shadow-db': string | undefined;
-  'no-cache': boolean | undefined;
+  /** false with --no-cache (yargs' boolean negation of --cache). */
+  cache: boolean;
 }
 
 export function withShadow<T>(y: Argv<T>): Argv<T & ShadowArgs> {
@@ -22,9 +23,10 @@ export function withShadow<T>(y: Argv<T>): Argv<T & ShadowArgs> {
       describe:
         'a PostgreSQL server URL where braid may create and drop temporary databases for replays (default: PGlite in-process)',
     })
-    .option('no-cache', {
+    .option('cache', {
       type: 'boolean',
-      describe: 'replay from scratch, ignoring and not writing caches',
+      default: true,
+      describe: 'use and fill the replay caches (--no-cache replays from scratch)',
     });
 }
 
@@ -55,7 +57,7 @@ export function shadowSpec(
     cacheDir: shadowCacheDir(ctx.cwd, root),
     braidVersion: braidVersion(),
     ...(server ? { serverUrl: server } : {}),
-    ...(args['no-cache'] ? { noCache: true } : {}),
+    ...(args.cache === false ? { noCache: true } : {}),
     ...(opts.dirLabel ? { dirLabel: opts.dirLabel } : {}),
   };
 }
