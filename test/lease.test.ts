@@ -174,6 +174,54 @@ if (serverUrl()) {
       }
     });
 
+    it('braid up --lock lease: a runner whose lease was taken over cannot commit its migration (fence)', async () => {
+      const db = await createTestDatabase({ prefix: 'braid_lease' });
+      const p = makeProject([
+        {
+          slug: 'gated',
+          up: "set local lock_timeout = '120s';\nselect * from public.gate for update;\ncreate table gated (id int);\n",
+          down: 'drop table gated;\n',
+        },
+      ]);
+      const ex = await connectPg(db.url);
+      const holder = await connectPg(db.url);
+      try {
+        await ex.exec('create table public.gate (s int); insert into public.gate values (1);');
+        await holder.exec('begin; select * from public.gate for update;');
+        const run = runBraid(['up', '--db', db.url, '--lock', 'lease', '--lease-ttl', '60s'], {
+          cwd: p.repo.dir,
+        });
+        let waiting = false;
+        for (let i = 0; i < 600 && !waiting; i++) {
+          await sleep(100);
+          const r = await ex.query<{ n: number }>(
+            `select count(*)::int as n from pg_stat_activity where datname = current_database()
+              and wait_event_type = 'Lock' and query like '%from public.gate for update%'`,
+          );
+          waiting = (r.rows[0]?.n ?? 0) > 0;
+        }
+        expect(waiting).toBe(true);
+        // the runner stalls (here: blocked) while another runner takes its lease over
+        await ex.query(`update braid.lease set expires_at = clock_timestamp() - interval '1 s'`);
+        expect(await tryAcquireLease(ex, 'migrate', 'thief', 'thief', 60_000)).toBe(true);
+        await holder.exec('commit');
+        const r = await run;
+        expect(r.code).toBe(3);
+        expect(r.stderr).toContain(
+          'expired or was taken over by another runner: this migration was rolled back',
+        );
+        const t = await ex.query<{ ok: boolean }>(`select to_regclass('public.gated') is null as ok`);
+        expect(t.rows[0]?.ok).toBe(true);
+        expect((await ex.query('select id from braid.applied')).rows).toEqual([]);
+        expect((await readLease(ex))?.holder).toBe('thief');
+      } finally {
+        await holder.close();
+        await ex.close();
+        p.repo.cleanup();
+        await db.drop();
+      }
+    });
+
     it('braid up --lock lease: a holder killed with SIGKILL is taken over after its lease expires', async () => {
       ensureBuilt();
       const db = await createTestDatabase({ prefix: 'braid_lease' });

@@ -11,7 +11,7 @@ import { BraidError, EnvironmentError, FindingsError, UsageError, redact } from 
 import { splitStatements } from '@braid/sql';
 import type { Executor } from './executor';
 import { withAdvisoryLock, type LockHolder } from './lock';
-import { ensureRegistryForLease, leaseTableExists, withLease } from './lease';
+import { ensureRegistryForLease, fenceLease, leaseTableExists, withLease } from './lease';
 import { PgExecutor } from './executors';
 import {
   ensureRegistry,
@@ -287,6 +287,8 @@ interface Ctx {
   byId: Map<string, SourceMigration>;
   dir: string;
   backendPid?: number;
+  /** --lock lease: our lease, checked before each migration's commit (fenceLease). */
+  lease?: { name: string; token: string };
   watcher?: PgExecutor;
   lastBlockers: { pid: number; applicationName: string; query: string }[];
 }
@@ -537,6 +539,7 @@ async function runTransactional(c: Ctx, m: SourceMigration, direction: 'up' | 'd
           await c.ex.exec('rollback');
           return;
         }
+        if (c.lease) await fenceLease(c.ex, c.lease.name, c.lease.token);
         await recordHistory(
           c.ex,
           { id: m.id, checksum: m.hash, direction, durationMs: ms },
@@ -642,6 +645,7 @@ async function runNoTransaction(
     if (direction === 'up' && m.files.verify !== undefined)
       await execFile(c, m.id, 'verify.sql', m.files.verify);
     const ms = performance.now() - t0;
+    if (c.lease) await fenceLease(c.ex, c.lease.name, c.lease.token);
     await recordHistory(c.ex, { id: m.id, checksum: m.hash, direction, durationMs: ms }, c.opts.provenance);
     await recordAudit(
       c.ex,
@@ -720,7 +724,10 @@ async function leased<T>(c: Ctx, fn: () => Promise<T>): Promise<T> {
         }),
       ...(ex instanceof PgExecutor ? { openHeartbeat: () => ex.sibling('braid (lease heartbeat)') } : {}),
     },
-    fn,
+    (lease) => {
+      c.lease = { name: lease.name, token: lease.token };
+      return fn();
+    },
   );
 }
 

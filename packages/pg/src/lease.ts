@@ -219,12 +219,34 @@ export async function acquireLease(ex: Executor, opts: LeaseOptions): Promise<He
   return held;
 }
 
+/**
+ * The fence: inside a migration's transaction, just before its commit, checks that the lease is
+ * still ours and unexpired, and locks its row until the commit (a takeover waits for it). A
+ * runner that stalled past its ttl and lost the lease therefore cannot commit anything.
+ */
+export async function fenceLease(ex: Executor, name: string, token: string): Promise<void> {
+  const r = await ex.query(
+    `select 1 from braid.lease where name = $1 and token = $2 and expires_at > clock_timestamp() for update`,
+    [name, token],
+  );
+  if (r.rows.length === 0) {
+    throw new EnvironmentError(
+      'lease-lost',
+      `the migration lease on ${ex.label} expired or was taken over by another runner: this migration was rolled back (raise --lease-ttl)`,
+    );
+  }
+}
+
 /** Runs fn holding the lease; always released. Throws lease-lost if a heartbeat lost it. */
-export async function withLease<T>(ex: Executor, opts: LeaseOptions, fn: () => Promise<T>): Promise<T> {
+export async function withLease<T>(
+  ex: Executor,
+  opts: LeaseOptions,
+  fn: (lease: HeldLease) => Promise<T>,
+): Promise<T> {
   const lease = await acquireLease(ex, opts);
   let out: T;
   try {
-    out = await fn();
+    out = await fn(lease);
   } finally {
     await lease.stop();
     if (!lease.lost) await releaseLease(ex, lease.name, lease.token).catch(() => undefined);
