@@ -49,8 +49,12 @@ describe('braid check', () => {
         new RegExp(`^\\.migrations/manifest:3: the files of ${b} changed since it was hashed`),
       ),
       expect.stringMatching(/^\.migrations\/notes\.txt: unexpected entry/),
+      // lint of the unshared migration: its up.sql now creates a table, its down.sql is empty
+      expect.stringMatching(
+        new RegExp(`^\\.migrations/${a}/down\\.sql:1: down\\.sql is empty.*\\[missing-down\\]`),
+      ),
     ]);
-    expect(r.stderr).toContain('5 finding(s)');
+    expect(r.stderr).toContain('6 finding(s)');
   });
 
   it('--json prints the findings as one document', async () => {

@@ -55,7 +55,8 @@ describe.each(engines())('braid drift on %s', (engine) => {
       expect(cap.json.captured?.id).toMatch(/^\d{14}_hand_made_change$/);
       const up = fs.readFileSync(path.join(cwd, '.migrations', cap.json.captured!.id, 'up.sql'), 'utf8');
       expect(up).toMatch(/ADD COLUMN "nickname"/);
-      expect(up).toMatch(/CREATE INDEX users_email_idx/);
+      expect(up).toMatch(/CREATE INDEX CONCURRENTLY users_email_idx/);
+      expect(up).toMatch(/^-- braid:no-transaction/);
 
       // The capture is a proper migration: check passes, up has nothing left to do here, drift is empty.
       expect((await runBraid(['check'], { cwd })).code).toBe(0);

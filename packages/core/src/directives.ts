@@ -37,6 +37,8 @@ export const OTHER_DIRECTIVES = [
   'lock-timeout',
   'destructive',
 ] as const;
+/** Directives that annotate the statement they precede (lint suppression, generated-SQL flags). */
+export const STATEMENT_DIRECTIVES = ['ignore', 'destructive'] as const;
 
 const DIRECTIVE_PREFIX = /^\s*--\s*braid:/i;
 const DIRECTIVE_LINE = /^\s*--\s*braid:([A-Za-z0-9_-]*)(?:\s+(.*?))?\s*$/i;
@@ -127,7 +129,10 @@ export function misplacedDirectives(upSql: string): { name: string; line: number
     if (leading.has(i + 1)) continue;
     if (!DIRECTIVE_PREFIX.test(lines[i])) continue;
     const m = DIRECTIVE_LINE.exec(lines[i]);
-    out.push({ name: m ? m[1].toLowerCase() : lines[i].replace(DIRECTIVE_PREFIX, '').trim(), line: i + 1 });
+    const name = m ? m[1].toLowerCase() : lines[i].replace(DIRECTIVE_PREFIX, '').trim();
+    // Statement-level annotations belong before their statement, anywhere in the file.
+    if ((STATEMENT_DIRECTIVES as readonly string[]).includes(name)) continue;
+    out.push({ name, line: i + 1 });
   }
   return out;
 }

@@ -121,14 +121,19 @@ async function capture(
   live: import('@braid/core').SchemaModel,
   record: (id: string, hash: string) => Promise<void>,
 ): Promise<{ id: string; path: string }> {
-  const up = renderDdl(generateDdl(expected, live));
-  const down = renderDdl(generateDdl(live, expected));
-  const header = (what: string): string =>
-    `-- Captured by \`braid drift --capture\`: ${what}\n-- Review before committing.\n\n`;
+  // Online forms (CREATE INDEX CONCURRENTLY, NOT VALID then VALIDATE): the captured change
+  // will run on busy databases that do not have it yet.
+  const upStmts = generateDdl(expected, live, { online: true });
+  const downStmts = generateDdl(live, expected, { online: true });
+  const noTx = [...upStmts, ...downStmts].some((st) => !st.transactional);
+  const up = renderDdl(upStmts);
+  const down = renderDdl(downStmts);
+  const header = (what: string, directive: boolean): string =>
+    `${directive && noTx ? '-- braid:no-transaction\n' : ''}-- Captured by \`braid drift --capture\`: ${what}\n-- Review before committing.\n\n`;
   return withProjectLock(root, async () => {
     const made = createMigration(root, slug, () => ({
-      up: header('the change made by hand in the database') + up,
-      down: header('the inverse of up.sql') + down,
+      up: header('the change made by hand in the database', true) + up,
+      down: header('the inverse of up.sql', false) + down,
     }));
     await record(made.id, made.hash);
     return { id: made.id, path: displayPath(cwd, made.folder) };

@@ -938,7 +938,8 @@ export function renderDdl(stmts: DdlStatement[]): string {
   for (const s of stmts) {
     let text = '';
     if (s.destructive) text += `-- braid:destructive ${s.reason ?? ''}`.trimEnd() + '\n';
-    if (!s.transactional) text += '-- braid:no-transaction (cannot run inside a transaction block)\n';
+    if (!s.transactional)
+      text += '-- cannot run inside a transaction block (the migration needs braid:no-transaction)\n';
     text += `${s.sql};`;
     parts.push(text);
   }

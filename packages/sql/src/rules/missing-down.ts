@@ -16,6 +16,8 @@ export const missingDown: MigrationRule = {
   },
   check(m) {
     if (m.up?.directives.has('irreversible')) return [];
+    // An up.sql with no statement yet (a fresh `braid new` template) has nothing to undo.
+    if (m.up && m.up.statements.length === 0 && m.up.syntaxErrors.length === 0) return [];
     if (!m.down)
       return [
         {

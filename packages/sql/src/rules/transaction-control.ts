@@ -11,11 +11,14 @@ export const transactionControl: StatementRule = {
     problem:
       'braid runs each migration in its own transaction together with its history row. A COMMIT inside the file ends that transaction early: a failure after it leaves the migration half-applied and unrecorded.',
     solution:
-      'Delete BEGIN/COMMIT/ROLLBACK/SAVEPOINT statements. For statements that cannot run in a transaction, use `-- braid:no-transaction`.',
+      'Delete BEGIN/COMMIT/ROLLBACK/SAVEPOINT statements. For statements that cannot run in a transaction, use `-- braid:no-transaction`; in such a migration, explicit transactions that group statements are allowed.',
     bad: 'BEGIN;\nALTER TABLE t ADD COLUMN c int;\nCOMMIT;',
     good: 'ALTER TABLE t ADD COLUMN c int;',
   },
-  check(st) {
+  check(st, ctx) {
+    // A `-- braid:no-transaction` migration runs statement by statement: explicit transactions
+    // are how it groups statements, and braid's progress rows commit with them.
+    if (!ctx.transactional) return undefined;
     return st.kind === 'TransactionStmt'
       ? [`transaction control statement "${st.text.split(/\s+/)[0].toUpperCase()}" inside a migration`]
       : undefined;
