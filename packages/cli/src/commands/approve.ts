@@ -13,13 +13,11 @@ export const approveCommand = defineCommand<{ id: string; revoke: boolean }>({
   command: 'approve <id>',
   describe: 'approve a migration for promotion (a git note in refs/notes/braid); --revoke removes yours',
   builder: (y) =>
-    y
-      .positional('id', { type: 'string', demandOption: true, describe: 'migration id' })
-      .option('revoke', {
-        type: 'boolean',
-        default: false,
-        describe: 'remove your approval of this migration',
-      }),
+    y.positional('id', { type: 'string', demandOption: true, describe: 'migration id' }).option('revoke', {
+      type: 'boolean',
+      default: false,
+      describe: 'remove your approval of this migration',
+    }),
   handler: async (args, ctx) => {
     const root = findProject(ctx.cwd);
     const project = loadProject(root);
