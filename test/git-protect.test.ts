@@ -263,3 +263,37 @@ describe('protected history', () => {
     r.cleanup();
   });
 });
+
+describe('protected history on a branch that has not merged main yet', () => {
+  test('migrations added to main after the branch left it are not "removed" on the branch', async () => {
+    const repo = createGitRepo();
+    try {
+      writeMigration(repo, A, { up: A_UP, down: A_DOWN });
+      repo.commit('users');
+      repo.git('checkout', '-q', '-b', 'feature');
+      writeMigration(repo, C, { up: 'select 1;\n', down: 'select 1;\n' });
+      repo.commit('feature work');
+      repo.git('checkout', '-q', 'main');
+      writeMigration(repo, B, { up: B_UP, down: 'alter table users drop phone;\n' });
+      repo.commit('main moves on');
+      repo.git('checkout', '-q', 'feature');
+
+      const onFeature = working([
+        [A, { up: A_UP, down: A_DOWN }],
+        [C, { up: 'select 1;\n', down: 'select 1;\n' }],
+      ]);
+      const res = await checkProtected(repo.dir, onFeature);
+      expect([...res.protectedIds].sort()).toEqual([A, B]);
+      expect(res.findings).toEqual([]);
+
+      // Removing a protected migration the branch does have is still reported.
+      const removed = await checkProtected(
+        repo.dir,
+        working([[C, { up: 'select 1;\n', down: 'select 1;\n' }]]),
+      );
+      expect(removed.findings.map((f) => `${f.code} ${f.id}`)).toEqual([`protected-removed ${A}`]);
+    } finally {
+      repo.cleanup();
+    }
+  });
+});

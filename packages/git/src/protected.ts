@@ -384,10 +384,22 @@ export async function checkProtected(
     for (const [id, w] of working) files.set(id, 'files' in w ? w.files : w);
     // Fast path: a working folder whose git tree id (computed here from its up/down/verify)
     // equals the protected folder's tree id is identical; only the others are read from git.
+    // A protected migration missing from the working tree was removed only if this branch had
+    // it (HEAD's tree lists it); otherwise the branch simply has not merged it yet.
+    let headIds: Set<string> | undefined;
+    const headHas = async (id: string): Promise<boolean> => {
+      if (!headIds) {
+        const tree = (await repo.tryResolveRef('HEAD')) ? await repo.readTree('HEAD', repoDir) : undefined;
+        headIds = new Set((tree ?? []).map((e) => e.name));
+      }
+      return headIds.has(id);
+    };
     const suspects: string[] = [];
     for (const [id, p] of prot.folders) {
       const w = files.get(id);
-      if (!w || gitFolderTreeOid(w, repo.objectFormat) !== p.tree) suspects.push(id);
+      if (!w) {
+        if (await headHas(id)) suspects.push(id);
+      } else if (gitFolderTreeOid(w, repo.objectFormat) !== p.tree) suspects.push(id);
     }
     const versions = new Map<string, ProtectedVersion>();
     if (suspects.length > 0) {

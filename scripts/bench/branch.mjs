@@ -1,0 +1,142 @@
+#!/usr/bin/env node
+// Benchmark (issue 5): a generated repository with N migrations (2,000 by default) whose branches
+// main and feature are 50 migrations apart on each side. Times, as whole processes:
+//   - `git diff --stat main...feature`  (the floor the issue names)
+//   - `braid check` on feature          (the pre-commit hook: no database; goal <= 0.25 s)
+//   - `braid diff main feature --static` (goal <= 0.3 s)
+//   - `git merge main` on feature with braid's merge driver, warm cache (goal <= 1 s for the driver)
+// Usage: node scripts/bench/branch.mjs [N] [RUNS]
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { braidBin, printTable, timeProcess } from './lib/common.mjs';
+
+const N = Number(process.argv[2] ?? 2000);
+const RUNS = Number(process.argv[3] ?? 5);
+const SIDE = 50;
+const env = {
+  ...process.env,
+  GIT_CONFIG_NOSYSTEM: '1',
+  GIT_AUTHOR_NAME: 'Bench',
+  GIT_AUTHOR_EMAIL: 'bench@example.com',
+  GIT_COMMITTER_NAME: 'Bench',
+  GIT_COMMITTER_EMAIL: 'bench@example.com',
+  NO_COLOR: '1',
+};
+delete env.DATABASE_URL;
+const git = (cwd, ...args) => execFileSync('git', args, { cwd, env, encoding: 'utf8', maxBuffer: 1 << 28 });
+const braid = (cwd, ...args) =>
+  execFileSync('node', [braidBin, ...args], {
+    cwd,
+    env,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+
+const work = mkdtempSync(path.join(os.tmpdir(), 'braid-bench-branch-'));
+const repo = path.join(work, 'repo');
+mkdirSync(repo);
+const entries = [];
+function id(i, slug) {
+  const t = new Date(Date.UTC(2024, 0, 1) + i * 60_000).toISOString().replace(/[-:T]/g, '').slice(0, 14);
+  return `${t}_${slug}_${i}`;
+}
+function add(i, slug) {
+  const mid = id(i, slug);
+  const dir = path.join(repo, '.migrations', mid);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    path.join(dir, 'up.sql'),
+    `create table t_${slug}_${i} (id bigint generated always as identity primary key, note text);\n`,
+  );
+  writeFileSync(path.join(dir, 'down.sql'), `drop table t_${slug}_${i};\n`);
+  const parent = entries.length ? entries[entries.length - 1].split(' ')[0] : '-';
+  entries.push(`${mid} sha256:${'0'.repeat(64)} ${parent}`);
+}
+function writeManifest() {
+  writeFileSync(
+    path.join(repo, '.migrations', 'manifest'),
+    ['braid-manifest 1 sha256:' + '0'.repeat(64), ...entries].join('\n') + '\n',
+  );
+  braid(repo, 'hash');
+  // Keep the real hashes: migrations already committed on main are protected from rehashing.
+  const lines = readFileSync(path.join(repo, '.migrations', 'manifest'), 'utf8')
+    .trim()
+    .split('\n')
+    .slice(1);
+  entries.length = 0;
+  entries.push(...lines);
+}
+
+console.log(`generating ${N} migrations, branches ${SIDE} apart, in ${work} …`);
+git(repo, 'init', '-q', '-b', 'main', '.');
+for (let i = 0; i < N - SIDE; i++) add(i, 'base');
+writeManifest();
+git(repo, 'add', '-A');
+git(repo, 'commit', '-qm', 'base');
+git(repo, 'branch', 'feature');
+const baseEntries = entries.slice();
+for (let i = N - SIDE; i < N; i++) add(i, 'main');
+writeManifest();
+git(repo, 'add', '-A');
+git(repo, 'commit', '-qm', 'main side');
+git(repo, 'checkout', '-q', 'feature');
+entries.length = 0;
+entries.push(...baseEntries);
+for (let i = N; i < N + SIDE; i++) add(i, 'feature');
+writeManifest();
+git(repo, 'add', '-A');
+git(repo, 'commit', '-qm', 'feature side');
+braid(repo, 'install');
+
+const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+function measure(label, cmd, args, opts = {}) {
+  const times = [];
+  for (let r = 0; r < RUNS; r++) {
+    opts.before?.();
+    times.push(timeProcess(label, cmd, args, { cwd: repo, env, ...opts.spawn }));
+    opts.after?.();
+  }
+  return median(times);
+}
+
+const rows = [];
+try {
+  rows.push([
+    'git diff --stat main...feature',
+    measure('git diff', 'git', ['diff', '--stat', 'main...feature']),
+  ]);
+  rows.push(['braid check (pre-commit)', measure('check', 'node', [braidBin, 'check'])]);
+  rows.push([
+    'braid diff --static',
+    measure('diff', 'node', [braidBin, 'diff', 'main', 'feature', '--static'], {
+      // exit 0 (unproven) is what a static diff of commuting sides returns
+    }),
+  ]);
+  // Warm the replay caches once (first merge replays everything on PGlite), then time merges.
+  const abort = () => {
+    try {
+      git(repo, 'merge', '--abort');
+    } catch {
+      // nothing to abort
+    }
+  };
+  const cold = timeProcess('merge (cold)', 'git', ['merge', '--no-commit', '--no-ff', 'main'], {
+    cwd: repo,
+    env,
+  });
+  abort();
+  rows.push(['git merge with the driver (cold cache)', cold, 'replays base, both sides and both orders']);
+  rows.push([
+    'git merge with the driver (warm cache)',
+    measure('merge', 'git', ['merge', '--no-commit', '--no-ff', 'main'], { after: abort }),
+  ]);
+  printTable(
+    `${N} migrations, branches ${SIDE} apart (median of ${RUNS} whole processes)`,
+    rows,
+    'git diff --stat main...feature',
+  );
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
