@@ -1,6 +1,6 @@
 import { checkProject, formatFinding, MIGRATIONS_DIR, UsageError, type Finding } from '@braid/core';
 import { checkProtected } from '@braid/git';
-import { lint, type MigrationInput } from '@braid/sql';
+import { lint, loadParser, type MigrationInput } from '@braid/sql';
 import { defineCommand } from '../runtime';
 import { findProject, scanProject } from '../project';
 
@@ -26,6 +26,9 @@ export const checkCommand = defineCommand<{ lint: boolean }>({
       throw new UsageError('no-project', `no ${MIGRATIONS_DIR}/ in ${root} or above (run \`braid init\`)`);
     }
     let findings: Finding[] = checkProject(input);
+    // Compile the parser (WebAssembly) while git reads the protected history: most commits
+    // carry an unshared migration to lint, and the two waits then overlap.
+    const parserReady = args.lint && input.folders.size > 0 ? loadParser().catch(() => undefined) : undefined;
     const prot = await checkProtected(root, input.folders);
     if (prot.findings.length > 0) {
       // An edited protected migration also has a stale hash: report the edit, which is the cause
@@ -42,6 +45,7 @@ export const checkCommand = defineCommand<{ lint: boolean }>({
     const unprotected = [...input.folders.keys()].filter((id) => !prot.protectedIds.has(id)).sort();
     let lintWarnings = 0;
     if (args.lint && unprotected.length > 0) {
+      await parserReady;
       const inputs: MigrationInput[] = unprotected.map((id) => ({ id, ...input.folders.get(id)!.files }));
       for (const f of await lint(inputs, { unprotected })) {
         if (f.suppressed !== undefined) continue;
