@@ -485,9 +485,45 @@ async function auditFailure(
 }
 
 /** Runs a whole file in the current transaction, mapping errors to file:line:col. */
-async function execFile(c: Ctx, id: string, fileName: string, text: string): Promise<void> {
-  // Statement by statement (same transaction, same semantics as one script), so that every
-  // error — also a runtime error PostgreSQL reports without a position — names its statement.
+/**
+ * Runs a file inside the current transaction. The fast path sends the whole file in one round
+ * trip (the parser is not even loaded); when it fails, braid rolls back to a savepoint taken just
+ * before and re-runs the file statement by statement, so that every error (also a runtime error
+ * PostgreSQL reports without a position) names its statement. `savepointTaken`: the caller
+ * already issued `savepoint braid_file` (folded into its `begin`).
+ */
+async function execFile(
+  c: Ctx,
+  id: string,
+  fileName: string,
+  text: string,
+  savepointTaken = false,
+): Promise<void> {
+  if (!savepointTaken) await c.ex.exec('savepoint braid_file');
+  try {
+    await c.ex.exec(text);
+    return;
+  } catch (e) {
+    const info = pgErrorInfo(e);
+    // A lock timeout is retried by the caller: locating it would only wait a second time.
+    if (info?.code === '55P03') {
+      throw Object.assign(new Error('file failed'), {
+        braidFailure: failure(c, id, fileName, text, e),
+        cause: e,
+      });
+    }
+    await c.ex.exec('rollback to savepoint braid_file');
+    await execStatements(c, id, fileName, text);
+    // The statements passed one by one although the file failed as a whole: report the file.
+    throw Object.assign(new Error('file failed'), {
+      braidFailure: failure(c, id, fileName, text, e),
+      cause: e,
+    });
+  }
+}
+
+/** Runs a file statement by statement, naming the failing statement. */
+async function execStatements(c: Ctx, id: string, fileName: string, text: string): Promise<void> {
   let stmts: StmtRef[] | undefined;
   try {
     stmts = splitStatements(text);
@@ -528,10 +564,10 @@ async function runTransactional(c: Ctx, m: SourceMigration, direction: 'up' | 'd
   const fileName = direction === 'up' ? 'up.sql' : 'down.sql';
   try {
     await withLockRetries(c, m.id, async () => {
-      await c.ex.exec('begin');
+      // One round trip: the transaction, its lock_timeout and the savepoint execFile falls back to.
+      await c.ex.exec(`begin; ${lockTimeoutSql(c, true)}; savepoint braid_file`);
       try {
-        await c.ex.exec(lockTimeoutSql(c, true));
-        await execFile(c, m.id, fileName, text);
+        await execFile(c, m.id, fileName, text, true);
         if (direction === 'up' && m.files.verify !== undefined)
           await execFile(c, m.id, 'verify.sql', m.files.verify);
         const ms = performance.now() - t0;
@@ -544,11 +580,7 @@ async function runTransactional(c: Ctx, m: SourceMigration, direction: 'up' | 'd
           c.ex,
           { id: m.id, checksum: m.hash, direction, durationMs: ms },
           c.opts.provenance,
-        );
-        await recordAudit(
-          c.ex,
-          { id: m.id, direction, outcome: 'ok', checksum: m.hash, durationMs: ms },
-          c.opts.provenance,
+          { auditOk: true },
         );
         await c.ex.exec('commit');
       } catch (e) {

@@ -127,10 +127,30 @@ export interface HistoryEntry {
 }
 
 /** Appends a history row and updates braid.applied. Run inside the migration's transaction. */
-export async function recordHistory(ex: Executor, e: HistoryEntry, p: Provenance): Promise<void> {
-  const r = await ex.query<{ seq: string }>(
-    `insert into braid.history (id, checksum, direction, duration_ms, git_author_name, git_author_email, git_commit, braid_version${promoteCols(p)})
-     values ($1, $2, $3, $4, $5, $6, $7, $8${promoteVals(p, 9)}) returning seq`,
+export async function recordHistory(
+  ex: Executor,
+  e: HistoryEntry,
+  p: Provenance,
+  opts: { auditOk?: boolean } = {},
+): Promise<void> {
+  // One statement (data-modifying CTEs): the history row, the applied set and, for a success,
+  // its audit row change together, in one round trip.
+  const audit = opts.auditOk
+    ? `, a as (
+         insert into braid.audit (id, direction, outcome, checksum, duration_ms, git_author_name, git_author_email, git_commit, braid_version${promoteCols(p)})
+         values ($1, $3, 'ok', $2, $4, $5, $6, $7, $8${promoteVals(p, 9)})
+       )`
+    : '';
+  const applied =
+    e.direction === 'up'
+      ? 'insert into braid.applied (id, checksum, history_seq) select $1, $2, seq from h'
+      : 'delete from braid.applied where id = $1 and exists (select 1 from h)';
+  await ex.query(
+    `with h as (
+       insert into braid.history (id, checksum, direction, duration_ms, git_author_name, git_author_email, git_commit, braid_version${promoteCols(p)})
+       values ($1, $2, $3, $4, $5, $6, $7, $8${promoteVals(p, 9)}) returning seq
+     )${audit}
+     ${applied}`,
     [
       e.id,
       e.checksum,
@@ -143,15 +163,6 @@ export async function recordHistory(ex: Executor, e: HistoryEntry, p: Provenance
       ...promoteParams(p),
     ],
   );
-  if (e.direction === 'up') {
-    await ex.query('insert into braid.applied (id, checksum, history_seq) values ($1, $2, $3)', [
-      e.id,
-      e.checksum,
-      r.rows[0]?.seq,
-    ]);
-  } else {
-    await ex.query('delete from braid.applied where id = $1', [e.id]);
-  }
 }
 
 export interface AuditEntry {
