@@ -530,7 +530,7 @@ export function decideVerdict(input: VerdictInput): Verdict {
 
   if (verdict === 'conflict') {
     advice.push(
-      'make one side build on the other: merge or rebase one branch first, then rewrite the colliding migration on top of it (`braid rebase --onto <ref>` when available, or a new migration with `braid new`)',
+      'make one side build on the other: merge or rebase one branch first, then rewrite the colliding migration on top of it (`braid rebase --onto <ref>` moves your migrations after the other side and proves the result; or write a new migration with `braid new`)',
     );
     if (input.manifestConflicts.length > 0)
       advice.push(

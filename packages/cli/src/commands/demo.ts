@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { EnvironmentError, FindingsError } from '@braid/core';
+import { openExecutor } from '@braid/pg';
 import { defineCommand, type Context } from '../runtime';
 
 /**
@@ -21,6 +22,8 @@ interface Step {
   write?: Record<string, string>;
   /** Expected exit code (default 0). */
   expect?: number;
+  /** SQL run directly on the embedded database (a hand-made change, as a teammate would). */
+  sql?: string;
 }
 
 interface Act {
@@ -39,6 +42,21 @@ const DOWN_USERS = `drop table users;
 const UP_PHONE = `alter table users add column phone text;
 `;
 const DOWN_PHONE = `alter table users drop column phone;
+`;
+const UP_ORDERS = `create table orders (
+  id bigint generated always as identity primary key,
+  user_id bigint not null references users (id),
+  total_cents bigint not null
+);
+`;
+const UP_INVOICES = `create table invoices (
+  id bigint generated always as identity primary key,
+  number text not null unique
+);
+`;
+const UP_VIEW = `create view active_users as select * from users;
+`;
+const UP_LAST_LOGIN = `alter table users add column last_login timestamptz;
 `;
 
 function acts(): Act[] {
@@ -90,6 +108,85 @@ function acts(): Act[] {
         { write: { '@3/down.sql': 'drop index users_email_idx;\n' } },
         { run: ['braid', 'hash'] },
         { run: ['braid', 'test'] },
+        { run: ['git', 'add', '-A'] },
+        { run: ['git', 'commit', '-qm', 'email index'] },
+      ],
+    },
+    {
+      title: 'Act 3 — a hand-made change is found and captured',
+      steps: [
+        { run: ['braid', 'up'] },
+        {
+          say: 'Someone changes the database by hand, outside any migration.',
+          sql: 'alter table users add column nickname text; create index users_created_idx on users (created_at);',
+        },
+        { say: 'braid drift compares the live schema with what the applied migrations describe.' },
+        { run: ['braid', 'drift'], expect: 1 },
+        { say: 'Turn the drift into a migration (recorded as applied here), instead of resetting anything.' },
+        { run: ['braid', 'drift', '--capture', 'hand made nickname'] },
+        { run: ['braid', 'drift'] },
+        { run: ['git', 'add', '-A'] },
+        { run: ['git', 'commit', '-qm', 'capture the hand-made change'] },
+        { run: ['git', 'checkout', '-q', 'main'] },
+        { run: ['git', 'merge', '-q', '--ff-only', 'email-index'] },
+      ],
+    },
+    {
+      title: 'Act 4 — branches merged by the driver: one safe, one stopped, fixed by a rebase',
+      steps: [
+        { say: 'Install the merge driver and hooks (once per clone).' },
+        { run: ['braid', 'install'] },
+        { run: ['git', 'add', '.gitattributes'] },
+        { run: ['git', 'commit', '-qm', 'braid merge driver'] },
+        { say: 'Two branches add different tables: they commute.' },
+        { run: ['git', 'checkout', '-q', '-b', 'orders'] },
+        { run: ['braid', 'new', 'create orders'] },
+        { write: { '@4/up.sql': UP_ORDERS, '@4/down.sql': 'drop table orders;\n' } },
+        { run: ['braid', 'hash'] },
+        { run: ['git', 'add', '-A'] },
+        { run: ['git', 'commit', '-qm', 'orders'] },
+        { run: ['git', 'checkout', '-q', 'main'] },
+        { run: ['braid', 'new', 'create invoices'] },
+        { write: { '@5/up.sql': UP_INVOICES, '@5/down.sql': 'drop table invoices;\n' } },
+        { run: ['braid', 'hash'] },
+        { run: ['git', 'add', '-A'] },
+        { run: ['git', 'commit', '-qm', 'invoices'] },
+        {
+          say: 'The driver replays both orders on a shadow database, finds equal schemas, and merges the manifest.',
+        },
+        { run: ['git', 'merge', '--no-edit', 'orders'] },
+        {
+          say: 'Now a branch adds a view with select *, while main adds a column to the same table: the two orders give different views.',
+        },
+        { run: ['git', 'checkout', '-q', '-b', 'report'] },
+        { run: ['braid', 'new', 'active users view'] },
+        { write: { '@6/up.sql': UP_VIEW, '@6/down.sql': 'drop view active_users;\n' } },
+        { run: ['braid', 'hash'] },
+        { run: ['git', 'add', '-A'] },
+        { run: ['git', 'commit', '-qm', 'report view'] },
+        { run: ['git', 'checkout', '-q', 'main'] },
+        { run: ['braid', 'new', 'add last login'] },
+        {
+          write: { '@7/up.sql': UP_LAST_LOGIN, '@7/down.sql': 'alter table users drop column last_login;\n' },
+        },
+        { run: ['braid', 'hash'] },
+        { run: ['git', 'add', '-A'] },
+        { run: ['git', 'commit', '-qm', 'last login'] },
+        { run: ['git', 'checkout', '-q', 'report'] },
+        {
+          say: 'Merging main into the branch: the driver says conflict, names the view, and stops the merge.',
+        },
+        { run: ['git', 'merge', '--no-edit', 'main'], expect: 1 },
+        { run: ['git', 'merge', '--abort'] },
+        {
+          say: "Rebase the branch's migration onto main: proven by replay and round trip before anything is written.",
+        },
+        { run: ['braid', 'rebase', '--onto', 'main'] },
+        { run: ['git', 'add', '-A'] },
+        { run: ['git', 'commit', '-qm', 'braid rebase --onto main'] },
+        { run: ['git', 'merge', '--no-edit', 'main'] },
+        { run: ['braid', 'up'] },
+        { run: ['braid', 'status'] },
       ],
     },
   ];
@@ -131,6 +228,15 @@ async function runDemo(args: DemoArgs, ctx: Context): Promise<0> {
           const file = m ? path.join('.migrations', ids[Number(m[1]) - 1] ?? '?', m[2] ?? '') : rel;
           writeFileSync(path.join(dir, file), content);
           out.print(out.style('dim', `# (wrote ${file})`));
+        }
+        if (step.sql) {
+          out.print(out.style('cyan', `(by hand) ${step.sql}`));
+          const ex = await openExecutor(`pglite:${path.join(dir, '.git', 'braid', 'pglite')}`);
+          try {
+            await ex.exec(step.sql);
+          } finally {
+            await ex.close();
+          }
         }
         if (!step.run) continue;
         const [cmd, ...rest] = step.run;
