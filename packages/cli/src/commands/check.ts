@@ -1,7 +1,9 @@
 import { checkProject, formatFinding, MIGRATIONS_DIR, UsageError, type Finding } from '@braid/core';
 import { checkProtected } from '@braid/git';
 import { lint, loadParser, type MigrationInput } from '@braid/sql';
+import { compareDeclared, DECLARED_DIR } from '../declared';
 import { defineCommand } from '../runtime';
+import { withShadow, type ShadowArgs } from '../shadow';
 import { findProject, scanProject } from '../project';
 
 /**
@@ -9,16 +11,25 @@ import { findProject, scanProject } from '../project';
  * present, hashes current, ids, requires, down.sql, and edits to migrations already on a
  * protected branch (read from git: one cat-file process). One line per finding; exit 1 when any.
  */
-export const checkCommand = defineCommand<{ lint: boolean }>({
+export const checkCommand = defineCommand<{ lint: boolean; schema: boolean } & ShadowArgs>({
   command: 'check',
   describe:
     'pre-commit check: manifest integrity, hashes, ids, requires, missing down.sql, protected edits, lint errors of unprotected migrations (no database)',
   builder: (y) =>
-    y.option('lint', {
-      type: 'boolean',
-      default: true,
-      describe: 'lint the migrations not yet on a protected branch (--no-lint skips it)',
-    }),
+    withShadow(
+      y
+        .option('lint', {
+          type: 'boolean',
+          default: true,
+          describe: 'lint the migrations not yet on a protected branch (--no-lint skips it)',
+        })
+        .option('schema', {
+          type: 'boolean',
+          default: false,
+          describe:
+            'also report declared drift: schema/*.sql vs the replayed migrations (uses a shadow database)',
+        }),
+    ),
   handler: async (args, ctx) => {
     const root = findProject(ctx.cwd);
     const input = scanProject(root);
@@ -59,6 +70,22 @@ export const checkCommand = defineCommand<{ lint: boolean }>({
           line: f.line,
           message: `${f.message} [${f.rule}] (braid lint for details; -- braid:ignore ${f.rule} <reason> to accept)`,
           id: f.migration,
+        });
+      }
+    }
+    if (args.schema) {
+      const cmp = await compareDeclared(ctx, args);
+      for (const ch of cmp.diff.changes) {
+        const what =
+          ch.action === 'added'
+            ? 'declared in schema/ but not created by the migrations'
+            : ch.action === 'removed'
+              ? 'created by the migrations but not declared in schema/'
+              : `differs: ${ch.fields.map((f) => f.path).join(', ')}`;
+        findings.push({
+          code: 'declared-drift',
+          file: `${DECLARED_DIR}/`,
+          message: `${ch.kind} ${ch.key} ${what} (braid new <slug> --from-schema writes the migration)`,
         });
       }
     }

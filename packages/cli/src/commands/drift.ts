@@ -1,10 +1,8 @@
 import {
   diffSchemas,
   EXIT_FINDINGS,
-  generateDdl,
   isEmptyDiff,
   normalizeSlug,
-  renderDdl,
   renderDiffText,
   type SchemaDiff,
 } from '@braid/core';
@@ -27,6 +25,7 @@ import { gitProvenance, openDb, parseDuration, withLockWait } from '../db';
 import { displayPath, withProjectLock } from '../project';
 import { shadowSpec, withShadow, type ShadowArgs } from '../shadow';
 import { createMigration } from './new';
+import { migrationFilesFromSchemas } from '../declared';
 import { projectMigrations } from './up';
 
 interface DriftArgs extends ShadowArgs {
@@ -121,20 +120,10 @@ async function capture(
   live: import('@braid/core').SchemaModel,
   record: (id: string, hash: string) => Promise<void>,
 ): Promise<{ id: string; path: string }> {
-  // Online forms (CREATE INDEX CONCURRENTLY, NOT VALID then VALIDATE): the captured change
-  // will run on busy databases that do not have it yet.
-  const upStmts = generateDdl(expected, live, { online: true });
-  const downStmts = generateDdl(live, expected, { online: true });
-  const noTx = [...upStmts, ...downStmts].some((st) => !st.transactional);
-  const up = renderDdl(upStmts);
-  const down = renderDdl(downStmts);
-  const header = (what: string, directive: boolean): string =>
-    `${directive && noTx ? '-- braid:no-transaction\n' : ''}-- Captured by \`braid drift --capture\`: ${what}\n-- Review before committing.\n\n`;
   return withProjectLock(root, async () => {
-    const made = createMigration(root, slug, () => ({
-      up: header('the change made by hand in the database', true) + up,
-      down: header('the inverse of up.sql', false) + down,
-    }));
+    const made = createMigration(root, slug, () =>
+      migrationFilesFromSchemas(expected, live, '`braid drift --capture` from a hand-made change'),
+    );
     await record(made.id, made.hash);
     return { id: made.id, path: displayPath(cwd, made.folder) };
   });

@@ -3,13 +3,16 @@ import path from 'node:path';
 import {
   appendMigration,
   hashMigration,
+  isEmptyDiff,
   MIGRATIONS_DIR,
   mintId,
   normalizeSlug,
   UsageError,
   type MigrationFiles,
 } from '@braid/core';
+import { compareDeclared, DECLARED_DIR, migrationFilesFromSchemas } from '../declared';
 import { defineCommand } from '../runtime';
+import { withShadow, type ShadowArgs } from '../shadow';
 import {
   displayPath,
   findProject,
@@ -20,8 +23,9 @@ import {
   writeManifestAtomic,
 } from '../project';
 
-interface NewArgs {
+interface NewArgs extends ShadowArgs {
   slug: string[];
+  'from-schema': boolean;
 }
 
 export function upTemplate(id: string): string {
@@ -51,17 +55,37 @@ export const newCommand = defineCommand<NewArgs>({
   command: 'new <slug..>',
   describe: 'create a migration folder (up.sql, down.sql) and list it in the manifest',
   builder: (y) =>
-    y.positional('slug', {
-      type: 'string',
-      array: true,
-      demandOption: true,
-      describe: 'what the migration does, e.g. add_phone or "add phone"',
-    }),
+    withShadow(
+      y
+        .positional('slug', {
+          type: 'string',
+          array: true,
+          demandOption: true,
+          describe: 'what the migration does, e.g. add_phone or "add phone"',
+        })
+        .option('from-schema', {
+          type: 'boolean',
+          default: false,
+          describe:
+            'write up.sql/down.sql from the difference between the replayed migrations and schema/*.sql',
+        }),
+    ),
   handler: async (args, ctx) => {
     const slug = normalizeSlug(args.slug.join(' '), { argName: 'slug' });
     const root = findProject(ctx.cwd);
     requireManifestText(root);
-    const made = await withProjectLock(root, () => createMigration(root, slug));
+    let content: ((id: string) => MigrationFiles) | undefined;
+    if (args['from-schema']) {
+      const cmp = await compareDeclared(ctx, args);
+      if (isEmptyDiff(cmp.diff)) {
+        if (args.json) ctx.out.result({ id: null, path: null, reason: 'no declared drift' });
+        else ctx.out.note(`braid new: nothing to write: the migrations already produce ${DECLARED_DIR}/`);
+        return 0;
+      }
+      const files = migrationFilesFromSchemas(cmp.migrations, cmp.declared, '`braid new --from-schema`');
+      content = () => files;
+    }
+    const made = await withProjectLock(root, () => createMigration(root, slug, content));
     const { id, folder, parents } = made;
     const shown = displayPath(ctx.cwd, folder);
     if (args.json) {

@@ -52,7 +52,7 @@ interface Loaded {
 const quoteQ = (s: string): string => `"${s.replace(/"/g, '""')}"`;
 
 /** The .sql files of a folder (recursive, sorted); migration folders contribute only their up.sql. */
-function sqlFilesOf(dir: string, cwd: string): SqlFile[] {
+export function sqlFilesOf(dir: string, cwd: string): SqlFile[] {
   const all: string[] = [];
   const walk = (d: string): void => {
     for (const e of fs.readdirSync(d, { withFileTypes: true })) {
@@ -71,7 +71,11 @@ function sqlFilesOf(dir: string, cwd: string): SqlFile[] {
 }
 
 /** Replays SQL on a fresh shadow: PGlite in memory, or a temporary database on --shadow-db. */
-async function replaySql(files: SqlFile[], args: SchemaArgs, ctx: Context): Promise<SchemaModel> {
+export async function replaySql(
+  files: SqlFile[],
+  args: Partial<ShadowArgs>,
+  ctx: Context,
+): Promise<SchemaModel> {
   const server = args['shadow-db'];
   if (!server) {
     const ex = await openPGlite();
