@@ -39,9 +39,8 @@ import {
 import { analyzeFile, loadParser, lockRank, LOCK_LEVELS, splitStatements, type LockLevel } from '@braid/sql';
 import type { SourceMigration } from './apply';
 import type { Executor } from './executor';
-import { connectPg, openPGlite, PGliteExecutor } from './executors';
-import { pgliteExtensions } from './pglite';
-import { replaySchema, type ShadowSpec } from './shadow';
+import { connectPg, openPGlite } from './executors';
+import { openPGliteFrom, replaySchema, type ShadowSpec } from './shadow';
 import { introspect } from './introspect';
 import { codePointPositionToIndex, errorSnippet, locate, pgErrorInfo } from './pgerror';
 import { quoteIdent } from './quote';
@@ -873,13 +872,7 @@ export async function openPrefixedShadow(
     }
     if (snapshot) {
       try {
-        const { PGlite } = await import('@electric-sql/pglite');
-        const db = (await PGlite.create({
-          extensions: pgliteExtensions(),
-          loadDataDir: new Blob([snapshot]),
-        })) as unknown as PGliteExecutor['db'];
-        const v = await db.query<{ v: string }>('select current_setting($1) as v', ['server_version_num']);
-        const ex = new PGliteExecutor(db, Number(v.rows[0]?.v ?? 0), 'pglite:test-shadow');
+        const ex = await openPGliteFrom(snapshot, 'pglite:test-shadow');
         return { ex, close: () => ex.close(), prefixApplied: true };
       } catch {
         // an unreadable snapshot: start from scratch

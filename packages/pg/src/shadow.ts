@@ -97,6 +97,32 @@ function readModelCache(file: string): { model: SchemaModel; serverVersionNum: n
   }
 }
 
+/** The answer from the model cache, when there is one for this key. */
+function fromModelCache(
+  file: string,
+  key: string,
+  engine: ReplayStats['engine'],
+  n: number,
+  t0: number,
+): ReplayResult | undefined {
+  const cached = readModelCache(file);
+  if (!cached) return undefined;
+  touch(file);
+  return {
+    model: cached.model,
+    key,
+    stats: {
+      engine,
+      serverVersionNum: cached.serverVersionNum,
+      migrations: n,
+      replayed: 0,
+      cachedPrefix: n,
+      source: 'model-cache',
+      ms: Math.round(performance.now() - t0),
+    },
+  };
+}
+
 function writeAtomic(file: string, data: string | Buffer): void {
   try {
     fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -140,23 +166,8 @@ async function replayOnPGlite(
   const fullKey = keys[n];
   const modelFile = path.join(spec.cacheDir, `model-${fullKey}.json`);
   if (!spec.noCache) {
-    const cached = readModelCache(modelFile);
-    if (cached) {
-      touch(modelFile);
-      return {
-        model: cached.model,
-        key: fullKey,
-        stats: {
-          engine: 'pglite',
-          serverVersionNum: cached.serverVersionNum,
-          migrations: n,
-          replayed: 0,
-          cachedPrefix: n,
-          source: 'model-cache',
-          ms: Math.round(performance.now() - t0),
-        },
-      };
-    }
+    const cached = fromModelCache(modelFile, fullKey, 'pglite', n, t0);
+    if (cached) return cached;
   }
   // The longest cached prefix with a data-directory snapshot.
   let start = 0;
@@ -210,15 +221,15 @@ async function replayOnPGlite(
   }
 }
 
-/** A PGlite instance started from a dumped data directory. */
-async function openPGliteFrom(snapshot: Buffer): Promise<PGliteExecutor> {
+/** A PGlite instance started from a dumped data directory (a replay snapshot). */
+export async function openPGliteFrom(snapshot: Buffer, label = 'pglite:shadow'): Promise<PGliteExecutor> {
   const { PGlite } = await import('@electric-sql/pglite');
   const db = (await PGlite.create({
     extensions: pgliteExtensions(),
     loadDataDir: new Blob([snapshot]),
   })) as unknown as PGliteExecutor['db'];
   const v = await db.query<{ v: string }>('select current_setting($1) as v', ['server_version_num']);
-  return new PGliteExecutor(db, Number(v.rows[0]?.v ?? 0), 'pglite:shadow');
+  return new PGliteExecutor(db, Number(v.rows[0]?.v ?? 0), label);
 }
 
 async function replayOnServer(
@@ -235,23 +246,8 @@ async function replayOnServer(
     const fullKey = keys[n];
     const modelFile = path.join(spec.cacheDir, `model-${fullKey}.json`);
     if (!spec.noCache) {
-      const cached = readModelCache(modelFile);
-      if (cached) {
-        touch(modelFile);
-        return {
-          model: cached.model,
-          key: fullKey,
-          stats: {
-            engine: 'postgres',
-            serverVersionNum: cached.serverVersionNum,
-            migrations: n,
-            replayed: 0,
-            cachedPrefix: n,
-            source: 'model-cache',
-            ms: Math.round(performance.now() - t0),
-          },
-        };
-      }
+      const cached = fromModelCache(modelFile, fullKey, 'postgres', n, t0);
+      if (cached) return cached;
     }
     const templates = new Set(
       (

@@ -16,7 +16,12 @@ function mig(id: string, up: string, extra: Partial<SourceMigration['directives'
   };
 }
 
-const A = mig('20260101000000_users', 'create table users (id int primary key, email text not null);');
+// Server templates outlive a test run (they are the cache): a per-run nonce keeps keys fresh.
+const NONCE = `-- run ${process.pid}-${Date.now()}\n`;
+const A = mig(
+  '20260101000000_users',
+  `${NONCE}create table users (id int primary key, email text not null);`,
+);
 const B = mig('20260101000100_phone', 'alter table users add column phone text;');
 const C = mig('20260101000200_idx', 'create index users_email_idx on users (email);');
 
