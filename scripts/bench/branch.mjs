@@ -138,5 +138,6 @@ try {
     'git diff --stat main...feature',
   );
 } finally {
-  rmSync(work, { recursive: true, force: true });
+  if (process.env.BRAID_BENCH_KEEP) console.log(`kept ${work}`);
+  else rmSync(work, { recursive: true, force: true });
 }
