@@ -92,7 +92,7 @@ describe('braid diff', () => {
         cwd: b.repo.dir,
       });
       expect(md.code).toBe(1);
-      expect(md.stdout).toMatch(/^# braid: ❌ verdict: CONFLICT/);
+      expect(md.stdout).toMatch(/^# ❌ braid: CONFLICT/);
       expect(md.stdout).toMatch(/## Why it conflicts/);
       expect(md.stdout).toMatch(/## What to do/);
     } finally {

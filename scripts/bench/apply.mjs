@@ -10,45 +10,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { braidBin, dropDatabase, freshDatabase, printTable, timeProcess } from './lib/common.mjs';
 import { peerBin } from './lib/peers.mjs';
+import { history } from './lib/history.mjs';
 
 const N = Number(process.argv[2] ?? 300);
 
-/** The generated history: tables, indexes, foreign keys, functions, one non-transactional index. */
-function history(n) {
-  const out = [];
-  for (let i = 1; i <= n; i++) {
-    const t = `t${i}`;
-    let up;
-    let down;
-    const noTx = false;
-    switch (i % 6) {
-      case 1:
-        up = `create table ${t} (id bigint generated always as identity primary key, name text not null, created_at timestamptz not null default now());`;
-        down = `drop table ${t};`;
-        break;
-      case 2:
-        up = `create table ${t} (id bigint generated always as identity primary key, parent_id bigint references t${i - 1}(id), note text);\ncreate index ${t}_parent_idx on ${t} (parent_id);`;
-        down = `drop table ${t};`;
-        break;
-      case 3:
-        up = `create or replace function f${i}(a integer) returns integer language sql immutable as $$ select a + ${i} $$;`;
-        down = `drop function f${i}(integer);`;
-        break;
-      case 4:
-        up = `alter table t${i - 3} add column extra_${i} integer;\ncreate index t${i - 3}_extra_${i}_idx on t${i - 3} (extra_${i});`;
-        down = `drop index t${i - 3}_extra_${i}_idx;\nalter table t${i - 3} drop column extra_${i};`;
-        break;
-      case 5:
-        up = `create view v${i} as select id, name from t${i - 4};`;
-        down = `drop view v${i};`;
-        break;
-      default:
-        up = `create or replace function trg${i}() returns trigger language plpgsql as $$ begin new.name := trim(new.name); return new; end $$;\ncreate trigger trg${i} before insert on t${i - 5} for each row execute function trg${i}();`;
-        down = `drop trigger trg${i} on t${i - 5};\ndrop function trg${i}();`;
-    }
-    out.push({ version: String(20240101000000 + i * 100), name: `step_${i}`, up, down, noTx });
-  }
-  // One non-transactional index in the middle.
+/** The shared generated history, plus one non-transactional index at the end. */
+function withConcurrentIndex(n) {
+  const out = history(n).map((m) => ({ ...m, noTx: false }));
   out.push({
     version: String(20240101000000 + (n + 1) * 100),
     name: 'concurrent_index',
@@ -60,7 +28,7 @@ function history(n) {
 }
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'braid-bench-apply-'));
-const migs = history(N - 1);
+const migs = withConcurrentIndex(N - 1);
 
 // dbmate layout (also the source braid imports from, so both apply identical SQL).
 const dbmateDir = path.join(work, 'db', 'migrations');

@@ -22,6 +22,8 @@ import {
   type Verdict,
 } from '@braid/core';
 import { replaySchema, type ShadowSpec } from '@braid/pg';
+import { buildReportModel, renderMarkdown } from '@braid/report';
+import { braidVersion } from './db';
 import { analyzeFile, loadParser } from '@braid/sql';
 
 export interface SideInput {
@@ -232,51 +234,15 @@ export function renderVerdictText(v: BranchVerdict): string[] {
   return lines;
 }
 
-export function renderVerdictMarkdown(v: BranchVerdict): string {
-  const out: string[] = [];
-  const icon = v.verdict === 'safe' ? '✅' : v.verdict === 'conflict' ? '❌' : '⚠️';
-  out.push(`# braid: ${icon} ${verdictHeadline(v)}`, '');
-  out.push(
-    `Merge of **${v.labels.theirs}** into **${v.labels.ours}** (merge base \`${v.labels.base}\`).`,
-    '',
+/**
+ * The markdown report of a verdict (the report package renders it: one renderer for `diff
+ * --format md`, the merge driver's conflict report and `braid report`).
+ */
+export function renderVerdictMarkdown(
+  v: BranchVerdict,
+  manifests: { base: Manifest; ours: Manifest; theirs: Manifest },
+): string {
+  return renderMarkdown(
+    buildReportModel({ verdict: v, manifests, hazards: [], generator: `braid ${braidVersion()}` }),
   );
-  if (v.reasons.length > 0) {
-    out.push(v.verdict === 'conflict' ? '## Why it conflicts' : '## Notes', '');
-    for (const r of v.reasons) out.push(`- ${r}`);
-    out.push('');
-  }
-  if (v.advice.length > 0) {
-    out.push('## What to do', '');
-    for (const a of v.advice) out.push(`- ${a}`);
-    out.push('');
-  }
-  for (const [name, label, s] of [
-    ['Ours', v.labels.ours, v.ours],
-    ['Theirs', v.labels.theirs, v.theirs],
-  ] as const) {
-    out.push(`## ${name}: ${label}`, '');
-    if (s.added.length === 0 && s.edited.length === 0 && s.removed.length === 0)
-      out.push('No migration changes.', '');
-    for (const id of s.added) out.push(`- \`${id}\` (new)`);
-    for (const id of s.edited) out.push(`- \`${id}\` (edited, existed at the merge base)`);
-    for (const id of s.removed) out.push(`- \`${id}\` (removed, existed at the merge base)`);
-    if (s.diffText)
-      out.push('', '```diff', ...(s.diffText.length ? s.diffText : ['(no schema change)']), '```');
-    out.push('');
-  }
-  out.push('## Collisions', '');
-  if (v.collisions.length === 0) out.push('None: the static footprints do not overlap.');
-  for (const c of v.collisions)
-    out.push(`- ${c.severity === 'conflict' ? '**conflict**' : 'note'}: ${c.reason}`);
-  out.push('');
-  if (v.replays.length > 0) {
-    out.push('## Replays', '');
-    for (const r of v.replays)
-      out.push(`- ${r.order.replace(/-/g, ' ')}: ${r.ok ? 'ok' : `failed: \`${r.error ?? ''}\``}`);
-    out.push('');
-  }
-  if (v.mergedOrder && v.verdict !== 'conflict') {
-    out.push('## Merged order', '', ...v.mergedOrder.map((id, i) => `${i + 1}. \`${id}\``), '');
-  }
-  return out.join('\n');
 }

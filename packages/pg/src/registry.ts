@@ -81,8 +81,8 @@ export async function readRegistryState(ex: Executor): Promise<{ exists: boolean
   return { exists: ids.length > 0, outdated: ids.length < REGISTRY_MIGRATIONS.length };
 }
 
+/** The applied set. Call only once the registry is known to exist (readRegistryState, ensureRegistry). */
 export async function readApplied(ex: Executor): Promise<AppliedRow[]> {
-  if (!(await registryExists(ex))) return [];
   const r = await ex.query<{ id: string; checksum: string; applied_at: string; history_seq: string }>(
     'select id, checksum, applied_at::text as applied_at, history_seq from braid.applied order by history_seq',
   );
@@ -94,8 +94,8 @@ export async function readApplied(ex: Executor): Promise<AppliedRow[]> {
   }));
 }
 
+/** Progress of no-transaction migrations. Call only once the registry is known to exist. */
 export async function readProgress(ex: Executor): Promise<ProgressRow[]> {
-  if (!(await registryExists(ex))) return [];
   const r = await ex.query<{ id: string; checksum: string; statement_index: number; statement_hash: string }>(
     'select id, checksum, statement_index, statement_hash from braid.progress order by id, statement_index',
   );

@@ -63,6 +63,7 @@ export const diffCommand = defineCommand<DiffArgs>({
     const root = findProject(ctx.cwd);
     const repo = await GitRepo.open(root);
     let verdict;
+    let manifests;
     try {
       const baseCommit = await repo.mergeBase(a, b);
       const [base, ours, theirs] = await Promise.all([
@@ -71,6 +72,7 @@ export const diffCommand = defineCommand<DiffArgs>({
         migrationsAt(repo, root, b),
       ]);
       repo.close();
+      manifests = { base: base.manifest, ours: ours.manifest, theirs: theirs.manifest };
       verdict = await computeVerdict({
         base: { label: baseCommit.slice(0, 12), manifest: base.manifest, migrations: base.migrations },
         ours: { label: shortLabel(a, ours.commit), manifest: ours.manifest, migrations: ours.migrations },
@@ -88,7 +90,8 @@ export const diffCommand = defineCommand<DiffArgs>({
       repo.close();
     }
     if (format === 'json') ctx.out.result(verdict);
-    else if (format === 'md') process.stdout.write(ctx.out.clean(renderVerdictMarkdown(verdict)) + '\n');
+    else if (format === 'md')
+      process.stdout.write(ctx.out.clean(renderVerdictMarkdown(verdict, manifests)) + '\n');
     else for (const l of renderVerdictText(verdict)) ctx.out.print(l);
     return verdict.verdict === 'conflict' ? 1 : 0;
   },

@@ -202,16 +202,14 @@ export const mergeDriverCommand = defineCommand<DriverArgs>({
       const other = await findOtherCommit(repo, theirsF.text, manifestPath);
       const oursName = branch;
       const theirsName = other?.name ?? 'theirs';
-      const fail = (v: BranchVerdict | undefined, lines: string[]): ExitCode => {
+      const fail = (markdown: string | undefined, lines: string[]): ExitCode => {
         fs.writeFileSync(oursFile, conflictText(oursF.text, theirsF.text, oursName, theirsName));
         const reportDir = path.join(repo.gitDir, 'braid');
         const report = path.join(reportDir, `conflict-${branch.replace(/[^A-Za-z0-9._-]+/g, '-')}.md`);
         fs.mkdirSync(reportDir, { recursive: true });
         fs.writeFileSync(
           report,
-          v
-            ? renderVerdictMarkdown(v) + '\n'
-            : `# braid: merge of ${manifestPath} stopped\n\n${lines.join('\n')}\n`,
+          markdown ? markdown + '\n' : `# braid: merge of ${manifestPath} stopped\n\n${lines.join('\n')}\n`,
         );
         for (const l of lines) ctx.out.note(l);
         ctx.out.note(
@@ -281,7 +279,11 @@ export const mergeDriverCommand = defineCommand<DriverArgs>({
         return 0;
       }
       return fail(
-        verdict,
+        renderVerdictMarkdown(verdict, {
+          base: baseF.manifest,
+          ours: oursF.manifest,
+          theirs: theirsF.manifest,
+        }),
         renderVerdictText(verdict).map((l) => `braid: ${l}`),
       );
     } finally {
