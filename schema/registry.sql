@@ -30,7 +30,9 @@ create table braid.history (
   braid_version text not null,
   git_branch text,
   manifest_hash text,
-  environment text
+  environment text,
+  rollout_id text,
+  target text
 );
 
 create table braid.audit (
@@ -38,7 +40,9 @@ create table braid.audit (
   at timestamptz not null default clock_timestamp(),
   id text,
   direction text not null,
-  outcome text not null check (outcome in ('ok', 'failed', 'dry-run', 'allow-edited', 'index-rebuilt')),
+  outcome text not null check (
+    outcome in ('ok', 'failed', 'dry-run', 'allow-edited', 'index-rebuilt', 'health-ok', 'health-failed', 'rolled-back')
+  ),
   checksum text,
   duration_ms integer,
   statement text,
@@ -51,7 +55,10 @@ create table braid.audit (
   braid_version text not null,
   git_branch text,
   manifest_hash text,
-  environment text
+  environment text,
+  rollout_id text,
+  target text,
+  reason text
 );
 
 -- The lease lock (--lock lease): pooler-safe, stolen only after expires_at.
