@@ -20,22 +20,16 @@ const PEERS = {
 export function peerBin(name) {
   const peer = PEERS[name];
   if (!peer) throw new Error(`unknown peer tool ${name}`);
-  const bin = path.join(cacheDir, 'node_modules', '.bin', peer.bin);
+  // one prefix per peer: `npm install --no-save` into a shared prefix prunes the other peer
+  // (installing dbmate removed squawk while another benchmark ran)
+  const dir = path.join(cacheDir, name);
+  const bin = path.join(dir, 'node_modules', '.bin', peer.bin);
   if (!existsSync(bin)) {
-    mkdirSync(cacheDir, { recursive: true });
+    mkdirSync(dir, { recursive: true });
     process.stderr.write(`installing ${peer.pkg} for the comparison (once) …\n`);
     execFileSync(
       'npm',
-      [
-        'install',
-        '--no-save',
-        '--no-package-lock',
-        '--no-audit',
-        '--no-fund',
-        '--prefix',
-        cacheDir,
-        peer.pkg,
-      ],
+      ['install', '--no-save', '--no-package-lock', '--no-audit', '--no-fund', '--prefix', dir, peer.pkg],
       {
         stdio: ['ignore', 'ignore', 'inherit'],
       },
