@@ -5,9 +5,12 @@
  *   -- braid:no-transaction           run outside a transaction, statement by statement
  *   -- braid:requires <id> [<id> ...] explicit dependency on EARLIER migrations (may repeat)
  *   -- braid:irreversible             no down.sql; `braid down` refuses
+ *   -- braid:ticket <ref> [<ref> ...] tracker references (JIRA-12, #42, a URL); may repeat
+ *   -- braid:reason <text>            why the change is made; several lines join with a space
  *
+ * Ticket and reason are metadata: `braid history` and `braid changelog` show them.
  * Also accepted and kept verbatim in `others` (their meaning belongs to later features):
- * ignore, ticket, reason, timeout, lock-timeout. Any other `braid:` name is an error, so that a
+ * ignore, timeout, lock-timeout. Any other `braid:` name is an error, so that a
  * typo (`braid:no-transation`) is never silently ignored.
  */
 import { UsageError } from './errors';
@@ -25,18 +28,15 @@ export interface Directives {
   noTransaction: boolean;
   requires: string[];
   irreversible: boolean;
+  /** `-- braid:ticket` references, in order of appearance, without duplicates. */
+  tickets: string[];
+  /** `-- braid:reason` text (several reason lines joined by a space); absent when none. */
+  reason?: string;
   others: OtherDirective[];
 }
 
-export const CORE_DIRECTIVES = ['no-transaction', 'requires', 'irreversible'] as const;
-export const OTHER_DIRECTIVES = [
-  'ignore',
-  'ticket',
-  'reason',
-  'timeout',
-  'lock-timeout',
-  'destructive',
-] as const;
+export const CORE_DIRECTIVES = ['no-transaction', 'requires', 'irreversible', 'ticket', 'reason'] as const;
+export const OTHER_DIRECTIVES = ['ignore', 'timeout', 'lock-timeout', 'destructive'] as const;
 /** Directives that annotate the statement they precede (lint suppression, generated-SQL flags). */
 export const STATEMENT_DIRECTIVES = ['ignore', 'destructive'] as const;
 
@@ -44,8 +44,14 @@ const DIRECTIVE_PREFIX = /^\s*--\s*braid:/i;
 const DIRECTIVE_LINE = /^\s*--\s*braid:([A-Za-z0-9_-]*)(?:\s+(.*?))?\s*$/i;
 
 export function emptyDirectives(): Directives {
-  return { noTransaction: false, requires: [], irreversible: false, others: [] };
+  return { noTransaction: false, requires: [], irreversible: false, tickets: [], others: [] };
 }
+
+/** A ticket reference: printable, no whitespace or comma (they separate refs), at most 200 characters. */
+const hasControl = (s: string): boolean =>
+  [...s].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f);
+const isTicketRef = (s: string): boolean => s.length <= 200 && !/[\s,]/.test(s) && !hasControl(s);
+const REASON_MAX = 2000;
 
 /** Lines (1-based number and text) of the leading comment block of a SQL file. */
 function leadingCommentLines(sql: string): { line: number; text: string }[] {
@@ -101,6 +107,28 @@ export function parseDirectives(upSql: string, file: string): Directives {
             fail(`braid:requires: ${JSON.stringify(id)} is not a migration id (YYYYMMDDHHMMSS_slug)`);
           if (!d.requires.includes(id)) d.requires.push(id);
         }
+        break;
+      }
+      case 'ticket': {
+        const refs = args.split(/[\s,]+/).filter((x) => x !== '');
+        if (refs.length === 0)
+          fail('braid:ticket needs at least one ticket reference (e.g. OPS-12, #42 or a URL)');
+        for (const ref of refs) {
+          if (!isTicketRef(ref))
+            fail(
+              `braid:ticket: ${JSON.stringify(ref.slice(0, 60))} is not a ticket reference (printable, at most 200 characters)`,
+            );
+          if (!d.tickets.includes(ref)) d.tickets.push(ref);
+        }
+        break;
+      }
+      case 'reason': {
+        const text = args.replace(/\s+/g, ' ').trim();
+        if (text === '') fail('braid:reason needs a text (why this change is made)');
+        if (hasControl(text)) fail('braid:reason: control characters are not allowed');
+        const joined = d.reason === undefined ? text : `${d.reason} ${text}`;
+        if (joined.length > REASON_MAX) fail(`braid:reason is longer than ${REASON_MAX} characters`);
+        d.reason = joined;
         break;
       }
       default:

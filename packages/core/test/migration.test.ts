@@ -52,6 +52,7 @@ describe('parseDirectives', () => {
       noTransaction: false,
       requires: [],
       irreversible: false,
+      tickets: [],
       others: [],
     });
   });
@@ -71,10 +72,8 @@ describe('parseDirectives', () => {
     expect(d.noTransaction).toBe(true);
     expect(d.irreversible).toBe(false);
     expect(d.requires).toEqual(['20261125101400_a', '20261125101300_b', '20261125101200_c']);
-    expect(d.others).toEqual([
-      { name: 'ticket', args: 'OPS-12', line: 6 },
-      { name: 'lock-timeout', args: '10s', line: 7 },
-    ]);
+    expect(d.tickets).toEqual(['OPS-12']);
+    expect(d.others).toEqual([{ name: 'lock-timeout', args: '10s', line: 7 }]);
   });
 
   it('reads irreversible, with CRLF and upper case names', () => {
