@@ -15,3 +15,4 @@ export * from './verdict';
 export * from './testreport';
 export * from './config';
 export * from './policy';
+export * from './rollout';

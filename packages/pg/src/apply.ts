@@ -253,6 +253,11 @@ export interface ApplyOptions {
   lock?: 'advisory' | 'lease';
   /** Lease time to live without a heartbeat (ms), default 30 000. */
   leaseTtlMs?: number;
+  /**
+   * Checked before each migration (never inside one): true stops applyUp cleanly there, its
+   * result then has `stopped: true` (braid rollout's pause and stop-the-wave).
+   */
+  shouldStop?: () => boolean;
 }
 
 export interface StepResult {
@@ -268,6 +273,8 @@ export interface ApplyResult {
   results: StepResult[];
   dryRun: boolean;
   registryUpgraded: string[];
+  /** applyUp stopped before the end of its plan because opts.shouldStop said so. */
+  stopped?: boolean;
 }
 
 /** A migration failed: one-line message `<file>:LINE:COL: …`, details in data and `snippet`. */
@@ -796,9 +803,14 @@ export async function applyUp(
       emit(c, { type: 'warning', message: `${u} is applied but unknown to this branch` });
     if (!opts.dryRun) await auditAllowEdited(c, status, 'up');
     const results: StepResult[] = opts.dryRun ? await dryRun(c, plan) : [];
+    let stopped = false;
     if (!opts.dryRun) {
       const progress = await readProgress(ex);
       for (const step of plan.steps) {
+        if (opts.shouldStop?.()) {
+          stopped = true;
+          break;
+        }
         const m = c.byId.get(step.id)!;
         emit(c, {
           type: 'start',
@@ -819,7 +831,13 @@ export async function applyUp(
         });
       }
     }
-    return { plan, results, dryRun: Boolean(opts.dryRun), registryUpgraded };
+    return {
+      plan,
+      results,
+      dryRun: Boolean(opts.dryRun),
+      registryUpgraded,
+      ...(stopped ? { stopped } : {}),
+    };
   });
 }
 

@@ -117,6 +117,9 @@ export interface Provenance {
   gitBranch?: string;
   manifestHash?: string;
   environment?: string;
+  /** Set by `braid rollout`: the rollout id and the target's name (registry v3 columns). */
+  rolloutId?: string;
+  target?: string;
 }
 
 export interface HistoryEntry {
@@ -137,8 +140,8 @@ export async function recordHistory(
   // its audit row change together, in one round trip.
   const audit = opts.auditOk
     ? `, a as (
-         insert into braid.audit (id, direction, outcome, checksum, duration_ms, git_author_name, git_author_email, git_commit, braid_version${promoteCols(p)})
-         values ($1, $3, 'ok', $2, $4, $5, $6, $7, $8${promoteVals(p, 9)})
+         insert into braid.audit (id, direction, outcome, checksum, duration_ms, git_author_name, git_author_email, git_commit, braid_version${promoteCols(p)}${rolloutCols(p)})
+         values ($1, $3, 'ok', $2, $4, $5, $6, $7, $8${promoteVals(p, 9)}${rolloutVals(p, 9 + promoteParams(p).length)})
        )`
     : '';
   const applied =
@@ -147,8 +150,8 @@ export async function recordHistory(
       : 'delete from braid.applied where id = $1 and exists (select 1 from h)';
   await ex.query(
     `with h as (
-       insert into braid.history (id, checksum, direction, duration_ms, git_author_name, git_author_email, git_commit, braid_version${promoteCols(p)})
-       values ($1, $2, $3, $4, $5, $6, $7, $8${promoteVals(p, 9)}) returning seq
+       insert into braid.history (id, checksum, direction, duration_ms, git_author_name, git_author_email, git_commit, braid_version${promoteCols(p)}${rolloutCols(p)})
+       values ($1, $2, $3, $4, $5, $6, $7, $8${promoteVals(p, 9)}${rolloutVals(p, 9 + promoteParams(p).length)}) returning seq
      )${audit}
      ${applied}`,
     [
@@ -161,6 +164,7 @@ export async function recordHistory(
       p.gitCommit ?? null,
       p.braidVersion,
       ...promoteParams(p),
+      ...rolloutParams(p),
     ],
   );
 }
@@ -168,19 +172,32 @@ export async function recordHistory(
 export interface AuditEntry {
   id: string | null;
   direction: string;
-  outcome: 'ok' | 'failed' | 'dry-run' | 'allow-edited' | 'index-rebuilt';
+  outcome:
+    | 'ok'
+    | 'failed'
+    | 'dry-run'
+    | 'allow-edited'
+    | 'index-rebuilt'
+    | 'health-ok'
+    | 'health-failed'
+    | 'rolled-back';
   checksum?: string | null;
   durationMs?: number | null;
   statement?: string | null;
   error?: string | null;
   sqlstate?: string | null;
+  /** Why (a health check's failure, a rollback-on-failure); registry v3. */
+  reason?: string | null;
 }
 
 export async function recordAudit(ex: Executor, a: AuditEntry, p: Provenance): Promise<void> {
+  // reason is a registry v3 column: only named when set (rollout rows; the registry is v3 then).
+  const reason = a.reason != null;
+  const first = 13 + promoteParams(p).length;
   await ex.query(
     `insert into braid.audit (id, direction, outcome, checksum, duration_ms, statement, error, sqlstate,
-                              git_author_name, git_author_email, git_commit, braid_version${promoteCols(p)})
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12${promoteVals(p, 13)})`,
+                              git_author_name, git_author_email, git_commit, braid_version${promoteCols(p)}${rolloutCols(p)}${reason ? ', reason' : ''})
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12${promoteVals(p, 13)}${rolloutVals(p, first)}${reason ? `, $${first + rolloutParams(p).length}` : ''})`,
     [
       a.id,
       a.direction,
@@ -195,6 +212,8 @@ export async function recordAudit(ex: Executor, a: AuditEntry, p: Provenance): P
       p.gitCommit ?? null,
       p.braidVersion,
       ...promoteParams(p),
+      ...rolloutParams(p),
+      ...(reason ? [a.reason] : []),
     ],
   );
 }
@@ -211,4 +230,16 @@ function promoteVals(p: Provenance, first: number): string {
 }
 function promoteParams(p: Provenance): (string | null)[] {
   return hasPromote(p) ? [p.gitBranch ?? null, p.manifestHash ?? null, p.environment ?? null] : [];
+}
+
+// Rollout provenance columns (registry migration 20261125180000_rollout): only written when set.
+const hasRollout = (p: Provenance): boolean => p.rolloutId !== undefined || p.target !== undefined;
+function rolloutCols(p: Provenance): string {
+  return hasRollout(p) ? ', rollout_id, target' : '';
+}
+function rolloutVals(p: Provenance, first: number): string {
+  return hasRollout(p) ? `, $${first}, $${first + 1}` : '';
+}
+function rolloutParams(p: Provenance): (string | null)[] {
+  return hasRollout(p) ? [p.rolloutId ?? null, p.target ?? null] : [];
 }
