@@ -38,6 +38,14 @@ export interface ObjectRef {
   name: string;
   /** The table a column, constraint, trigger or policy belongs to (schema-qualified). */
   table?: string;
+  /**
+   * Functions, procedures and aggregates: the argument types of the signature, normalised
+   * (`integer`, `text`, `character varying`, `mood[]`: no schema, no typmod; OUT arguments
+   * excluded for functions, as PostgreSQL's identity rules say). Undefined when the signature is
+   * unknown: a call in a body or view, `DROP FUNCTION f` without arguments, a trigger's function,
+   * a `%TYPE` argument. An unknown signature matches every overload of the name.
+   */
+  args?: string[];
 }
 
 export type SubKind =
@@ -98,9 +106,10 @@ export function emptyFootprint(): Footprint {
   };
 }
 
-/** "schema.name" (or just the name for unscoped objects). */
+/** "schema.name" (or just the name for unscoped objects); functions with a known signature: "schema.f(integer, text)". */
 export function qname(ref: ObjectRef): string {
-  const base = ref.schema ? `${ref.schema}.${ref.name}` : ref.name;
+  const base =
+    (ref.schema ? `${ref.schema}.${ref.name}` : ref.name) + (ref.args ? `(${ref.args.join(', ')})` : '');
   return ref.table &&
     (ref.kind === 'column' || ref.kind === 'constraint' || ref.kind === 'trigger' || ref.kind === 'policy')
     ? `${ref.table}.${ref.name}`
@@ -143,6 +152,83 @@ export function objectKind(objtype: string | undefined): ObjectKind {
   return RELKIND[objtype ?? ''] ?? 'other';
 }
 
+/** format_type's names for the internal names the parser produces (`int` -> int4 -> integer). */
+const TYPE_NAMES: Record<string, string> = {
+  int2: 'smallint',
+  int4: 'integer',
+  int: 'integer',
+  int8: 'bigint',
+  float4: 'real',
+  float8: 'double precision',
+  float: 'double precision',
+  bool: 'boolean',
+  varchar: 'character varying',
+  bpchar: 'character',
+  char: 'character',
+  decimal: 'numeric',
+  timestamp: 'timestamp without time zone',
+  timestamptz: 'timestamp with time zone',
+  time: 'time without time zone',
+  timetz: 'time with time zone',
+  varbit: 'bit varying',
+};
+
+/**
+ * One argument type, normalised for signature matching: the schema is dropped (so `mood` and
+ * `public.mood` match; two types of one name in different schemas match too, which errs towards
+ * a collision), typmods are ignored (PostgreSQL ignores them in signatures), arrays are `[]`.
+ * Undefined for `%TYPE` (unknown without the catalog).
+ */
+export function normalizeArgType(tn: AstNode | undefined): string | undefined {
+  if (!tn || b(tn, 'pct_type')) return undefined;
+  const names = strings(a(tn, 'names'));
+  const last = names[names.length - 1];
+  if (!last) return undefined;
+  // "char" (quoted, the one-byte internal type) is written unqualified; char(n) is pg_catalog.bpchar.
+  const qualifiedCatalog = names.length >= 2 && names[names.length - 2] === 'pg_catalog';
+  const base = last === 'char' && !qualifiedCatalog ? '"char"' : (TYPE_NAMES[last] ?? last);
+  return a(tn, 'arrayBounds').length > 0 ? `${base}[]` : base;
+}
+
+/**
+ * The signature of a function parameter list (CREATE FUNCTION's parameters, ObjectWithArgs'
+ * objfuncargs): types of the arguments that identify the routine. OUT and TABLE arguments are
+ * not part of a function's identity. A procedure's OUT arguments are (PostgreSQL 14+), but
+ * `DROP PROCEDURE p(int)` may omit them: procedures are keyed by their input arguments too,
+ * which can only make two procedures collide, never hide a collision.
+ * Undefined when a type cannot be known statically.
+ */
+function signatureOf(params: AstNode[]): string[] | undefined {
+  const out: string[] = [];
+  for (const p of params) {
+    const fp = o(p, 'FunctionParameter');
+    if (!fp) continue;
+    const mode = s(fp, 'mode') ?? 'FUNC_PARAM_DEFAULT';
+    if (mode === 'FUNC_PARAM_TABLE') continue;
+    if (mode === 'FUNC_PARAM_OUT') continue;
+    const t = normalizeArgType(o(fp, 'argType'));
+    if (t === undefined) return undefined;
+    out.push(t);
+  }
+  return out;
+}
+
+/** The signature an ObjectWithArgs names (DROP/ALTER/COMMENT/GRANT ... FUNCTION f(...)); undefined for `f` without parentheses. */
+function objectArgs(owa: AstNode | undefined): string[] | undefined {
+  if (!owa || b(owa, 'args_unspecified')) return undefined;
+  const funcargs = a(owa, 'objfuncargs');
+  if (funcargs.length > 0) return signatureOf(funcargs);
+  const out: string[] = [];
+  for (const tn of a(owa, 'objargs')) {
+    const t = normalizeArgType(o(tn, 'TypeName') ?? tn);
+    if (t === undefined) return undefined;
+    out.push(t);
+  }
+  return out;
+}
+
+const ROUTINE_KINDS: ReadonlySet<ObjectKind> = new Set(['function', 'procedure']);
+
 class Builder {
   readonly fp = emptyFootprint();
   readonly schema: string;
@@ -159,6 +245,16 @@ class Builder {
   named(list: string[], kind: ObjectKind): ObjectRef {
     if (list.length >= 2) return { kind, schema: list[list.length - 2], name: list[list.length - 1] };
     return { kind, schema: this.schema, name: list[0] ?? '' };
+  }
+  /** A function/procedure/aggregate named by an ObjectWithArgs (or a plain name list), with its signature when written. */
+  routine(obj: AstNode | undefined, kind: ObjectKind): ObjectRef {
+    const ref = this.named(refNames(obj), kind);
+    const owa = o(obj, 'ObjectWithArgs');
+    if (owa && ROUTINE_KINDS.has(kind)) {
+      const args = objectArgs(owa);
+      if (args) ref.args = args;
+    }
+    return ref;
   }
   add(list: ObjectRef[], ref: ObjectRef | undefined): void {
     if (!ref) return;
@@ -263,11 +359,85 @@ function dollarQuote(body: string): string {
   return `$${tag}$${body}$${tag}$`;
 }
 
-/** Footprint of the SQL statements inside a PL/pgSQL body. */
-function plpgsqlFootprint(b: Builder, body: string, opts: FootprintOptions, what: string): void {
-  const r = parsePlpgsql(
-    `CREATE FUNCTION braid_body() RETURNS void LANGUAGE plpgsql AS ${dollarQuote(body)}`,
-  );
+const VOID_HEADER = 'CREATE FUNCTION braid_body() RETURNS void';
+
+function quoteName(n: string): string {
+  return /^[a-z_][a-z0-9_$]*$/.test(n) ? n : `"${n.replace(/"/g, '""')}"`;
+}
+
+/** A TypeName as SQL (typmods dropped: the PL/pgSQL parser does not need them). */
+function typeSql(tn: AstNode | undefined): string {
+  if (!tn || b(tn, 'pct_type')) return 'text';
+  const names = strings(a(tn, 'names'));
+  if (names.length === 0) return 'text';
+  return names.map(quoteName).join('.') + (a(tn, 'arrayBounds').length > 0 ? '[]' : '');
+}
+
+/**
+ * The header the PL/pgSQL parser needs to accept a function's body: what it returns decides
+ * whether `RETURN expr`, `RETURN NEXT`, `RETURN QUERY` or `RETURN new` (triggers) are legal, and
+ * the parameters are variables the body assigns (OUT arguments make `RETURN` take no value).
+ * Types only need to be plausible: a non-trigger result is written `int` (or `SETOF int`).
+ */
+function plpgsqlHeader(fn: AstNode): string {
+  const params: string[] = [];
+  const table: string[] = [];
+  let outs = 0;
+  for (const p of a(fn, 'parameters')) {
+    const fp = o(p, 'FunctionParameter');
+    if (!fp) continue;
+    const mode = s(fp, 'mode') ?? 'FUNC_PARAM_DEFAULT';
+    const name = s(fp, 'name');
+    const decl = `${name ? `${quoteName(name)} ` : ''}${typeSql(o(fp, 'argType'))}`;
+    if (mode === 'FUNC_PARAM_TABLE') table.push(decl);
+    else {
+      if (mode === 'FUNC_PARAM_OUT' || mode === 'FUNC_PARAM_INOUT') outs++;
+      const kw =
+        mode === 'FUNC_PARAM_OUT'
+          ? 'OUT '
+          : mode === 'FUNC_PARAM_INOUT'
+            ? 'INOUT '
+            : mode === 'FUNC_PARAM_VARIADIC'
+              ? 'VARIADIC '
+              : '';
+      params.push(kw + decl);
+    }
+  }
+  const rt = o(fn, 'returnType');
+  let returns: string;
+  if (table.length > 0) returns = ` RETURNS TABLE(${table.join(', ')})`;
+  else if (!rt) returns = outs > 0 ? '' : ' RETURNS void';
+  else {
+    const names = strings(a(rt, 'names'));
+    const last = names[names.length - 1] ?? '';
+    const setof = b(rt, 'setof');
+    if (
+      !setof &&
+      (last === 'void' || last === 'trigger' || last === 'event_trigger') &&
+      a(rt, 'arrayBounds').length === 0
+    )
+      returns = ` RETURNS ${last}`;
+    else if (outs > 0) returns = setof ? ' RETURNS SETOF record' : '';
+    else returns = setof ? ' RETURNS SETOF int' : ' RETURNS int';
+  }
+  return `CREATE FUNCTION braid_body(${params.join(', ')})${returns}`;
+}
+
+/** Footprint of the SQL statements inside a PL/pgSQL body (`header`: see plpgsqlHeader; DO blocks: void). */
+function plpgsqlFootprint(
+  b: Builder,
+  body: string,
+  opts: FootprintOptions,
+  what: string,
+  header = VOID_HEADER,
+): void {
+  const src = (h: string) => `${h} LANGUAGE plpgsql AS ${dollarQuote(body)}`;
+  let r = parsePlpgsql(src(header));
+  // A header the parser rejects (an exotic type) must not hide the body: retry the plain one.
+  if (!r.ok && header !== VOID_HEADER) {
+    const plain = parsePlpgsql(src(VOID_HEADER));
+    if (plain.ok) r = plain;
+  }
   if (!r.ok) {
     b.incomplete(`${what}: PL/pgSQL body does not parse (${r.message})`);
     return;
@@ -282,7 +452,14 @@ function plpgsqlFootprint(b: Builder, body: string, opts: FootprintOptions, what
     if (q === undefined) return;
     // parseMode 0 = a whole statement; others are expressions: wrap them in SELECT.
     const mode = expr?.['parseMode'];
-    const sql = mode === 0 || mode === undefined ? q : `SELECT ${q}`;
+    // Assignments (modes 3-5: `target := expr` or `target = expr`): the value is the expression.
+    let text = q;
+    if (mode === 3 || mode === 4 || mode === 5) {
+      const i = q.indexOf(':=');
+      const j = i >= 0 ? i + 2 : q.indexOf('=') + 1;
+      text = q.slice(j);
+    }
+    const sql = mode === 0 || mode === undefined ? text : `SELECT ${text}`;
     const parsed = parseSql(sql);
     if (!parsed.ok) return; // expressions such as assignments targets; not a relation reference
     for (const st of parsed.stmts) b.merge(footprint(st.stmt, opts));
@@ -452,9 +629,8 @@ export function footprint(stmt: AstNode | undefined, opts: FootprintOptions = {}
         fp.renames.push({ from: { kind: k, name: old }, to: { kind: k, name: newname } });
       } else {
         const objNode = o(n, 'object');
-        const names = objNode ? refNames(objNode) : [];
         if (rt === 'OBJECT_TYPE' || rt === 'OBJECT_DOMAIN' || k === 'function' || k === 'procedure') {
-          const from = bld.named(names, k);
+          const from = bld.routine(objNode, k);
           fp.renames.push({ from, to: { ...from, name: newname } });
         } else {
           fp.notes.push(`rename of ${rt ?? 'object'} not analysed`);
@@ -476,7 +652,7 @@ export function footprint(stmt: AstNode | undefined, opts: FootprintOptions = {}
         } else if (k === 'schema' || k === 'extension' || k === 'database' || k === 'role') {
           bld.add(fp.drops, { kind: k, name: refNames(obj)[0] ?? '' });
         } else {
-          bld.add(fp.drops, bld.named(refNames(obj), k));
+          bld.add(fp.drops, bld.routine(obj, k));
         }
       }
       break;
@@ -529,7 +705,10 @@ export function footprint(stmt: AstNode | undefined, opts: FootprintOptions = {}
     }
     case 'CreateFunctionStmt': {
       const names = strings(a(n, 'funcname'));
-      const ref = bld.named(names, b(n, 'is_procedure') ? 'procedure' : 'function');
+      const isProc = b(n, 'is_procedure');
+      const ref = bld.named(names, isProc ? 'procedure' : 'function');
+      const sig = signatureOf(a(n, 'parameters'));
+      if (sig) ref.args = sig;
       bld.add(fp.creates, ref);
       if (b(n, 'replace')) fp.notes.push('CREATE OR REPLACE: replaces the function if it exists');
       if (opts.functionBodies === false) break;
@@ -546,7 +725,7 @@ export function footprint(stmt: AstNode | undefined, opts: FootprintOptions = {}
         else for (const st of parsed.stmts) bld.readsIn(st.stmt);
       } else if (language === 'plpgsql') {
         const sub = new Builder(bodyOpts);
-        plpgsqlFootprint(sub, body, bodyOpts, what);
+        plpgsqlFootprint(sub, body, bodyOpts, what, plpgsqlHeader(n));
         // what a body does runs later, when called: it is read (referenced), not done now
         for (const list of [sub.fp.reads, sub.fp.writes, sub.fp.creates, sub.fp.drops])
           for (const r of list) bld.add(fp.reads, r);
@@ -554,6 +733,46 @@ export function footprint(stmt: AstNode | undefined, opts: FootprintOptions = {}
         if (sub.fp.incomplete) bld.incomplete(sub.fp.notes.join('; '));
       } else {
         bld.incomplete(`${what}: body in language ${language} is not analysed`);
+      }
+      break;
+    }
+    case 'AlterFunctionStmt': {
+      const k = objectKind(s(n, 'objtype'));
+      const fn = o(n, 'func');
+      bld.alter(
+        bld.routine(fn ? { ObjectWithArgs: fn } : undefined, k === 'other' ? 'function' : k),
+        'alter',
+        {
+          kind: 'option',
+        },
+      );
+      break;
+    }
+    case 'DefineStmt': {
+      if (s(n, 'kind') !== 'OBJECT_AGGREGATE') {
+        if (kind) fp.notes.push(`${kind}: footprint not analysed`);
+        bld.readsIn(n);
+        break;
+      }
+      // Aggregates share the functions' namespace: keyed as functions with their signature.
+      const ref = bld.named(strings(a(n, 'defnames')), 'function');
+      const [argList] = a(n, 'args');
+      const items = a(o(argList, 'List'), 'items');
+      let sig: string[] | undefined = argList ? signatureOf(items) : undefined;
+      if (b(n, 'oldstyle')) {
+        const basetype = a(n, 'definition').find((d) => s(o(d, 'DefElem'), 'defname') === 'basetype');
+        const t = normalizeArgType(o(o(o(basetype, 'DefElem'), 'arg'), 'TypeName'));
+        sig = t === undefined ? undefined : t === 'any' ? [] : [t];
+      }
+      if (sig) ref.args = sig;
+      bld.add(fp.creates, ref);
+      for (const d of a(n, 'definition')) {
+        const de = o(d, 'DefElem');
+        const name = s(de, 'defname') ?? '';
+        if (!/^(sfunc|finalfunc|combinefunc|serialfunc|deserialfunc|msfunc|minvfunc|mfinalfunc)$/.test(name))
+          continue;
+        const fnNames = strings(a(o(o(de, 'arg'), 'TypeName'), 'names'));
+        if (fnNames.length) bld.add(fp.reads, bld.named(fnNames, 'function'));
       }
       break;
     }
@@ -600,7 +819,7 @@ export function footprint(stmt: AstNode | undefined, opts: FootprintOptions = {}
         });
       else if (k === 'schema' || k === 'extension')
         bld.alter({ kind: k, name: names[0] ?? '' }, 'comment', { kind: 'comment' });
-      else bld.alter(bld.named(names, k), 'comment', { kind: 'comment' });
+      else bld.alter(bld.routine(o(n, 'object'), k), 'comment', { kind: 'comment' });
       break;
     }
     case 'GrantStmt': {
@@ -612,7 +831,7 @@ export function footprint(stmt: AstNode | undefined, opts: FootprintOptions = {}
             ? bld.rel(rv, k)
             : k === 'schema'
               ? { kind: k, name: refNames(obj)[0] ?? '' }
-              : bld.named(refNames(obj), k);
+              : bld.routine(obj, k);
           bld.alter(ref, b(n, 'is_grant') ? 'grant' : 'revoke', { kind: 'privileges' });
         }
       }
@@ -625,7 +844,7 @@ export function footprint(stmt: AstNode | undefined, opts: FootprintOptions = {}
         bld.rel(o(n, 'relation'), k) ??
         (k === 'schema'
           ? { kind: k, name: refNames(o(n, 'object'))[0] ?? '' }
-          : bld.named(refNames(o(n, 'object')), k));
+          : bld.routine(o(n, 'object'), k));
       if (kind === 'AlterOwnerStmt') bld.alter(ref, 'owner', { kind: 'owner' });
       else fp.renames.push({ from: ref, to: { ...ref, schema: s(n, 'newschema') ?? '' } });
       break;

@@ -62,7 +62,7 @@ describe('footprint', () => {
     ['DROP TABLE a, s.b CASCADE', { drops: ['table public.a', 'table s.b'] }],
     ['DROP INDEX CONCURRENTLY IF EXISTS i', { drops: ['index public.i'] }],
     ['DROP SCHEMA old CASCADE', { drops: ['schema old'] }],
-    ['DROP FUNCTION f(int)', { drops: ['function public.f'] }],
+    ['DROP FUNCTION f(int)', { drops: ['function public.f(integer)'] }],
     ['DROP TYPE mood', { drops: ['type public.mood'] }],
     ['DROP TRIGGER trg ON s.t', { drops: ['trigger s.t.trg'], alters: ['s.t drop trigger trg'] }],
     ["CREATE TYPE mood AS ENUM ('a')", { creates: ['type public.mood'] }],
@@ -82,11 +82,11 @@ describe('footprint', () => {
     ['TRUNCATE t', { writes: ['table public.t'] }],
     [
       'CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT count(*) FROM accounts $$',
-      { creates: ['function public.f'], reads: ['table public.accounts'] },
+      { creates: ['function public.f()'], reads: ['table public.accounts'] },
     ],
     [
       'CREATE FUNCTION g() RETURNS void LANGUAGE plpgsql AS $$ BEGIN UPDATE ledger SET x = 1 WHERE false; END $$',
-      { creates: ['function public.g'], reads: ['table public.ledger'] },
+      { creates: ['function public.g()'], reads: ['table public.ledger'] },
     ],
   ])('%s', (sql, expected) => {
     const f = fp(sql);

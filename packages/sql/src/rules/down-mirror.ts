@@ -60,6 +60,8 @@ export const downMirror: MigrationRule = {
       if (ref.table && dropped.has(`table:${ref.table}`)) return true;
       const k = ref.kind === 'materialized view' ? 'view' : ref.kind;
       if (dropped.has(`${k}:${qname(ref)}`)) return true;
+      // DROP FUNCTION f (no argument list) drops whichever overload exists.
+      if (ref.args && dropped.has(`${k}:${qname({ ...ref, args: undefined })}`)) return true;
       if (
         (k === 'view' || k === 'table') &&
         (dropped.has(`table:${qname(ref)}`) || dropped.has(`view:${qname(ref)}`))

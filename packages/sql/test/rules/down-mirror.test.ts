@@ -14,6 +14,10 @@ ruleSuite('down-mirror', {
       up: 'CREATE SCHEMA s;\nCREATE TABLE s.t (a int);',
       down: 'DROP SCHEMA s CASCADE;',
     },
+    {
+      up: "CREATE FUNCTION f(int) RETURNS int LANGUAGE sql AS 'select 1';\nCREATE FUNCTION g(text) RETURNS int LANGUAGE sql AS 'select 1';",
+      down: 'DROP FUNCTION g;\nDROP FUNCTION f(integer);',
+    },
   ],
   error: [
     {
@@ -27,6 +31,10 @@ ruleSuite('down-mirror', {
     {
       up: 'ALTER TABLE t RENAME TO u;',
       down: 'SELECT 1;',
+    },
+    {
+      up: "CREATE FUNCTION f(int) RETURNS int LANGUAGE sql AS 'select 1';",
+      down: 'DROP FUNCTION f(text);',
     },
   ],
 });
