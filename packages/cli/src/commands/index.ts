@@ -24,6 +24,8 @@ import { mergePointsCommand } from './merge-points';
 import { lintCommand } from './lint';
 import { planCommand } from './plan';
 import { rebaseCommand } from './rebase';
+import { historyCommand } from './history';
+import { rolloutCommand } from './rollout';
 
 // One line per command; each command lives in its own file (commands/<name>.ts).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs' CommandModule is invariant in its args; each module checks its own
@@ -54,4 +56,5 @@ export const commands: AnyCommand[] = [
   rebaseCommand,
   approveCommand,
   promoteCommand,
+  rolloutCommand,
 ];
