@@ -48,7 +48,8 @@ export function parseTargets(text: string, file = 'targets.json'): RolloutTarget
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     const pos = /position (\d+)/.exec(msg);
-    const where = pos ? `line ${lineOf(text, Number(pos[1]))}: ` : '';
+    const at = pos ? Number(pos[1]) : /end of JSON input/.test(msg) ? text.length : undefined;
+    const where = at === undefined ? '' : `line ${lineOf(text, at)}: `;
     bad(file, '', `${where}not valid JSON (${msg.replace(/\s*in JSON at position \d+.*$/, '')})`);
   }
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc))
@@ -397,7 +398,7 @@ export function overallStatus(s: RolloutState): RolloutStatus {
   const work = nextWork(s);
   if (work.kind === 'done') return s.targets.some(settledBad) ? 'failed' : 'done';
   if (work.kind === 'blocked') return 'failed';
-  if (s.pauseRequested && s.targets.some((t) => t.status === 'paused')) return 'paused';
+  if (s.pauseRequested) return 'paused';
   if (!s.options.continueOnError && s.targets.some(settledBad)) return 'failed';
   return 'running';
 }

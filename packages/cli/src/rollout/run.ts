@@ -131,6 +131,7 @@ export class Runner {
   }
 
   private finish(): RolloutState {
+    this.d.store.save(); // refreshes pauseRequested from the marker file
     const status = overallStatus(this.state);
     this.set({ ...this.state, status, updatedAt: now() });
     const sum = summarize(this.state);
@@ -167,14 +168,7 @@ export class Runner {
         })(),
       );
     }
-    await Promise.all(workers);
-    // Targets that never started stay pending; mark the ones a pause caught mid-way (running).
-    for (const name of queue) {
-      const t = this.target(name);
-      if (t.status === 'paused' && this.flags.paused && !t.note) {
-        this.set(patchTarget(this.state, name, { note: 'paused before it started' }));
-      }
-    }
+    await Promise.all(workers); // targets that never started stay pending
   }
 
   private provenanceFor(name: string): Provenance {
