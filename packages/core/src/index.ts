@@ -16,3 +16,4 @@ export * from './testreport';
 export * from './config';
 export * from './policy';
 export * from './rollout';
+export * from './history';

@@ -1,3 +1,6 @@
 export * from './model';
 export * from './dag';
 export * from './render';
+export * from './history-svg';
+export * from './history-render';
+export * from './changelog';

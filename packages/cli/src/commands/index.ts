@@ -57,4 +57,5 @@ export const commands: AnyCommand[] = [
   approveCommand,
   promoteCommand,
   rolloutCommand,
+  historyCommand,
 ];
