@@ -25,6 +25,7 @@ import { lintCommand } from './lint';
 import { planCommand } from './plan';
 import { rebaseCommand } from './rebase';
 import { historyCommand } from './history';
+import { changelogCommand } from './changelog';
 import { rolloutCommand } from './rollout';
 
 // One line per command; each command lives in its own file (commands/<name>.ts).
@@ -58,4 +59,5 @@ export const commands: AnyCommand[] = [
   promoteCommand,
   rolloutCommand,
   historyCommand,
+  changelogCommand,
 ];
