@@ -90,7 +90,7 @@ const SAFE: [string, Scenario][] = [
     },
   ],
   [
-    'function overloads (the same name, different signatures)',
+    'function overloads (the same name, different signatures; keyed by signature, no collision)',
     {
       base: BASE,
       ours: [['create function pick(a int) returns int language sql as $$ select a $$;']],
@@ -213,6 +213,24 @@ const CONFLICTS: [string, Scenario, RegExp][] = [
       theirs: [['create index users_age on users (age);']],
     },
     /column public\.users\.age/,
+  ],
+  [
+    'the same overload on both sides, spelled differently (int vs integer)',
+    {
+      base: BASE,
+      ours: [['create function pick(a int) returns int language sql as $$ select a $$;']],
+      theirs: [['create function pick(b integer) returns int language sql as $$ select b + 1 $$;']],
+    },
+    /function public\.pick\(integer\) added on both sides/,
+  ],
+  [
+    'a call by name vs a new overload of that name',
+    {
+      base: [...BASE, 'create function pick(a int) returns int language sql as $$ select a $$;'],
+      ours: [['create view picked as select public.pick(1) as p;']],
+      theirs: [['create function pick(a text) returns text language sql as $$ select a $$;']],
+    },
+    /function public\.pick\(text\) added by theirs .*used by ours/,
   ],
 ];
 

@@ -22,6 +22,8 @@ export interface RefLike {
   schema?: string;
   name: string;
   table?: string;
+  /** Functions: normalised argument types; undefined = signature unknown (matches every overload). */
+  args?: string[];
 }
 
 /** The subset of @braid/sql's Footprint the verdict uses. */
@@ -137,6 +139,7 @@ function refObject(r: RefLike): { object: string; parent?: string } {
   }
   if (r.table && r.kind === 'index') return { object: `index ${relKey(r)}`, parent: `table ${r.table}` };
   const kind = r.kind === 'procedure' ? 'function' : r.kind === 'materialized view' ? 'view' : r.kind;
+  if (kind === 'function' && r.args) return { object: `function ${relKey(r)}(${r.args.join(', ')})` };
   return { object: `${kind} ${relKey(r)}` };
 }
 
@@ -272,9 +275,35 @@ function displayObject(key: string): string {
 }
 
 /**
+ * `function public.f(integer)` -> `function public.f`; undefined for other objects and for
+ * sub-object keys (`function public.f(integer) (comment)`).
+ */
+export function functionName(key: string): string | undefined {
+  if (!key.startsWith('function ') || key.includes(' (')) return undefined;
+  const i = key.indexOf('(');
+  return i < 0 ? key : key.slice(0, i);
+}
+
+/**
+ * The other side's touches that concern the same object as `key`. Functions are keyed with
+ * their signature (`function public.f(integer)`), so two overloads are two objects; a key
+ * without a signature (`function public.f`: a call in a body or view, `DROP FUNCTION f`, a
+ * trigger's function) matches every overload of the name, and every overload matches it.
+ */
+function sameObject(key: string, other: Map<string, Touch[]>): Touch[] | undefined {
+  const fn = functionName(key);
+  if (fn === undefined) return other.get(key);
+  const out: Touch[] = [];
+  for (const [k, ts] of other) {
+    if (k === key || (functionName(k) === fn && (k === fn || key === fn))) out.push(...ts);
+  }
+  return out.length > 0 ? out : undefined;
+}
+
+/**
  * Objects both sides touch, and whether that blocks the merge. Keys are schema-qualified, so the
- * same table name in two schemas never collides; function overloads share a key (by name), which
- * errs on the side of conflict.
+ * same table name in two schemas never collides; functions are keyed by signature, and a use
+ * whose signature is unknown (a call) collides with every overload of the name.
  */
 export function findCollisions(ours: Touch[], theirs: Touch[]): Collision[] {
   const byObj = (ts: Touch[]) => {
@@ -296,17 +325,20 @@ export function findCollisions(ours: Touch[], theirs: Touch[]): Collision[] {
 
   // Same object on both sides.
   for (const [obj, ot] of o) {
-    const tt = t.get(obj);
+    const tt = sameObject(obj, t);
     if (!tt) continue;
     const oc = ot.filter((x) => CHANGES.has(x.action));
     const tc = tt.filter((x) => CHANGES.has(x.action));
     const od = ot.some((x) => x.action === 'drop' || x.action === 'rename');
     const td = tt.some((x) => x.action === 'drop' || x.action === 'rename');
-    const name = displayObject(obj);
+    // A name-only key meeting one overload is named by that overload.
+    const specific = [...new Set(tt.map((x) => x.object))];
+    const named = functionName(obj) === obj && specific.length === 1 ? specific[0] : obj;
+    const name = displayObject(named);
     if (oc.length > 0 && tc.length > 0) {
       const bothCreate = oc.every((x) => x.action === 'create') && tc.every((x) => x.action === 'create');
       add({
-        object: obj,
+        object: named,
         severity: 'conflict',
         reason: bothCreate
           ? `${name} added on both sides (ours ${at(oc)}; theirs ${at(tc)})`
@@ -322,7 +354,7 @@ export function findCollisions(ours: Touch[], theirs: Touch[]): Collision[] {
         !ch.some((x) => x.destructive) &&
         otherTs.some((x) => x.action === 'write');
       add({
-        object: obj,
+        object: named,
         severity:
           data && !ch.some((x) => x.action !== 'alter' && x.action !== 'create') ? 'note' : 'conflict',
         reason: `${name} ${verbs(ch)} by ${chSide} (${at(ch)}), ${verbs(otherTs)} by ${other}'s ${at(otherTs)}`,
@@ -331,7 +363,7 @@ export function findCollisions(ours: Touch[], theirs: Touch[]): Collision[] {
       });
     } else if (ot.some((x) => x.action === 'write') && tt.some((x) => x.action === 'write')) {
       add({
-        object: obj,
+        object: named,
         severity: 'note',
         reason: `rows of ${name} written on both sides (ours ${at(ot)}; theirs ${at(tt)}): the replay checks they do not collide`,
         ours: ot,
@@ -427,7 +459,7 @@ export interface VerdictInput {
 export function refineOverloads(c: Collision, ours?: SchemaDiff, theirs?: SchemaDiff): Collision {
   if (c.severity !== 'conflict' || !c.object.startsWith('function ') || !ours || !theirs) return c;
   if (![...c.ours, ...c.theirs].every((t) => t.action === 'create')) return c;
-  const name = c.object.slice('function '.length);
+  const name = (functionName(c.object) ?? c.object).slice('function '.length);
   const of = (d: SchemaDiff) =>
     d.changes.filter((x) => x.collection === 'functions' && x.key.startsWith(`${name}(`));
   const o = of(ours);

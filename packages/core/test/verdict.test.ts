@@ -8,6 +8,7 @@ import {
   describeColumns,
   refineOverloads,
   touchesOf,
+  type Collision,
   type SideSummary,
   type Touch,
 } from '../src/verdict';
@@ -55,6 +56,16 @@ describe('static collisions', () => {
       'create table billing.users (id int);',
     ],
     ['inserts into one table', 'insert into roles values (1);', 'insert into roles values (2);'],
+    [
+      'function overloads (different signatures are different functions)',
+      'create function f(a int) returns int language sql as $$ select a $$;',
+      'create function f(a text) returns text language sql as $$ select a $$;',
+    ],
+    [
+      'an overload vs a change of another overload',
+      'create function app.f(a int, b int) returns int language sql as $$ select a $$;',
+      'alter function app.f(int) owner to bob;',
+    ],
   ])('%s: no blocking collision', (_n, o, t) => {
     expect(collide(o, t)).toEqual([]);
   });
@@ -100,7 +111,7 @@ describe('static collisions', () => {
       'function body changed on both sides',
       'create or replace function f() returns int language sql as $$ select 1 $$;',
       'create or replace function f() returns int language sql as $$ select 2 $$;',
-      /function public\.f added on both sides/,
+      /function public\.f\(\) added on both sides/,
     ],
     [
       'NOT NULL vs insert',
@@ -115,10 +126,28 @@ describe('static collisions', () => {
       /column public\.users\.age/,
     ],
     [
-      'function overloads (by name: errs on the side of conflict)',
+      'the same overload spelled differently (int vs integer, OUT arguments ignored)',
       'create function f(a int) returns int language sql as $$ select a $$;',
+      'create function f(x integer, out y text) language sql as $$ select 1 $$;',
+      /function public\.f\(integer\) added on both sides/,
+    ],
+    [
+      'DROP FUNCTION without arguments vs a new overload (any overload)',
+      'drop function f;',
       'create function f(a text) returns text language sql as $$ select a $$;',
-      /function public\.f added on both sides/,
+      /function public\.f\(text\) changed on both sides: ours dropped/,
+    ],
+    [
+      'a call (name only) vs a new overload',
+      'create view v as select app.f(1) as x;',
+      'create function app.f(a text) returns text language sql as $$ select a $$;',
+      /function app\.f\(text\) added by theirs .*used by ours/,
+    ],
+    [
+      'an overload dropped vs the same overload altered',
+      'drop function f(int);',
+      'alter function f(integer) rename to g;',
+      /function public\.f\(integer\)/,
     ],
   ])('%s: conflict naming the object', (_n, o, t, re) => {
     const c = collide(o, t);
@@ -199,11 +228,22 @@ describe('refineOverloads', () => {
     action,
     fields: [],
   });
-  const c = () =>
-    findCollisions(
-      touches('o', 'create function f(a int) returns int language sql as $$ select a $$;'),
-      touches('t', 'create function f(a text) returns text language sql as $$ select a $$;'),
-    )[0];
+  // Footprints now carry signatures; refineOverloads still guards a name-only collision of creates.
+  const c = (): Collision => {
+    const create = (at: string): Touch => ({
+      object: 'function public.f',
+      action: 'create',
+      destructive: false,
+      at,
+    });
+    return {
+      object: 'function public.f',
+      severity: 'conflict',
+      reason: 'function public.f added on both sides',
+      ours: [create('o/up.sql:1')],
+      theirs: [create('t/up.sql:1')],
+    };
+  };
   test('two new overloads with disjoint signatures become a note', () => {
     const r = refineOverloads(
       c(),
