@@ -3,6 +3,8 @@
 // default), whole process, against squawk (squawk-cli from npm) on the same up.sql files in the
 // same run. Prints statements per second for both and the ratio (goal: within 2x of squawk's time).
 // Usage: node scripts/bench/lint.mjs [N] [RUNS]   (run `npm run build` first)
+// BRAID_BENCH_KEEP=1 keeps the generated project (its path is printed) for profiling, e.g.
+//   cd <dir> && node --cpu-prof <repo>/packages/cli/dist/braid.js lint --json --fail-on none
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -109,4 +111,5 @@ printTable(
   rows,
   'squawk',
 );
-if (!process.env.BENCH_KEEP) rmSync(work, { recursive: true, force: true });
+if (process.env.BRAID_BENCH_KEEP || process.env.BENCH_KEEP) console.log(`kept ${work}`);
+else rmSync(work, { recursive: true, force: true });
