@@ -16,4 +16,6 @@ export * from './testreport';
 export * from './config';
 export * from './policy';
 export * from './rollout';
+export * from './plans';
+export * from './queries';
 export * from './history';

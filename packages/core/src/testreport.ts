@@ -4,6 +4,7 @@
  * The round trip itself runs in @braid/pg (roundtrip.ts); the command wires them (cli test.ts).
  */
 import type { ObjectChange, SchemaDiff } from './schema';
+import type { PlanSummary } from './plans';
 
 /**
  * The outcome of one step of a round trip. A migration's `status` is the first thing that went
@@ -67,6 +68,21 @@ export interface DataReport {
   lost: string[];
   /** What down.sql cannot give back: "down.sql does not restore the 100 values of column users.phone". */
   notRestored: string[];
+  /**
+   * With --stats-from: how each table seeded here was shaped (rows, and per column the null
+   * fraction and distinct count used; `source` says whether the stats source knew the table).
+   */
+  shape?: SeedShape[];
+}
+
+/** What `--stats-from` made of one table (numbers only: the stats source's values are never read). */
+export interface SeedShape {
+  table: string;
+  rows: number;
+  source: 'stats' | 'default';
+  columns: { column: string; nullFrac: number; distinct: number | null; width: number | null }[];
+  /** The shaped insert failed (a CHECK…) and the table was filled with the plain generator. */
+  fallback?: string;
 }
 
 export interface MigrationTestResult {
@@ -84,6 +100,13 @@ export interface MigrationTestResult {
   dataLosing?: boolean;
   /** With --queries: plan changes of those queries between before and after up.sql (a flag). */
   planChanges?: string[];
+  /** With --queries: each query's plan after up.sql (null: it did not plan). */
+  plans?: { label: string; plan: PlanSummary | null }[];
+  /**
+   * With --queries and stored baselines (.migrations/<id>/.plans.json): how the plans after
+   * up.sql differ from the baseline (`plan-changed-vs-baseline`, a failure: exit 1).
+   */
+  baselineChanges?: string[];
 }
 
 export interface EngineRun {
@@ -118,7 +141,7 @@ export function statusOf(problems: readonly TestProblem[], irreversible: boolean
 }
 
 export function reportOk(runs: readonly EngineRun[]): boolean {
-  return runs.every((r) => r.results.every((m) => !isFailing(m.status)));
+  return runs.every((r) => r.results.every((m) => !isFailing(m.status) && !m.baselineChanges?.length));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -236,6 +259,8 @@ function summaryLine(r: EngineRun): string {
   if (c.irreversible) parts.push(`${c.irreversible} irreversible`);
   const losing = r.results.filter((x) => x.dataLosing).length;
   if (losing) parts.push(`${losing} data-losing`);
+  const vsBaseline = r.results.filter((x) => x.baselineChanges?.length).length;
+  if (vsBaseline) parts.push(`${vsBaseline} plan-changed-vs-baseline`);
   if (c.failed) {
     const cats = FAILING_CATEGORIES.filter((k) => c.byCategory[k]).map((k) => `${c.byCategory[k]} ${k}`);
     parts.push(`${c.failed} failed (${cats.join(', ')})`);
@@ -281,6 +306,7 @@ export function renderTestText(report: TestReport, opts: { impact?: boolean } = 
       for (const d of r.data?.lost ?? []) lines.push(`    data-losing: ${d}`);
       for (const d of r.data?.notRestored ?? []) lines.push(`    data-losing: ${d}`);
       for (const d of r.planChanges ?? []) lines.push(`    plan-change: ${d}`);
+      for (const d of r.baselineChanges ?? []) lines.push(`    plan-changed-vs-baseline: ${d}`);
       for (const n of r.notes) lines.push(`    note: ${n}`);
       if (opts.impact && r.impact) lines.push(`    measured: ${impactText(r.impact)}`);
     }
@@ -327,14 +353,23 @@ export function renderTestMarkdown(report: TestReport): string {
       const r = run.results.find((x) => x.id === id);
       if (!r) return 'not run';
       const tag = isFailing(r.status) ? `**${r.status}**` : r.status;
-      return r.dataLosing ? `${tag} (data-losing)` : tag;
+      const flags = [
+        ...(r.dataLosing ? ['data-losing'] : []),
+        ...(r.baselineChanges?.length ? ['**plan-changed-vs-baseline**'] : []),
+      ];
+      return flags.length ? `${tag} (${flags.join(', ')})` : tag;
     });
     out.push(`| \`${id}\` | ${cells.join(' | ')} |`);
   }
   out.push('');
   for (const run of report.runs) {
     const failing = run.results.filter(
-      (r) => r.problems.length > 0 || r.notes.length > 0 || r.dataLosing || (r.planChanges ?? []).length > 0,
+      (r) =>
+        r.problems.length > 0 ||
+        r.notes.length > 0 ||
+        r.dataLosing ||
+        (r.planChanges ?? []).length > 0 ||
+        (r.baselineChanges ?? []).length > 0,
     );
     if (failing.length === 0) continue;
     out.push(`### ${engineName(run)}`, '');
@@ -347,6 +382,7 @@ export function renderTestMarkdown(report: TestReport): string {
       for (const d of [...(r.data?.lost ?? []), ...(r.data?.notRestored ?? [])])
         out.push(`  - data-losing: ${mdEscape(d)}`);
       for (const d of r.planChanges ?? []) out.push(`  - plan-change: ${mdEscape(d)}`);
+      for (const d of r.baselineChanges ?? []) out.push(`  - **plan-changed-vs-baseline**: ${mdEscape(d)}`);
       for (const n of r.notes) out.push(`  - note: ${mdEscape(n)}`);
     }
     out.push('');
@@ -380,7 +416,8 @@ export function xmlEscape(s: string): string {
 export function renderJUnit(report: TestReport): string {
   const sec = (ms: number) => (ms / 1000).toFixed(3);
   const all = report.runs.flatMap((r) => r.results);
-  const failures = all.filter((r) => isFailing(r.status)).length;
+  const failing = (r: MigrationTestResult) => isFailing(r.status) || (r.baselineChanges ?? []).length > 0;
+  const failures = all.filter(failing).length;
   const skipped = all.filter((r) => r.status === 'irreversible').length;
   const total = report.runs.reduce((a, r) => a + r.ms, 0);
   const out: string[] = ['<?xml version="1.0" encoding="UTF-8"?>'];
@@ -390,7 +427,7 @@ export function renderJUnit(report: TestReport): string {
   for (const run of report.runs) {
     const c = countResults(run.results);
     out.push(
-      `  <testsuite name="${xmlEscape(`braid test (${engineName(run)})`)}" tests="${c.total}" failures="${c.failed}" errors="0" skipped="${c.irreversible}" time="${sec(run.ms)}">`,
+      `  <testsuite name="${xmlEscape(`braid test (${engineName(run)})`)}" tests="${c.total}" failures="${run.results.filter(failing).length}" errors="0" skipped="${c.irreversible}" time="${sec(run.ms)}">`,
     );
     out.push('    <properties>');
     out.push(`      <property name="engine" value="${run.engine}"/>`);
@@ -403,13 +440,18 @@ export function renderJUnit(report: TestReport): string {
         ...[...(r.data?.lost ?? []), ...(r.data?.notRestored ?? [])].map((d) => `data-losing: ${d}`),
         ...(r.planChanges ?? []).map((d) => `plan-change: ${d}`),
       ];
-      if (r.status === 'ok' && dataLines.length === 0) {
+      const vsBaseline = r.baselineChanges ?? [];
+      if (r.status === 'ok' && dataLines.length === 0 && vsBaseline.length === 0) {
         out.push(`${open}/>`);
         continue;
       }
       out.push(`${open}>`);
       if (dataLines.length > 0) out.push(`      <system-out>${xmlEscape(dataLines.join('\n'))}</system-out>`);
-      if (r.status === 'ok') {
+      if (r.status === 'ok' && vsBaseline.length > 0) {
+        out.push(
+          `      <failure type="plan-changed-vs-baseline" message="${xmlEscape(vsBaseline[0])}">${xmlEscape(vsBaseline.map((d) => `plan-changed-vs-baseline: ${d}`).join('\n'))}</failure>`,
+        );
+      } else if (r.status === 'ok') {
         // data-losing only: reported, not failed
       } else if (r.status === 'irreversible') {
         out.push('      <skipped message="declared irreversible: down.sql not run"/>');
