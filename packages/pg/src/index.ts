@@ -9,4 +9,5 @@ export * from './quote';
 export * from './apply';
 export * from './shadow';
 export * from './roundtrip';
+export * from './stats';
 export * from './lease';

@@ -28,8 +28,12 @@ import {
   FindingsError,
   isEmptyDiff,
   statusOf,
+  summarizePlan,
   versionText,
   type DataReport,
+  type PlanNode,
+  type PlanSummary,
+  type SeedShape,
   type EngineRun,
   type MeasuredImpact,
   type MigrationTestResult,
@@ -44,6 +48,7 @@ import { openPGliteFrom, replaySchema, type ShadowSpec } from './shadow';
 import { introspect } from './introspect';
 import { codePointPositionToIndex, errorSnippet, locate, pgErrorInfo } from './pgerror';
 import { quoteIdent } from './quote';
+import type { StatsSource } from './stats';
 
 export type RoundTripEvent =
   | { type: 'prefix'; done: number; total: number; id: string }
@@ -56,13 +61,29 @@ export interface RoundTripOptions {
   impact?: boolean;
   /** Fill every empty table with this many generated rows before each tested migration. */
   seed?: number;
-  /** Queries to EXPLAIN before and after each tested migration's up.sql (`label` e.g. q.sql:3). */
-  queries?: { label: string; text: string }[];
+  /**
+   * With `seed`: planner statistics of a real database (--stats-from) that shape the generated
+   * rows per table and column; `seed` is then the cap on rows per table, and `seedDefault` the
+   * rows of a table the statistics do not know.
+   */
+  stats?: StatsSource;
+  seedDefault?: number;
+  /**
+   * Queries to EXPLAIN before and after each tested migration's up.sql (`label` e.g. q.sql:3).
+   * `params` > 0 (a pg_stat_statements text with $1…): planned as a generic plan.
+   */
+  queries?: RoundTripQuery[];
   /** Report a plan whose total cost grows by more than this factor (default 2). */
   planThreshold?: number;
   /** The shadow already holds every migration before the first tested one (openPrefixedShadow). */
   prefixApplied?: boolean;
   onEvent?: (e: RoundTripEvent) => void;
+}
+
+export interface RoundTripQuery {
+  label: string;
+  text: string;
+  params?: number;
 }
 
 /** A statement (or file) failure, located in its file. */
@@ -257,8 +278,8 @@ interface Ctx {
   ex: Executor;
   dir: string;
   impact: boolean;
-  seed?: number;
-  queries?: { label: string; text: string }[];
+  seed?: SeedPlan;
+  queries?: RoundTripQuery[];
   planThreshold: number;
 }
 
@@ -343,6 +364,7 @@ async function roundTripTx(
   let data: DataReport | undefined;
   let d0: DataSnapshot | undefined;
   let planChanges: string[] | undefined;
+  let afterPlans: (PlanSummary | undefined)[] | undefined;
   await c.ex.exec('begin');
   let s1: SchemaModel;
   try {
@@ -363,8 +385,10 @@ async function roundTripTx(
       Object.assign(impact, lockImpact(l0, l1, existing, predictedLocks(m, c.ex.serverVersionNum)));
     }
     if (data && d0) data.lost = dataLoss(d0, await dataSnapshot(c.ex), 'up');
-    if (p0 && c.queries)
-      planChanges = comparePlans(c.queries, p0, await plans(c.ex, c.queries), c.planThreshold);
+    if (p0 && c.queries) {
+      afterPlans = await plans(c.ex, c.queries);
+      planChanges = comparePlans(c.queries, p0, afterPlans, c.planThreshold);
+    }
     s1 = await introspect(c.ex);
   } catch (e) {
     await c.ex.exec('rollback').catch(() => undefined);
@@ -394,6 +418,10 @@ async function roundTripTx(
   }
   const result = finish(m, problems, notes, t0, impact, data);
   if (planChanges) result.planChanges = planChanges;
+  if (afterPlans && c.queries) {
+    const qs = c.queries;
+    result.plans = afterPlans.map((p, i) => ({ label: qs[i].label, plan: p ?? null }));
+  }
   return { result, state: s1 };
 }
 
@@ -526,7 +554,14 @@ export async function runRoundTrips(
     ex,
     dir: opts.dirLabel ?? '.migrations',
     impact: opts.impact ?? true,
-    ...(opts.seed ? { seed: opts.seed } : {}),
+    ...(opts.seed
+      ? {
+          seed: {
+            rows: opts.seed,
+            ...(opts.stats ? { stats: opts.stats, defaultRows: opts.seedDefault ?? opts.seed } : {}),
+          },
+        }
+      : {}),
     ...(opts.queries && opts.queries.length > 0 ? { queries: opts.queries } : {}),
     planThreshold: opts.planThreshold ?? 2,
   };
@@ -629,6 +664,8 @@ interface SeedColumn {
   is_enum: boolean;
   fk_table: string | null;
   fk_column: string | null;
+  /** Part of a unique index (or the primary key): values must stay distinct per row. */
+  uniq: boolean;
 }
 
 interface SeedTable {
@@ -652,7 +689,9 @@ select c.oid::text as oid,
            'maxlen', case when a.atttypmod > 4 and t.typcategory = 'S' then a.atttypmod - 4 end,
            'is_enum', t.typtype = 'e',
            'fk_table', fk.ftable,
-           'fk_column', fk.fcolumn) order by a.attnum)
+           'fk_column', fk.fcolumn,
+           'uniq', exists (select from pg_index ui where ui.indrelid = a.attrelid and ui.indisunique
+                             and a.attnum = any(ui.indkey))) order by a.attnum)
           from pg_attribute a
           join pg_type t on t.oid = a.atttypid
           left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
@@ -689,47 +728,117 @@ async function seedTables(ex: Executor): Promise<SeedTable[]> {
   }));
 }
 
-/** A SQL expression generating column values from the row number `g`, or undefined (leave NULL/default). */
-function valueExpr(col: SeedColumn): string | undefined {
+/**
+ * A SQL expression generating column values from the row number `g` (or the expression `gx` in
+ * its place: --stats-from cycles it to get fewer distinct values), or undefined (leave NULL/default).
+ */
+function valueExpr(col: SeedColumn, gx = 'g'): string | undefined {
   if (col.skip) return undefined;
   const t = col.type;
+  const g = gx;
   if (col.fk_table && col.fk_column) {
     const fc = quoteIdent(col.fk_column);
-    return `(select ${fc} from ${col.fk_table} order by ${fc} offset ((g - 1) % greatest((select count(*) from ${col.fk_table}), 1)) limit 1)`;
+    return `(select ${fc} from ${col.fk_table} order by ${fc} offset ((${g} - 1) % greatest((select count(*) from ${col.fk_table}), 1)) limit 1)`;
   }
-  if (col.is_enum) return `(enum_range(null::${t}))[1 + (g % array_length(enum_range(null::${t}), 1))]`;
+  if (col.is_enum) return `(enum_range(null::${t}))[1 + (${g} % array_length(enum_range(null::${t}), 1))]`;
   switch (col.typname) {
     case 'uuid':
-      return `md5(g::text)::uuid`;
+      return `md5(${g}::text)::uuid`;
     case 'json':
     case 'jsonb':
-      return `json_build_object('n', g)::${t}`;
+      return `json_build_object('n', ${g})::${t}`;
     case 'bytea':
-      return `decode(md5(g::text), 'hex')`;
+      return `decode(md5(${g}::text), 'hex')`;
     case 'inet':
     case 'cidr':
-      return `('10.' || (g / 65536) % 256 || '.' || (g / 256) % 256 || '.' || g % 256)::${t}`;
+      return `('10.' || (${g} / 65536) % 256 || '.' || (${g} / 256) % 256 || '.' || ${g} % 256)::${t}`;
     case 'time':
     case 'timetz':
-      return `(time '00:00' + g * interval '1 second')::${t}`;
+      return `(time '00:00' + ${g} * interval '1 second')::${t}`;
     case 'interval':
-      return `g * interval '1 second'`;
+      return `${g} * interval '1 second'`;
     case 'int2':
-      return `(g % 32767)::int2`;
+      return `(${g} % 32767)::int2`;
     case 'bool':
-      return `(g % 2 = 0)`;
+      return `(${g} % 2 = 0)`;
   }
   switch (col.category) {
     case 'N':
-      return `g::${t}`;
+      return `${g}::${t}`;
     case 'S':
-      return col.maxlen ? `left('v' || g, ${col.maxlen})::${t}` : `('v' || g)::${t}`;
+      return col.maxlen ? `left('v' || ${g}, ${col.maxlen})::${t}` : `('v' || ${g})::${t}`;
     case 'D':
-      return `(timestamp '2020-01-01' + g * interval '1 minute')::${t}`;
+      return `(timestamp '2020-01-01' + ${g} * interval '1 minute')::${t}`;
     case 'A':
       return col.notnull ? `'{}'::${t}` : undefined;
   }
   return undefined;
+}
+
+/** How many rows to generate for a table, and how its columns are shaped (--stats-from). */
+interface SeedPlan {
+  /** --seed ROWS: the rows of every table, or (with stats) the cap. */
+  rows: number;
+  stats?: StatsSource;
+  /** With stats: the rows of a table the statistics do not know. */
+  defaultRows?: number;
+}
+
+/** A finite number in SQL (never a string from the stats source). */
+function sqlNum(n: number): string {
+  return Number.isFinite(n) ? String(n) : '0';
+}
+
+/**
+ * The column expressions of one table shaped by the stats source: rows = min(reltuples, cap);
+ * per column, NULLs spread evenly at `null_frac` (not for NOT NULL columns), values cycled to
+ * `n_distinct` distinct ones (not for columns of a unique index or primary key), strings padded
+ * to `avg_width`. Only numbers come from the source.
+ */
+function shapedColumns(
+  t: SeedTable,
+  plan: SeedPlan,
+): { rows: number; cols: { c: SeedColumn; e: string }[]; shape?: SeedShape } {
+  const plain = () =>
+    t.columns
+      .map((c) => ({ c, e: valueExpr(c) }))
+      .filter((x): x is { c: SeedColumn; e: string } => x.e !== undefined);
+  if (!plan.stats) return { rows: plan.rows, cols: plain() };
+  const ts = plan.stats.get(t.name);
+  const rows =
+    ts && ts.rows >= 0 ? Math.min(Math.round(ts.rows), plan.rows) : (plan.defaultRows ?? plan.rows);
+  const shape: SeedShape = { table: t.name, rows, source: ts ? 'stats' : 'default', columns: [] };
+  const cols: { c: SeedColumn; e: string }[] = [];
+  for (const c of t.columns) {
+    const cs = ts?.columns.get(c.name);
+    let distinct: number | null = null;
+    let gx = 'g';
+    if (cs && !c.uniq && !c.skip && cs.nDistinct !== 0 && rows > 0) {
+      const k = cs.nDistinct > 0 ? Math.round(cs.nDistinct) : Math.round(-cs.nDistinct * rows);
+      const kk = Math.max(1, Math.min(k, rows));
+      if (kk < rows) gx = `(((g - 1) % ${kk}) + 1)`;
+      distinct = kk;
+    }
+    let e = valueExpr(c, gx);
+    let width: number | null = null;
+    if (e && cs && c.category === 'S' && !c.is_enum && !c.fk_table && cs.avgWidth > 2) {
+      // avg_width counts the 1-byte varlena header of a short string.
+      const len = cs.avgWidth - 1;
+      const x = e;
+      e = `rpad(${x}::text, greatest(length(${x}::text), ${len}), 'x')::${c.type}`;
+      width = cs.avgWidth;
+    }
+    let nullFrac = 0;
+    if (e && cs && !c.notnull && cs.nullFrac > 0) {
+      nullFrac = Math.min(1, Math.max(0, cs.nullFrac));
+      const f = sqlNum(nullFrac);
+      // Exactly floor(rows * f) NULLs, spread evenly (deterministic).
+      e = `case when floor(g * ${f}::float8) <> floor((g - 1) * ${f}::float8) then null else ${e} end`;
+    }
+    if (e) cols.push({ c, e });
+    if (cs) shape.columns.push({ column: c.name, nullFrac, distinct, width });
+  }
+  return { rows, cols, shape };
 }
 
 /** FK order: referenced tables first (cycles broken arbitrarily). */
@@ -752,39 +861,55 @@ function fkOrder(tables: SeedTable[]): SeedTable[] {
 }
 
 /**
- * Fills every empty table with `rows` generated rows in one INSERT … SELECT … FROM
- * generate_series per table (server side), referenced tables first. A table whose insert fails
- * (a CHECK, a type braid cannot generate) is left empty and reported. Must run in a transaction.
+ * Fills every empty table with generated rows (`plan.rows`, or shaped by the stats source) in
+ * one INSERT … SELECT … FROM generate_series per table (server side), referenced tables first. A
+ * table whose insert fails (a CHECK, a type braid cannot generate) is left empty and reported;
+ * a shaped insert that fails is retried with the plain generator first. Must run in a transaction.
  */
 async function seed(
   ex: Executor,
-  rows: number,
-): Promise<{ seeded: string[]; notSeeded: { table: string; reason: string }[] }> {
+  plan: SeedPlan,
+): Promise<{ seeded: string[]; notSeeded: { table: string; reason: string }[]; shape?: SeedShape[] }> {
   const seeded: string[] = [];
   const notSeeded: { table: string; reason: string }[] = [];
-  for (const t of fkOrder(await seedTables(ex))) {
-    const empty = await ex.query<{ e: boolean }>(`select not exists (select from ${t.name}) as e`);
-    if (!empty.rows[0]?.e) continue;
-    const cols = t.columns
-      .map((c) => ({ c, e: valueExpr(c) }))
-      .filter((x): x is { c: SeedColumn; e: string } => x.e !== undefined);
-    const sql =
-      cols.length === 0
-        ? `insert into ${t.name} select from generate_series(1, ${rows}) g`
-        : `insert into ${t.name} (${cols.map((x) => quoteIdent(x.c.name)).join(', ')}) select ${cols.map((x) => x.e).join(', ')} from generate_series(1, ${rows}) g`;
+  const shapes: SeedShape[] = [];
+  const insert = (t: SeedTable, rows: number, cols: { c: SeedColumn; e: string }[]) =>
+    cols.length === 0
+      ? `insert into ${t.name} select from generate_series(1, ${rows}) g`
+      : `insert into ${t.name} (${cols.map((x) => quoteIdent(x.c.name)).join(', ')}) select ${cols.map((x) => x.e).join(', ')} from generate_series(1, ${rows}) g`;
+  const attempt = async (sql: string): Promise<string | undefined> => {
     await ex.exec('savepoint braid_seed');
     try {
       await ex.exec(sql);
       await ex.exec('release savepoint braid_seed');
-      await ex.exec(`analyze ${t.name}`);
-      seeded.push(t.name);
+      return undefined;
     } catch (e) {
       await ex.exec('rollback to savepoint braid_seed');
       await ex.exec('release savepoint braid_seed');
-      notSeeded.push({ table: t.name, reason: pgErrorInfo(e)?.message ?? String(e) });
+      return pgErrorInfo(e)?.message ?? String(e);
     }
+  };
+  for (const t of fkOrder(await seedTables(ex))) {
+    const empty = await ex.query<{ e: boolean }>(`select not exists (select from ${t.name}) as e`);
+    if (!empty.rows[0]?.e) continue;
+    const { rows, cols, shape } = shapedColumns(t, plan);
+    if (shape) shapes.push(shape);
+    if (rows === 0) continue;
+    let failed = await attempt(insert(t, rows, cols));
+    if (failed && shape) {
+      const plainCols = shapedColumns(t, { rows }).cols;
+      const again = await attempt(insert(t, rows, plainCols));
+      if (!again) shape.fallback = failed;
+      failed = again;
+    }
+    if (failed) {
+      notSeeded.push({ table: t.name, reason: failed });
+      continue;
+    }
+    await ex.exec(`analyze ${t.name}`);
+    seeded.push(t.name);
   }
-  return { seeded, notSeeded };
+  return { seeded, notSeeded, ...(plan.stats ? { shape: shapes } : {}) };
 }
 
 /** Row count and non-null count per column of every user table: table -> { rows, columns }. */
@@ -906,54 +1031,55 @@ export async function openPrefixedShadow(
 // ---------------------------------------------------------------------------------------------
 // --queries FILE: plan changes between the state before and after a migration.
 
-interface PlanSummary {
-  cost: number;
-  /** "Index Scan using users_email_idx on users", "Seq Scan on users", … */
-  scans: { node: string; relation: string | null; index: string | null }[];
-}
-
-interface PlanNode {
-  'Node Type'?: string;
-  'Relation Name'?: string;
-  'Index Name'?: string;
-  'Total Cost'?: number;
-  Plans?: PlanNode[];
-}
-
-function summarize(root: PlanNode): PlanSummary {
-  const scans: PlanSummary['scans'] = [];
-  const walk = (n: PlanNode): void => {
-    if (n['Relation Name'] || n['Index Name']) {
-      scans.push({
-        node: n['Node Type'] ?? '?',
-        relation: n['Relation Name'] ?? null,
-        index: n['Index Name'] ?? null,
-      });
-    }
-    for (const ch of n.Plans ?? []) walk(ch);
-  };
-  walk(root);
-  return { cost: Number(root['Total Cost'] ?? 0), scans };
-}
-
-/** EXPLAIN (FORMAT JSON) of each query (undefined when it does not plan here, e.g. a missing table). */
-async function plans(
-  ex: Executor,
-  queries: { label: string; text: string }[],
-): Promise<(PlanSummary | undefined)[]> {
+/**
+ * EXPLAIN (FORMAT JSON) of each query (undefined when it does not plan here, e.g. a missing
+ * table). A query with `$n` parameters (pg_stat_statements) gets its generic plan: `EXPLAIN
+ * (GENERIC_PLAN)` on a PostgreSQL 16+ server; before 16, and on PGlite (whose query() always
+ * uses the extended protocol, where `$1` would be a missing bind parameter), `PREPARE`
+ * (parameter types inferred) and `EXPLAIN EXECUTE` with `plan_cache_mode = force_generic_plan`,
+ * whose NULL arguments a generic plan does not look at (a custom plan for NULLs would be wrong).
+ */
+async function plans(ex: Executor, queries: RoundTripQuery[]): Promise<(PlanSummary | undefined)[]> {
   const out: (PlanSummary | undefined)[] = [];
+  const first = (rows: Record<string, unknown>[]): PlanSummary => {
+    const raw = Object.values(rows[0] ?? {})[0];
+    const doc = (typeof raw === 'string' ? JSON.parse(raw) : raw) as { Plan: PlanNode }[];
+    return summarizePlan(doc[0].Plan);
+  };
+  let seq = 0;
   for (const q of queries) {
+    const n = q.params ?? 0;
+    let prepared: string | undefined;
     await ex.exec('savepoint braid_plan');
     try {
-      const r = await ex.query<Record<string, unknown>>(`explain (format json) ${q.text}`);
-      const raw = Object.values(r.rows[0] ?? {})[0];
-      const doc = (typeof raw === 'string' ? JSON.parse(raw) : raw) as { Plan: PlanNode }[];
-      out.push(summarize(doc[0].Plan));
+      if (n === 0) {
+        out.push(first((await ex.query<Record<string, unknown>>(`explain (format json) ${q.text}`)).rows));
+      } else if (ex.serverVersionNum >= 160000 && ex.engine === 'postgres') {
+        // node-postgres sends a query without parameters by the simple protocol: $1 stays text.
+        out.push(
+          first(
+            (await ex.query<Record<string, unknown>>(`explain (format json, generic_plan) ${q.text}`)).rows,
+          ),
+        );
+      } else {
+        const name = `braid_plan_${process.pid}_${seq++}`;
+        await ex.exec(`prepare ${name} as ${q.text}`);
+        prepared = name;
+        await ex.exec('set local plan_cache_mode = force_generic_plan');
+        const args = Array.from({ length: n }, () => 'null').join(', ');
+        out.push(
+          first(
+            (await ex.query<Record<string, unknown>>(`explain (format json) execute ${name}(${args})`)).rows,
+          ),
+        );
+      }
     } catch {
       out.push(undefined);
     }
     await ex.exec('rollback to savepoint braid_plan');
     await ex.exec('release savepoint braid_plan');
+    // PREPARE is not transactional: deallocate it once the savepoint is gone (works after an error).
+    if (prepared) await ex.exec(`deallocate ${prepared}`).catch(() => undefined);
   }
   return out;
 }
@@ -963,7 +1089,7 @@ async function plans(
  * a query that no longer plans, total cost up by more than `threshold`×.
  */
 function comparePlans(
-  queries: { label: string; text: string }[],
+  queries: RoundTripQuery[],
   before: (PlanSummary | undefined)[],
   after: (PlanSummary | undefined)[],
   threshold: number,

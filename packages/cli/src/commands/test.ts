@@ -7,9 +7,27 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
+  baselineOf,
+  compareWithBaseline,
+  describeSkipped,
+  detectQueryFormat,
+  engineKey,
   EnvironmentError,
   EXIT_FINDINGS,
+  maxParam,
+  MIGRATIONS_DIR,
+  parsePgssExport,
+  parsePlansFile,
+  PLANS_FILE,
+  PlansFileError,
+  QueryFileError,
   redact,
+  serializePlansFile,
+  setKey,
+  withSet,
+  type BaselineSet,
+  type PlansFile,
+  type SkippedQuery,
   renderJUnit,
   renderTestMarkdown,
   renderTestText,
@@ -20,11 +38,21 @@ import {
 } from '@braid/core';
 import { loadParser, splitStatements } from '@braid/sql';
 import { GitRepo, readProtectedIndex, repoRelativeDir } from '@braid/git';
-import { openPrefixedShadow, runRoundTrips, type ShadowSpec, type SourceMigration } from '@braid/pg';
+import {
+  connectPg,
+  openPrefixedShadow,
+  readStats,
+  runRoundTrips,
+  type RoundTripQuery,
+  type ShadowSpec,
+  type SourceMigration,
+  type StatsSource,
+} from '@braid/pg';
 import { defineCommand, type Context } from '../runtime';
 import { migrationsAt } from '../history';
 import { shadowSpec, withShadow } from '../shadow';
 import { projectMigrations } from './up';
+import { migrationsDir, writeFileAtomic } from '../project';
 
 interface TestArgs {
   ids: string[] | undefined;
@@ -36,7 +64,10 @@ interface TestArgs {
   impact: boolean;
   seed: string | undefined;
   queries: string | undefined;
+  'queries-top': string | undefined;
   'plan-threshold': string | undefined;
+  'stats-from': string | undefined;
+  'update-baselines': boolean;
   'shadow-db': string | undefined;
 }
 
@@ -160,8 +191,8 @@ async function runEngine(
   spec: ShadowSpec,
   migrations: readonly SourceMigration[],
   tested: Set<string>,
-  seed: number | undefined,
-  plan: { queries?: { label: string; text: string }[]; planThreshold: number },
+  seed: SeedArgs,
+  plan: { queries?: RoundTripQuery[]; planThreshold: number },
 ): Promise<EngineRun> {
   const { serverUrl, ...rest } = spec;
   const engineSpec: ShadowSpec = engine === 'server' && serverUrl ? { ...rest, serverUrl } : rest;
@@ -189,7 +220,8 @@ async function runEngine(
       bar.start(tested.size, 0, { id: '' });
     }
     return await runRoundTrips(shadow.ex, migrations, tested, {
-      ...(seed ? { seed } : {}),
+      ...(seed.rows ? { seed: seed.rows } : {}),
+      ...(seed.stats ? { stats: seed.stats, seedDefault: seed.defaultRows } : {}),
       ...plan,
       prefixApplied: shadow.prefixApplied,
       onEvent: (e) => {
@@ -231,6 +263,22 @@ export const testCommand = defineCommand<TestArgs>({
         describe:
           'EXPLAIN each query of FILE.sql before and after every tested migration and report plan changes (best with --seed)',
       })
+      .option('queries-top', {
+        type: 'string',
+        describe:
+          'with a pg_stat_statements export as --queries: plan the N queries with the highest total time (default 50)',
+      })
+      .option('update-baselines', {
+        type: 'boolean',
+        default: false,
+        describe:
+          'with --queries: write each tested migration’s plans to .migrations/<id>/.plans.json (commit them; later runs compare with them)',
+      })
+      .option('stats-from', {
+        type: 'string',
+        describe:
+          'shape the seeded rows (row counts, null fractions, distinct counts, widths) from the planner statistics of the database at URL; never reads its values (--seed ROWS caps the rows, default 10000)',
+      })
       .option('plan-threshold', {
         type: 'string',
         describe: 'report a query whose total cost grows by more than this factor (default 2)',
@@ -259,34 +307,97 @@ export const testCommand = defineCommand<TestArgs>({
       }
     }
     const engines = parseEngines(args.engines, serverUrl);
-    const seed = parseSeed(args.seed);
-    const plan = await readQueries(ctx, args.queries, args['plan-threshold']);
+    const seedRows = parseSeed(args.seed);
+    if (args['update-baselines'] && args.queries === undefined) {
+      throw new UsageError(
+        'no-queries',
+        '--update-baselines needs --queries FILE (the queries whose plans it stores)',
+        {
+          data: { argument: '--update-baselines' },
+        },
+      );
+    }
     const { root, migrations } = projectMigrations(ctx.cwd);
+    const plan = await readQueries(ctx, root, args.queries, args['plan-threshold'], args['queries-top']);
     const { tested, selection } = await selectMigrations(args, root, migrations);
+    const seed: SeedArgs =
+      args['stats-from'] === undefined
+        ? { rows: seedRows }
+        : {
+            rows: seedRows ?? STATS_CAP,
+            defaultRows: seedRows ?? STATS_DEFAULT_ROWS,
+            stats: tested.size > 0 ? await loadStats(ctx, args['stats-from']) : new Map(),
+          };
     const spec = shadowSpec(args, ctx, root);
     const runs: EngineRun[] = [];
     if (tested.size > 0) {
       for (const e of engines) runs.push(await runEngine(ctx, e, spec, migrations, tested, seed, plan));
     }
-    const report: TestReport = {
+    const baselines = plan.queries
+      ? applyBaselines(root, runs, plan, dataLabel(seed), args['update-baselines'])
+      : undefined;
+    const report: TestReport & { queries?: QueriesInfo; baselines?: Omit<BaselineInfo, 'writes'> } = {
       selection,
       tested: migrations.filter((m) => tested.has(m.id)).map((m) => m.id),
       runs,
       ok: reportOk(runs),
+      ...(plan.info ? { queries: plan.info } : {}),
+      ...(baselines ? { baselines: publicBaselines(baselines) } : {}),
     };
+    if (baselines?.written.length) {
+      // Written only after every engine ran: a failing run leaves no partial baselines.
+      for (const w of baselines.writes) writeFileAtomic(w.file, w.text);
+    }
     if (args.junit) writeJUnit(ctx, args.junit, report);
     if (format === 'json') ctx.out.result(report);
     else if (format === 'md') process.stdout.write(ctx.out.clean(renderTestMarkdown(report)));
-    else for (const l of renderTestText(report, { impact: args.impact })) ctx.out.print(l);
+    else {
+      for (const l of renderTestText(report, { impact: args.impact })) ctx.out.print(l);
+      if (plan.info) ctx.out.print(queriesLine(plan.info));
+      if (baselines) for (const l of baselineLines(baselines)) ctx.out.print(l);
+    }
     return report.ok ? 0 : EXIT_FINDINGS;
   },
 });
 
+interface QueriesInfo {
+  file: string;
+  format: 'sql' | 'pgss-csv' | 'pgss-json';
+  planned: number;
+  skipped: SkippedQuery[];
+}
+
+interface PlanArgs {
+  queries?: RoundTripQuery[];
+  planThreshold: number;
+  info?: QueriesInfo;
+  /** The queries file relative to the project root, posix separators: the baselines' key. */
+  key?: string;
+}
+
+function parseTop(v: string | undefined): number {
+  if (v === undefined) return 50;
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < 1) {
+    throw new UsageError('bad-queries-top', `--queries-top ${v}: expected a number of queries from 1`, {
+      data: { argument: '--queries-top' },
+    });
+  }
+  return n;
+}
+
+/**
+ * --queries FILE: a .sql file of statements (split by the parser, labelled FILE:LINE) or a
+ * pg_stat_statements export (CSV with a header row, JSON array or JSON lines), told apart by
+ * content. An export's utility statements and braid registry queries are skipped (and counted).
+ */
 async function readQueries(
   ctx: Context,
+  root: string,
   file: string | undefined,
   threshold: string | undefined,
-): Promise<{ queries?: { label: string; text: string }[]; planThreshold: number }> {
+  topArg: string | undefined,
+): Promise<PlanArgs> {
   const t = threshold === undefined ? 2 : Number(threshold);
   if (!Number.isFinite(t) || t <= 1) {
     throw new UsageError(
@@ -297,23 +408,275 @@ async function readQueries(
       },
     );
   }
+  const top = parseTop(topArg);
   if (file === undefined) return { planThreshold: t };
   let text: string;
+  const abs = path.resolve(ctx.cwd, file);
   try {
-    text = fs.readFileSync(path.resolve(ctx.cwd, file), 'utf8');
+    text = fs.readFileSync(abs, 'utf8');
   } catch (e) {
     throw new UsageError('bad-queries', `--queries ${file}: cannot read: ${(e as Error).message}`, {
       data: { argument: '--queries' },
     });
   }
+  const key = path.relative(root, abs).split(path.sep).join('/');
+  const format = detectQueryFormat(text);
+  if (format !== 'sql') {
+    let parsed;
+    try {
+      parsed = parsePgssExport(text, file, top);
+    } catch (e) {
+      if (e instanceof QueryFileError) {
+        throw new UsageError('bad-queries', `--queries ${file}${e.line ? `:${e.line}` : ''}: ${e.message}`, {
+          data: { argument: '--queries' },
+        });
+      }
+      throw e;
+    }
+    if (parsed.queries.length === 0) {
+      throw new UsageError(
+        'bad-queries',
+        `--queries ${file}: no plannable query in the pg_stat_statements export (${describeSkipped(parsed.skipped) ?? 'it is empty'})`,
+        { data: { argument: '--queries' } },
+      );
+    }
+    return {
+      queries: parsed.queries.map((q) => ({ label: q.label, text: q.text, params: q.params })),
+      planThreshold: t,
+      info: { file, format, planned: parsed.queries.length, skipped: parsed.skipped },
+      key,
+    };
+  }
   await loadParser();
-  const queries = splitStatements(text).map((st) => ({ label: `${file}:${st.line}`, text: st.text }));
+  const queries = splitStatements(text).map((st) => ({
+    label: `${file}:${st.line}`,
+    text: st.text,
+    params: maxParam(st.text),
+  }));
   if (queries.length === 0) {
     throw new UsageError('bad-queries', `--queries ${file}: no statement in the file`, {
       data: { argument: '--queries' },
     });
   }
-  return { queries, planThreshold: t };
+  return { queries, planThreshold: t, info: { file, format, planned: queries.length, skipped: [] }, key };
+}
+
+function queriesLine(info: QueriesInfo): string {
+  const kind =
+    info.format === 'sql'
+      ? 'statements'
+      : `pg_stat_statements ${info.format === 'pgss-csv' ? 'CSV' : 'JSON'} export, by total time`;
+  const skipped = describeSkipped(info.skipped);
+  return `queries: ${info.planned} planned from ${info.file} (${kind})${skipped ? `; ${skipped}` : ''}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// --stats-from URL
+
+interface SeedArgs {
+  rows: number | undefined;
+  defaultRows?: number;
+  stats?: StatsSource;
+}
+
+/** --stats-from without --seed: rows per table capped at this many. */
+const STATS_CAP = 10000;
+/** --stats-from without --seed: rows of a table the statistics do not know. */
+const STATS_DEFAULT_ROWS = 1000;
+
+async function loadStats(ctx: Context, url: string): Promise<StatsSource> {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new UsageError('bad-stats-from', `--stats-from: not a valid URL: ${redact(url)}`, {
+      data: { argument: '--stats-from' },
+    });
+  }
+  if (parsed.password) ctx.out.addSecret(decodeURIComponent(parsed.password));
+  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
+    throw new UsageError(
+      'bad-stats-from',
+      `--stats-from ${redact(url)}: expected a postgres:// URL of the database whose statistics shape the data`,
+      { data: { argument: '--stats-from' } },
+    );
+  }
+  let ex;
+  try {
+    ex = await connectPg(url, 'braid test --stats-from');
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    throw new EnvironmentError('stats-unreachable', `--stats-from: ${redact(msg)}`, {
+      data: { argument: '--stats-from' },
+    });
+  }
+  try {
+    return await readStats(ex);
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    throw new EnvironmentError(
+      'stats-unreadable',
+      `--stats-from ${ex.label}: cannot read statistics: ${redact(msg)}`,
+      {
+        data: { argument: '--stats-from' },
+      },
+    );
+  } finally {
+    await ex.close();
+  }
+}
+
+function dataLabel(seed: SeedArgs): string {
+  if (seed.stats) return `stats-from (cap ${seed.rows}, default ${seed.defaultRows})`;
+  return seed.rows ? `seed ${seed.rows}` : 'none';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plan baselines: .migrations/<id>/.plans.json
+
+interface BaselineInfo {
+  mode: 'update' | 'compare';
+  /** Files written (--update-baselines), relative to the project root. */
+  written: string[];
+  /** Baseline files compared with. */
+  compared: string[];
+  /** Migrations with plans but no baseline for this queries file and engine. */
+  missing: string[];
+  /** Baselines not compared because the data options differ, in words. */
+  notCompared: string[];
+  writes: { file: string; text: string }[];
+}
+
+function applyBaselines(
+  root: string,
+  runs: EngineRun[],
+  plan: PlanArgs,
+  data: string,
+  update: boolean,
+): BaselineInfo {
+  const info: BaselineInfo = {
+    mode: update ? 'update' : 'compare',
+    written: [],
+    compared: [],
+    missing: [],
+    notCompared: [],
+    writes: [],
+  };
+  const queries = plan.queries ?? [];
+  const key = plan.key ?? '';
+  const pending = new Map<string, { file: string; rel: string; id: string; plans: PlansFile | undefined }>();
+  const load = (id: string) => {
+    let entry = pending.get(id);
+    if (entry) return entry;
+    const file = path.join(migrationsDir(root), id, PLANS_FILE);
+    const rel = `${MIGRATIONS_DIR}/${id}/${PLANS_FILE}`;
+    let plans: PlansFile | undefined;
+    let text: string | undefined;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch {
+      text = undefined;
+    }
+    if (text !== undefined) {
+      try {
+        plans = parsePlansFile(text);
+      } catch (e) {
+        if (!update && e instanceof PlansFileError) {
+          throw new UsageError(
+            'bad-plans-file',
+            `${rel}: ${e.message} (braid test --update-baselines rewrites it)`,
+            {
+              data: { file: rel },
+            },
+          );
+        }
+        plans = undefined;
+      }
+    }
+    entry = { file, rel, id, plans };
+    pending.set(id, entry);
+    return entry;
+  };
+  for (const run of runs) {
+    const engine = engineKey(run.engine, run.serverVersionNum);
+    for (const r of run.results) {
+      if (!r.plans) continue;
+      const entry = load(r.id);
+      const current = r.plans.map((p, i) => ({
+        label: p.label,
+        text: queries[i]?.text ?? '',
+        plan: p.plan ?? undefined,
+      }));
+      if (update) {
+        const set: BaselineSet = {
+          queries: key,
+          engine,
+          data,
+          plans: Object.fromEntries(current.map((q) => [q.label, baselineOf(q.text, q.plan)])),
+        };
+        entry.plans = withSet(entry.plans, r.id, set);
+        continue;
+      }
+      const set = entry.plans?.sets[setKey(key, engine)];
+      if (!set) {
+        if (!info.missing.includes(r.id)) info.missing.push(r.id);
+        continue;
+      }
+      if (set.data !== data) {
+        info.notCompared.push(
+          `${entry.rel}: made with ${set.data}, this run uses ${data}: not compared (use the same data options, or --update-baselines)`,
+        );
+        continue;
+      }
+      if (!info.compared.includes(entry.rel)) info.compared.push(entry.rel);
+      const { changes } = compareWithBaseline(current, set, plan.planThreshold);
+      if (changes.length > 0) {
+        r.baselineChanges = [
+          ...(r.baselineChanges ?? []),
+          ...changes.map((c) => `${c} after ${r.id} (baseline ${entry.rel}, ${engine})`),
+        ];
+      }
+    }
+  }
+  if (update) {
+    for (const entry of pending.values()) {
+      if (!entry.plans) continue;
+      const text = serializePlansFile(entry.plans);
+      let old: string | undefined;
+      try {
+        old = fs.readFileSync(entry.file, 'utf8');
+      } catch {
+        old = undefined;
+      }
+      info.written.push(entry.rel);
+      if (old !== text) info.writes.push({ file: entry.file, text });
+    }
+  }
+  return info;
+}
+
+function publicBaselines(b: BaselineInfo): Omit<BaselineInfo, 'writes'> {
+  const { writes: _writes, ...rest } = b;
+  void _writes;
+  return rest;
+}
+
+function baselineLines(b: BaselineInfo): string[] {
+  const out: string[] = [];
+  if (b.mode === 'update') {
+    const changed = new Set(b.writes.map((w) => w.file));
+    if (b.written.length === 0) out.push('baselines: no tested migration was planned (nothing written)');
+    else
+      out.push(
+        `baselines: wrote ${b.written.length} file${b.written.length === 1 ? '' : 's'} (${changed.size} changed): ${b.written.join(', ')} — commit them so reviewers see plan changes in the diff`,
+      );
+    return out;
+  }
+  if (b.compared.length > 0) out.push(`baselines: compared with ${b.compared.join(', ')}`);
+  if (b.missing.length > 0 && b.compared.length + b.notCompared.length > 0)
+    out.push(`baselines: none yet for ${b.missing.join(', ')} (--update-baselines writes them)`);
+  for (const n of b.notCompared) out.push(`baselines: ${n}`);
+  return out;
 }
 
 function parseSeed(v: string | undefined): number | undefined {
