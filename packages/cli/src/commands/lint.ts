@@ -4,6 +4,7 @@ import {
   failsAt,
   lint,
   LINT_FORMATS,
+  loadParser,
   renderGithub,
   renderGitlab,
   renderJson,
@@ -101,6 +102,10 @@ export const lintCommand = defineCommand<LintArgs>({
       .option('disable', { type: 'string', array: true, describe: 'rule ids to skip (repeatable)' })
       .option('pg-version', { type: 'string', describe: 'target PostgreSQL major version (default 15)' }),
   handler: async (args, ctx) => {
+    // Compile the parser while the migrations are read (lint loads no other WebAssembly, so the
+    // baseline-only compiler is safe here; see LoadParserOptions).
+    const parserReady = loadParser({ baselineOnly: true });
+    parserReady.catch(() => undefined); // awaited (and reported) by lint() below
     const pgVersion = parsePgVersion(args['pg-version']);
     const format: LintFormat = (args.format as LintFormat | undefined) ?? (args.json ? 'json' : 'text');
     const root = findProject(ctx.cwd);
