@@ -24,6 +24,16 @@ export function databaseLabel(url: string): string {
   }
 }
 
+/**
+ * Replaces every connection string in a message (a driver's error names the URL it tried) by its
+ * databaseLabel(), so that history output never holds a connection string, not even a redacted one.
+ */
+export function withoutUrls(text: string): string {
+  return redact(text).replace(/\b(?:postgres(?:ql)?|pglite):\/\/\S*?(?=:?\s|:?$|[)"',])/gi, (u) =>
+    databaseLabel(u),
+  );
+}
+
 /** A successful up or down (`braid.history`). Optional fields are absent in older registries. */
 export interface HistoryRow {
   seq: number;
@@ -237,7 +247,7 @@ export function buildHistoryModel(input: HistoryInput): HistoryModel {
     }
     return s;
   };
-  const r = (s: string | undefined): string | undefined => (s === undefined ? undefined : redact(s));
+  const r = (s: string | undefined): string | undefined => (s === undefined ? undefined : withoutUrls(s));
   const durations = new Map<string, Map<string, { at: string; ms: number }>>();
   const firstSeen = new Map<string, string>();
   const targets: TargetSummary[] = [];
@@ -332,7 +342,7 @@ export function buildHistoryModel(input: HistoryInput): HistoryModel {
       database: t.database,
       ...(t.engine ? { engine: t.engine } : {}),
       reachable: t.reachable,
-      ...(t.error !== undefined ? { error: redact(t.error) } : {}),
+      ...(t.error !== undefined ? { error: withoutUrls(t.error) } : {}),
       registryVersion: t.registryVersion,
       applied: [...t.applied],
       ups: t.history.filter((h) => h.direction === 'up').length,

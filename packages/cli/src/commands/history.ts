@@ -16,7 +16,7 @@ import {
   parseTargets,
   parseManifest,
   parseSince,
-  redact,
+  withoutUrls,
   titleFromId,
   UsageError,
   type AuditRow,
@@ -193,7 +193,7 @@ async function readTarget(
     ex = await openExecutor(url, `braid history (pid ${process.pid})`, { lockWaitMs });
   } catch (e) {
     t.reachable = false;
-    t.error = redact(e instanceof Error ? e.message : String(e));
+    t.error = withoutUrls(e instanceof Error ? e.message : String(e));
     return t;
   }
   t.engine = ex.engine;
@@ -201,7 +201,7 @@ async function readTarget(
     await readRegistry(ex, t, opts);
   } catch (e) {
     t.reachable = false;
-    t.error = redact(e instanceof Error ? e.message : String(e));
+    t.error = withoutUrls(e instanceof Error ? e.message : String(e));
   } finally {
     await ex.close().catch(() => undefined);
   }
