@@ -3,7 +3,11 @@
 //   1. one psql session running the same SQL, each migration in its own transaction (baseline),
 //   2. dbmate, the peer tool, applying the same history,
 //   3. `braid up` as a whole process,
-// and braid on PGlite. Prints times and ratios. Usage: node scripts/bench/apply.mjs [N]
+// and braid on PGlite. Prints times and ratios.
+// Usage: node scripts/bench/apply.mjs [N, default 300] [runs, default 5]
+// The server tools run interleaved (psql, dbmate, braid; psql, …), each on a fresh database, and
+// the median of each is reported: the machine is shared, one run proves little. PGlite runs once
+// (BRAID_BENCH_PGLITE=0 skips it). BRAID_BENCH_KEEP=1 keeps the generated repository.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -13,6 +17,11 @@ import { peerBin } from './lib/peers.mjs';
 import { history } from './lib/history.mjs';
 
 const N = Number(process.argv[2] ?? 300);
+const RUNS = Number(process.argv[3] ?? 5);
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
 
 /** The shared generated history, plus one non-transactional index at the end. */
 function withConcurrentIndex(n) {
@@ -56,47 +65,53 @@ execFileSync('node', [braidBin, 'import', '--from', 'dbmate', dbmateDir], {
 });
 
 const rows = [];
-const dbs = [];
+const dbs = ['braid_bench_psql', 'braid_bench_dbmate', 'braid_bench_braid'];
 try {
-  const u1 = freshDatabase('braid_bench_psql');
-  dbs.push('braid_bench_psql');
-  rows.push([
-    'psql, one session',
-    timeProcess('psql', 'psql', [u1, '-q', '-v', 'ON_ERROR_STOP=1', '-f', psqlFile]),
-  ]);
-
-  const u2 = freshDatabase('braid_bench_dbmate');
-  dbs.push('braid_bench_dbmate');
   const dbmate = peerBin('dbmate');
-  const u2x = new URL(u2);
-  u2x.searchParams.set('sslmode', 'disable');
-  rows.push([
-    'dbmate up',
-    timeProcess('dbmate', dbmate, [
-      '--url',
-      u2x.toString(),
-      '--migrations-dir',
-      dbmateDir,
-      '--no-dump-schema',
-      'up',
-    ]),
-  ]);
+  const t = { psql: [], dbmate: [], braid: [] };
+  for (let r = 0; r < RUNS; r++) {
+    const u1 = freshDatabase('braid_bench_psql');
+    t.psql.push(timeProcess('psql', 'psql', [u1, '-q', '-v', 'ON_ERROR_STOP=1', '-f', psqlFile]));
 
-  const u3 = freshDatabase('braid_bench_braid');
-  dbs.push('braid_bench_braid');
-  rows.push(['braid up (server)', timeProcess('braid', 'node', [braidBin, 'up', '--db', u3], { cwd: repo })]);
+    const u2x = new URL(freshDatabase('braid_bench_dbmate'));
+    u2x.searchParams.set('sslmode', 'disable');
+    t.dbmate.push(
+      timeProcess('dbmate', dbmate, [
+        '--url',
+        u2x.toString(),
+        '--migrations-dir',
+        dbmateDir,
+        '--no-dump-schema',
+        'up',
+      ]),
+    );
 
-  const pgliteDir = path.join(work, 'pglite');
-  rows.push([
-    'braid up (PGlite)',
-    timeProcess('braid', 'node', [braidBin, 'up', '--db', `pglite:${pgliteDir}`], { cwd: repo }),
-    'embedded, no server',
-  ]);
-  printTable(`apply ${migs.length} migrations (whole processes, same run)`, rows, 'psql, one session');
+    const u3 = freshDatabase('braid_bench_braid');
+    t.braid.push(timeProcess('braid', 'node', [braidBin, 'up', '--db', u3], { cwd: repo }));
+  }
+  const fmt = (xs) => xs.map((x) => x.toFixed(2)).join(' ');
+  rows.push(['psql, one session', median(t.psql), fmt(t.psql)]);
+  rows.push(['dbmate up', median(t.dbmate), fmt(t.dbmate)]);
+  rows.push(['braid up (server)', median(t.braid), fmt(t.braid)]);
+
+  if (process.env.BRAID_BENCH_PGLITE !== '0') {
+    const pgliteDir = path.join(work, 'pglite');
+    rows.push([
+      'braid up (PGlite)',
+      timeProcess('braid', 'node', [braidBin, 'up', '--db', `pglite:${pgliteDir}`], { cwd: repo }),
+      'embedded, no server, one run',
+    ]);
+  }
+  printTable(
+    `apply ${migs.length} migrations (whole processes, same run, median of ${RUNS}; runs listed)`,
+    rows,
+    'psql, one session',
+  );
   const dbm = rows.find((r) => r[0] === 'dbmate up')[1];
   const br = rows.find((r) => r[0] === 'braid up (server)')[1];
   console.log(`  braid / dbmate: ${(br / dbm).toFixed(2)}x (goal <= 1.0)`);
 } finally {
   for (const d of dbs) dropDatabase(d);
-  rmSync(work, { recursive: true, force: true });
+  if (process.env.BRAID_BENCH_KEEP === '1') console.log(`  kept ${work}`);
+  else rmSync(work, { recursive: true, force: true });
 }
