@@ -7,6 +7,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import {
   EnvironmentError,
+  folderFacts,
   makeMigration,
   MANIFEST_FILE,
   MIGRATION_FILES,
@@ -15,10 +16,12 @@ import {
   serializeManifest,
   UsageError,
   type CheckInput,
+  type FolderFacts,
   type Manifest,
   type Migration,
   type MigrationFiles,
 } from '@braid/core';
+import { lazyFiles, statStamp, type StatCache } from './statcache';
 
 /** The manifest's path relative to the project root, as shown to users. */
 export const MANIFEST_REL = `${MIGRATIONS_DIR}/${MANIFEST_FILE}`;
@@ -162,14 +165,74 @@ export function loadProject(root: string): Project {
   };
 }
 
+/** A migration folder as scanned: its files, and (from a scan with a stat cache) their facts. */
+export interface ScannedFolder {
+  files: MigrationFiles;
+  /** folderFacts(files), when the scan used a stat cache (then `files` may be read lazily). */
+  facts?: FolderFacts;
+  /** Git tree ids of the folder by object format, for checkProtected (persisted by the cache). */
+  treeOids?: Record<string, string>;
+}
+
+export interface ScanResult extends CheckInput {
+  folders: Map<string, ScannedFolder>;
+}
+
+function statBig(p: string): fs.BigIntStats | undefined {
+  try {
+    return fs.statSync(p, { bigint: true });
+  } catch {
+    return undefined;
+  }
+}
+
+/** Stat (of the open file, so that both describe the same file), then contents. */
+function readWithStat(file: string): { text: string; stat: fs.BigIntStats } | undefined {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw new EnvironmentError('read-failed', `cannot read ${file}: ${(e as Error).message}`);
+  }
+  try {
+    const stat = fs.fstatSync(fd, { bigint: true });
+    return { stat, text: fs.readFileSync(fd, 'utf8') };
+  } catch (e) {
+    throw new EnvironmentError('read-failed', `cannot read ${file}: ${(e as Error).message}`);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** A cached folder whose stat data (folder and files) is unchanged; else undefined. */
+function cachedFolder(cache: StatCache, id: string, full: string): ScannedFolder | undefined {
+  const stored = cache.stored(id);
+  if (!stored) return undefined;
+  const d = statBig(full);
+  if (!d || statStamp(d) !== stored.d) return undefined;
+  const names = Object.keys(stored.f);
+  for (const name of names) {
+    const st = statBig(path.join(full, name));
+    if (!st || !st.isFile() || statStamp(st) !== stored.f[name]) return undefined;
+  }
+  cache.keep(id, stored);
+  return { files: lazyFiles(full, names), facts: stored.facts, treeOids: stored.trees };
+}
+
 /**
  * Everything `checkProject` needs, read without throwing on content problems. Returns undefined
  * when there is no `.migrations/` directory at all. Entries whose name starts with `.` are ignored.
+ * With a stat cache, folders whose stat data is unchanged are not read (their `facts` come from
+ * the cache and their `files` are read only if used), and the folders read are recorded in it
+ * (the caller saves it).
  */
-export function scanProject(root: string): CheckInput | undefined {
+export function scanProject(root: string, opts: { cache?: StatCache } = {}): ScanResult | undefined {
   const dir = migrationsDir(root);
   if (!isDir(dir)) return undefined;
-  const folders = new Map<string, { files: MigrationFiles }>();
+  const cache = opts.cache;
+  const folders = new Map<string, ScannedFolder>();
   const strayEntries: string[] = [];
   const missingUp: string[] = [];
   for (const ent of fs.readdirSync(dir, { withFileTypes: true })) {
@@ -180,16 +243,36 @@ export function scanProject(root: string): CheckInput | undefined {
       if (ent.name !== MANIFEST_FILE) strayEntries.push(ent.name);
       continue;
     }
+    // Only plain folders are cached (a symbolic link's target can change behind its stat data).
+    const cacheable = cache !== undefined && ent.isDirectory();
+    if (cacheable) {
+      const hit = cachedFolder(cache, ent.name, full);
+      if (hit) {
+        folders.set(ent.name, hit);
+        continue;
+      }
+    }
+    // Stat data first, then the stamp, then the contents (see statcache.ts on racy files).
+    const dirStat = cacheable ? statBig(full) : undefined;
+    if (cacheable) cache.stamp();
     const files: Partial<MigrationFiles> = {};
+    const fileStats: Record<string, fs.BigIntStats> = {};
+    let plain = dirStat !== undefined;
     for (const sub of fs.readdirSync(full, { withFileTypes: true })) {
       if (sub.name.startsWith('.')) continue;
       const subFull = path.join(full, sub.name);
       const known = (MIGRATION_FILES as readonly string[]).includes(sub.name);
-      if (!known || isDir(subFull)) {
-        strayEntries.push(`${ent.name}/${sub.name}${isDir(subFull) ? '/' : ''}`);
+      const subIsDir = sub.isDirectory() || (!sub.isFile() && isDir(subFull));
+      if (!known || subIsDir) {
+        strayEntries.push(`${ent.name}/${sub.name}${subIsDir ? '/' : ''}`);
+        plain = false;
         continue;
       }
-      const text = readText(subFull) ?? '';
+      if (!sub.isFile()) plain = false;
+      const r = readWithStat(subFull);
+      const text = r?.text ?? '';
+      if (r) fileStats[sub.name] = r.stat;
+      else plain = false;
       if (sub.name === 'up.sql') files.up = text;
       else if (sub.name === 'down.sql') files.down = text;
       else files.verify = text;
@@ -198,7 +281,14 @@ export function scanProject(root: string): CheckInput | undefined {
       missingUp.push(ent.name);
       continue;
     }
-    folders.set(ent.name, { files: files as MigrationFiles });
+    const complete = files as MigrationFiles;
+    if (cacheable && plain && dirStat) {
+      const facts = folderFacts(complete, `${MIGRATIONS_DIR}/${ent.name}`);
+      const entry = cache.put(ent.name, dirStat, fileStats, facts);
+      folders.set(ent.name, { files: complete, facts, treeOids: entry.trees });
+    } else {
+      folders.set(ent.name, { files: complete });
+    }
   }
   return { manifestText: readManifestText(root), folders, strayEntries, missingUp };
 }

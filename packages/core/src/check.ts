@@ -7,7 +7,7 @@ import { shortHash } from './hash';
 import { isValidId } from './ids';
 import { MANIFEST_PATH, parseManifest, type ParsedManifest } from './manifest';
 import { hashMigration, MIGRATIONS_DIR, type MigrationFiles } from './migration';
-import { misplacedDirectives, parseDirectives, type Directives } from './directives';
+import { misplacedDirectives, parseDirectives } from './directives';
 
 export interface Finding {
   /** Stable kebab-case code (documented in docs/format.md). */
@@ -20,11 +20,51 @@ export interface Finding {
   id?: string;
 }
 
+/**
+ * What `checkProject` needs of one migration folder, computed from its files by `folderFacts`.
+ * Small and JSON-safe, so that a caller may cache it (keyed by the files' stat data) and skip
+ * reading unchanged folders: the CLI keeps it in `.git/braid/` (see packages/cli/src/statcache.ts).
+ */
+export interface FolderFacts {
+  /** hashMigration(files). */
+  hash: string;
+  hasDown: boolean;
+  /** The directives check cares about; absent when up.sql's directives do not parse. */
+  directives?: { irreversible: boolean; requires: string[] };
+  /** Why the directives do not parse (message without the `FILE:LINE: ` prefix). */
+  directiveError?: { line?: number; message: string };
+  /** Directive-looking comments after the first statement. */
+  misplaced: { line: number; name: string }[];
+}
+
+/** The facts of a folder's files (pure; `dir` is the folder as shown in messages). */
+export function folderFacts(files: MigrationFiles, dir = MIGRATIONS_DIR): FolderFacts {
+  const facts: FolderFacts = {
+    hash: hashMigration(files),
+    hasDown: files.down !== undefined,
+    misplaced: misplacedDirectives(files.up).map((m) => ({ line: m.line, name: m.name })),
+  };
+  try {
+    const d = parseDirectives(files.up, `${dir}/up.sql`);
+    facts.directives = { irreversible: d.irreversible, requires: d.requires };
+  } catch (e) {
+    if (!isBraidError(e)) throw e;
+    const line = typeof e.data['line'] === 'number' ? e.data['line'] : undefined;
+    facts.directiveError = { message: e.message.replace(/^[^:]*:\d+: /, '') };
+    if (line !== undefined) facts.directiveError.line = line;
+  }
+  return facts;
+}
+
 export interface CheckInput {
   /** The manifest's text; undefined when the file does not exist. */
   manifestText: string | undefined;
-  /** Every directory under .migrations/, by name, with the files it holds. */
-  folders: ReadonlyMap<string, { files: MigrationFiles }>;
+  /**
+   * Every directory under .migrations/, by name, with the files it holds. `facts`, when given,
+   * must equal folderFacts(files): checkProject then reads `files` only to name the line of a
+   * bad `braid:requires` (so a caller may load `files` lazily).
+   */
+  folders: ReadonlyMap<string, { files: MigrationFiles; facts?: FolderFacts }>;
   /**
    * Other entries, relative to .migrations/: files at the top level besides `manifest`
    * (`notes.txt`), files in a migration folder besides up/down/verify (`<id>/seed.csv`),
@@ -76,7 +116,7 @@ export function checkProject(input: CheckInput): Finding[] {
   }
 
   // Migration folders.
-  const directives = new Map<string, Directives>();
+  const facts = new Map<string, FolderFacts>();
   const folderNames = [...input.folders.keys()].sort();
   const missingUp = new Set(input.missingUp ?? []);
   for (const name of [...missingUp].sort()) {
@@ -97,17 +137,13 @@ export function checkProject(input: CheckInput): Finding[] {
         `folder name ${JSON.stringify(name)} is not a migration id (YYYYMMDDHHMMSS_slug, slug [a-z0-9_])`,
       );
     }
-    const { files } = input.folders.get(name)!;
-    let d: Directives | undefined;
-    try {
-      d = parseDirectives(files.up, `${dir}/up.sql`);
-      directives.set(name, d);
-    } catch (e) {
-      if (!isBraidError(e)) throw e;
-      const line = typeof e.data['line'] === 'number' ? e.data['line'] : undefined;
-      add('invalid-directive', `${dir}/up.sql`, line, e.message.replace(/^[^:]*:\d+: /, ''));
+    const folder = input.folders.get(name)!;
+    const f = folder.facts ?? folderFacts(folder.files, dir);
+    facts.set(name, f);
+    if (f.directiveError) {
+      add('invalid-directive', `${dir}/up.sql`, f.directiveError.line, f.directiveError.message);
     }
-    for (const m of misplacedDirectives(files.up)) {
+    for (const m of f.misplaced) {
       add(
         'misplaced-directive',
         `${dir}/up.sql`,
@@ -115,8 +151,9 @@ export function checkProject(input: CheckInput): Finding[] {
         `braid:${m.name} after the first statement is ignored: directives belong in the comment block at the top`,
       );
     }
+    const d = f.directives;
     if (d) {
-      if (files.down === undefined && !d.irreversible) {
+      if (!f.hasDown && !d.irreversible) {
         add(
           'missing-down',
           `${dir}/down.sql`,
@@ -124,7 +161,7 @@ export function checkProject(input: CheckInput): Finding[] {
           'down.sql is missing (write the rollback, or mark up.sql `-- braid:irreversible`)',
         );
       }
-      if (files.down !== undefined && d.irreversible) {
+      if (f.hasDown && d.irreversible) {
         add(
           'irreversible-with-down',
           `${dir}/down.sql`,
@@ -152,7 +189,7 @@ export function checkProject(input: CheckInput): Finding[] {
         );
         continue;
       }
-      const hash = hashMigration(folder.files);
+      const hash = facts.get(e.id)!.hash;
       const protectedHash = input.protectedHashes?.get(e.id);
       if (protectedHash !== undefined && protectedHash !== hash) {
         add(
@@ -170,7 +207,7 @@ export function checkProject(input: CheckInput): Finding[] {
           e.id,
         );
       }
-      for (const r of directives.get(e.id)?.requires ?? []) {
+      for (const r of facts.get(e.id)!.directives?.requires ?? []) {
         const at = order.get(r);
         if (at === undefined) {
           add(

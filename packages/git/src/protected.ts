@@ -326,6 +326,17 @@ export function gitFolderTreeOid(files: ProtectFiles, objectFormat = 'sha1'): st
   return objectId('tree', Buffer.concat(parts), objectFormat).toString('hex');
 }
 
+/**
+ * A working-tree folder for checkProtected. `treeOids`, when given, memoizes the folder's git
+ * tree id by object format (`sha1` -> oid): a stored id is trusted (it must have been computed
+ * from these files) and a computed one is written into it, so that a caller's cache can keep it
+ * and `files` need not be read next time.
+ */
+export interface WorkingFolder {
+  files: ProtectFiles;
+  treeOids?: Record<string, string>;
+}
+
 export interface ProtectedCheck {
   /** False when the project is not in a git repository (nothing is protected then). */
   inGit: boolean;
@@ -344,11 +355,14 @@ export interface ProtectedCheck {
  * The hook for `braid check` and `braid hash`: compares the working tree's migrations (as the
  * caller read them from disk) with their protected versions. Cheap: the protected trees are read
  * through one cat-file process, working files are compared by git blob id, and only the files
- * that differ are read from git (to name the first differing line).
+ * that differ are read from git (to name the first differing line). `working` may be a promise:
+ * the git processes start at once, while the caller reads the working tree.
  */
 export async function checkProtected(
   root: string,
-  working: ReadonlyMap<string, ProtectFiles | { files: ProtectFiles }>,
+  working:
+    | ReadonlyMap<string, ProtectFiles | WorkingFolder>
+    | Promise<ReadonlyMap<string, ProtectFiles | WorkingFolder>>,
   opts: { dir?: string } = {},
 ): Promise<ProtectedCheck> {
   const empty: ProtectedCheck = {
@@ -381,7 +395,23 @@ export async function checkProtected(
     const pr = await protectedRefs(repo, config);
     const prot = { ...(await readProtectedFolders(repo, repoDir, pr.refs)), missing: pr.missing };
     const files = new Map<string, ProtectFiles>();
-    for (const [id, w] of working) files.set(id, 'files' in w ? w.files : w);
+    const memo = new Map<string, Record<string, string>>();
+    // The caller may still be reading the working tree (a promise): git has started meanwhile.
+    for (const [id, w] of await working) {
+      if ('files' in w) {
+        files.set(id, w.files);
+        if (w.treeOids) memo.set(id, w.treeOids);
+      } else files.set(id, w);
+    }
+    const fmt = repo.objectFormat;
+    const treeOf = (id: string, w: ProtectFiles): string => {
+      const m = memo.get(id);
+      const known = m?.[fmt];
+      if (known !== undefined) return known;
+      const oid = gitFolderTreeOid(w, fmt);
+      if (m) m[fmt] = oid;
+      return oid;
+    };
     // Fast path: a working folder whose git tree id (computed here from its up/down/verify)
     // equals the protected folder's tree id is identical; only the others are read from git.
     // A protected migration missing from the working tree was removed only if this branch had
@@ -399,7 +429,7 @@ export async function checkProtected(
       const w = files.get(id);
       if (!w) {
         if (await headHas(id)) suspects.push(id);
-      } else if (gitFolderTreeOid(w, repo.objectFormat) !== p.tree) suspects.push(id);
+      } else if (treeOf(id, w) !== p.tree) suspects.push(id);
     }
     const versions = new Map<string, ProtectedVersion>();
     if (suspects.length > 0) {

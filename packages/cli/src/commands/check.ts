@@ -1,10 +1,32 @@
-import { checkProject, formatFinding, MIGRATIONS_DIR, UsageError, type Finding } from '@braid/core';
+import {
+  checkProject,
+  formatFinding,
+  hashMigration,
+  MIGRATIONS_DIR,
+  sha256,
+  UsageError,
+  type Finding,
+} from '@braid/core';
 import { checkProtected } from '@braid/git';
 import { lint, loadParser, type MigrationInput } from '@braid/sql';
 import { compareDeclared, DECLARED_DIR } from '../declared';
 import { defineCommand } from '../runtime';
 import { withShadow, type ShadowArgs } from '../shadow';
-import { findProject, scanProject } from '../project';
+import { findProject, migrationsDir, scanProject, type ScannedFolder, type ScanResult } from '../project';
+import { buildIdentity, findGitDir, StatCache } from '../statcache';
+
+/** A remembered lint outcome: the error findings and the number of warnings. */
+interface LintMemo {
+  ids: string[];
+  warnings: number;
+  errors: Finding[];
+}
+
+function isLintMemo(x: unknown): x is LintMemo {
+  if (typeof x !== 'object' || x === null) return false;
+  const m = x as LintMemo;
+  return Array.isArray(m.ids) && typeof m.warnings === 'number' && Array.isArray(m.errors);
+}
 
 /**
  * `braid check`: the pre-commit check. Manifest syntax and header hash, folders listed and
@@ -32,15 +54,38 @@ export const checkCommand = defineCommand<{ lint: boolean; schema: boolean } & S
     ),
   handler: async (args, ctx) => {
     const root = findProject(ctx.cwd);
-    const input = scanProject(root);
+    const cache = StatCache.load(findGitDir(root), migrationsDir(root));
+    // Start git (rev-parse, config, cat-file) before reading the files: the processes run while
+    // this process scans the folders.
+    let scanned!: (folders: ReadonlyMap<string, ScannedFolder>) => void;
+    const working = new Promise<ReadonlyMap<string, ScannedFolder>>((r) => (scanned = r));
+    const protPromise = checkProtected(root, working);
+    protPromise.catch(() => {});
+    let input: ScanResult | undefined;
+    try {
+      input = scanProject(root, { cache });
+    } finally {
+      scanned(input?.folders ?? new Map());
+    }
     if (!input) {
       throw new UsageError('no-project', `no ${MIGRATIONS_DIR}/ in ${root} or above (run \`braid init\`)`);
     }
     let findings: Finding[] = checkProject(input);
-    // Compile the parser (WebAssembly) while git reads the protected history: most commits
-    // carry an unshared migration to lint, and the two waits then overlap.
-    const parserReady = args.lint && input.folders.size > 0 ? loadParser().catch(() => undefined) : undefined;
-    const prot = await checkProtected(root, input.folders);
+    // Lint results are remembered by their input (the unprotected migrations' ids and content
+    // hashes): when the last run's input is unchanged, the parser is not even loaded. Otherwise
+    // compile the parser (WebAssembly) while git reads the protected history.
+    const hashOf = (id: string): string | undefined => {
+      const f = input.folders.get(id);
+      return f && (f.facts?.hash ?? hashMigration(f.files));
+    };
+    const build = buildIdentity();
+    const lintKey = (ids: readonly string[]): string =>
+      sha256(JSON.stringify([build, ids.map((id) => [id, hashOf(id) ?? null])]));
+    const last = cache.lastLint();
+    const likelyCached = isLintMemo(last?.value) && lintKey(last.value.ids) === last.key;
+    const parserReady =
+      args.lint && input.folders.size > 0 && !likelyCached ? loadParser().catch(() => undefined) : undefined;
+    const prot = await protPromise;
     if (prot.findings.length > 0) {
       // An edited protected migration also has a stale hash: report the edit, which is the cause
       // (and which `braid hash` will refuse to paper over).
@@ -56,23 +101,32 @@ export const checkCommand = defineCommand<{ lint: boolean; schema: boolean } & S
     const unprotected = [...input.folders.keys()].filter((id) => !prot.protectedIds.has(id)).sort();
     let lintWarnings = 0;
     if (args.lint && unprotected.length > 0) {
-      await parserReady;
-      const inputs: MigrationInput[] = unprotected.map((id) => ({ id, ...input.folders.get(id)!.files }));
-      for (const f of await lint(inputs, { unprotected })) {
-        if (f.suppressed !== undefined) continue;
-        if (f.severity !== 'error') {
-          lintWarnings++;
-          continue;
+      const key = lintKey(unprotected);
+      let memo = cache.lint(key) as LintMemo | undefined;
+      if (!isLintMemo(memo)) {
+        await parserReady;
+        const inputs: MigrationInput[] = unprotected.map((id) => ({ id, ...input.folders.get(id)!.files }));
+        memo = { ids: unprotected, warnings: 0, errors: [] };
+        for (const f of await lint(inputs, { unprotected })) {
+          if (f.suppressed !== undefined) continue;
+          if (f.severity !== 'error') {
+            memo.warnings++;
+            continue;
+          }
+          memo.errors.push({
+            code: `lint-${f.rule}`,
+            file: f.file,
+            line: f.line,
+            message: `${f.message} [${f.rule}] (braid lint for details; -- braid:ignore ${f.rule} <reason> to accept)`,
+            id: f.migration,
+          });
         }
-        findings.push({
-          code: `lint-${f.rule}`,
-          file: f.file,
-          line: f.line,
-          message: `${f.message} [${f.rule}] (braid lint for details; -- braid:ignore ${f.rule} <reason> to accept)`,
-          id: f.migration,
-        });
+        cache.putLint(key, memo);
       }
+      lintWarnings = memo.warnings;
+      findings.push(...memo.errors);
     }
+    cache.save();
     if (args.schema) {
       const cmp = await compareDeclared(ctx, args);
       for (const ch of cmp.diff.changes) {

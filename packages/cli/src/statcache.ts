@@ -1,0 +1,344 @@
+/**
+ * The stat cache (issue 5, speed of `braid check`): like git's index, it remembers for every
+ * migration folder the stat data of the folder and of its files, together with what braid
+ * computed from their contents (FolderFacts: content hash, directives; the git tree id; lint
+ * results by content). A folder whose stat data is unchanged is not read again.
+ *
+ * Where: `<git dir>/braid/stat-cache.json` (the per-worktree git dir: `.git/braid/`, or
+ * `.git/worktrees/<name>/braid/` in a `git worktree` checkout). Never committed. Found without
+ * spawning git (the point is speed); when there is no git directory, there is no cache.
+ *
+ * Correctness (the racy-git problem): a file modified twice within one timestamp tick keeps its
+ * stat data. So an entry is stored only when every stat time of the folder and its files is
+ * strictly before a stamp taken *before* the folder was read: the modification time of a file
+ * created in the cache directory for that purpose (the new cache's temporary file), so that it
+ * comes from the same clock and has the same granularity. Any later edit then gets a time at or
+ * after the stamp, which differs from the stored one. Entries that are too new (racy) are simply
+ * not stored: they are read again next time. Stat data compared: mtime and ctime (nanoseconds),
+ * inode and size.
+ *
+ * Failure modes: an unreadable, corrupt or foreign cache (other directory, other version) is
+ * ignored and rewritten; a read-only git directory means no cache (slower, same results). The
+ * file is written through a temporary file and a rename, so readers never see half of it.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { FolderFacts, MigrationFiles } from '@braid/core';
+
+export const STAT_CACHE_DIR = 'braid';
+export const STAT_CACHE_FILE = 'stat-cache.json';
+const VERSION = 1;
+/** How many lint results (by input) are kept. */
+const LINT_KEEP = 8;
+
+/** A file's stat data as stored: `mtimeNs:ctimeNs:ino:size`. */
+export type StatStamp = string;
+
+export function statStamp(st: fs.BigIntStats): StatStamp {
+  return `${st.mtimeNs}:${st.ctimeNs}:${st.ino}:${st.size}`;
+}
+
+/**
+ * The racy rule (pure): stat data may be stored only when the file's modification and change
+ * times are both strictly before the stamp (a file time taken before the contents were read).
+ */
+export function isClean(st: { mtimeNs: bigint; ctimeNs: bigint }, stampNs: bigint): boolean {
+  return st.mtimeNs < stampNs && st.ctimeNs < stampNs;
+}
+
+/** A stored folder: its own stat data (for the list of files), its files' and the facts. */
+export interface FolderEntry {
+  /** Stat stamp of the folder itself (entries added, removed or renamed change it). */
+  d: StatStamp;
+  /** File name (up.sql, down.sql, verify.sql) -> stat stamp. */
+  f: Record<string, StatStamp>;
+  facts: FolderFacts;
+  /** Git tree id of the folder's files by object format (`sha1`), filled in by checkProtected. */
+  trees: Record<string, string>;
+}
+
+/** A lint result remembered by the identity of its input (see `lintKey`). */
+export interface LintEntry {
+  key: string;
+  value: unknown;
+}
+
+interface CacheDoc {
+  v: number;
+  /** The absolute `.migrations` directory the entries describe. */
+  dir: string;
+  folders: Record<string, FolderEntry>;
+  lint: LintEntry[];
+}
+
+/**
+ * The git directory for a project root, found on disk without spawning git: `$GIT_DIR` when
+ * set, else the nearest `.git` at or above root (a directory, or a file `gitdir: <path>` as in
+ * worktrees and submodules). Undefined when there is none.
+ */
+export function findGitDir(root: string): string | undefined {
+  const env = process.env['GIT_DIR'];
+  if (env) return path.resolve(env);
+  let dir = path.resolve(root);
+  for (;;) {
+    const dotgit = path.join(dir, '.git');
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.statSync(dotgit);
+    } catch {
+      st = undefined;
+    }
+    if (st?.isDirectory()) return dotgit;
+    if (st?.isFile()) {
+      try {
+        const m = /^gitdir: (.+)$/m.exec(fs.readFileSync(dotgit, 'utf8'));
+        return m ? path.resolve(dir, m[1].trim()) : undefined;
+      } catch {
+        return undefined;
+      }
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
+export class StatCache {
+  private readonly old: CacheDoc;
+  private readonly next: CacheDoc;
+  private dirty = false;
+  /** The temporary file whose mtime is the stamp (created at the first miss). */
+  private tmp: string | undefined;
+  private stampNs: bigint | undefined;
+  private stampFailed = false;
+  /** Number of tree ids each kept entry had (checkProtected may add some: then rewrite). */
+  private readonly keptTrees = new Map<string, number>();
+
+  private constructor(
+    /** `<git dir>/braid`, or undefined when there is no git directory (nothing is stored). */
+    private readonly cacheDir: string | undefined,
+    migrationsDir: string,
+    old: CacheDoc | undefined,
+  ) {
+    const dir = path.resolve(migrationsDir);
+    this.old = old && old.dir === dir ? old : { v: VERSION, dir, folders: {}, lint: [] };
+    this.next = { v: VERSION, dir, folders: {}, lint: this.old.lint.slice() };
+    // A foreign or missing cache is worth replacing even if every folder turns out racy.
+    if (old === undefined || old.dir !== dir) this.dirty = true;
+  }
+
+  /** Loads the cache of the project whose `.migrations` directory is `migrationsDir`. */
+  static load(gitDir: string | undefined, migrationsDir: string): StatCache {
+    if (!gitDir) return new StatCache(undefined, migrationsDir, undefined);
+    const cacheDir = path.join(gitDir, STAT_CACHE_DIR);
+    let doc: CacheDoc | undefined;
+    try {
+      doc = parseDoc(fs.readFileSync(path.join(cacheDir, STAT_CACHE_FILE), 'utf8'));
+    } catch {
+      doc = undefined; // missing or unreadable: start empty
+    }
+    return new StatCache(cacheDir, migrationsDir, doc);
+  }
+
+  /** The file the cache lives in (undefined without a git directory). */
+  get file(): string | undefined {
+    return this.cacheDir && path.join(this.cacheDir, STAT_CACHE_FILE);
+  }
+
+  /** The stored entry for a folder, if any (not yet validated against the disk). */
+  stored(id: string): FolderEntry | undefined {
+    const e = this.old.folders[id];
+    return e && Object.prototype.hasOwnProperty.call(this.old.folders, id) ? e : undefined;
+  }
+
+  /** Keeps a validated entry for the next write. */
+  keep(id: string, e: FolderEntry): void {
+    this.next.folders[id] = e;
+    this.keptTrees.set(id, Object.keys(e.trees).length);
+  }
+
+  /**
+   * The stamp (ns) to compare new stat data with, creating the stamp file on first use. Call it
+   * BEFORE reading the contents the stat data will vouch for. Undefined when it cannot be made
+   * (no or read-only git directory): then nothing is stored.
+   */
+  stamp(): bigint | undefined {
+    if (this.stampNs !== undefined || this.stampFailed || !this.cacheDir) return this.stampNs;
+    try {
+      fs.mkdirSync(this.cacheDir, { recursive: true });
+      const tmp = path.join(
+        this.cacheDir,
+        `.${STAT_CACHE_FILE}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`,
+      );
+      fs.writeFileSync(tmp, '', { flag: 'wx' });
+      this.tmp = tmp;
+      this.stampNs = fs.statSync(tmp, { bigint: true }).mtimeNs;
+    } catch {
+      this.stampFailed = true;
+      this.discardTmp();
+    }
+    return this.stampNs;
+  }
+
+  /** Records a folder that was just read (stat data taken before the stamp and the reads). */
+  put(
+    id: string,
+    dirStat: fs.BigIntStats,
+    fileStats: Record<string, fs.BigIntStats>,
+    facts: FolderFacts,
+  ): FolderEntry {
+    const e: FolderEntry = { d: statStamp(dirStat), f: {}, facts, trees: {} };
+    for (const [name, st] of Object.entries(fileStats)) e.f[name] = statStamp(st);
+    const stamp = this.stampNs;
+    const clean =
+      stamp !== undefined &&
+      isClean(dirStat, stamp) &&
+      Object.values(fileStats).every((s) => isClean(s, stamp));
+    if (clean) this.next.folders[id] = e;
+    this.dirty = true;
+    return e;
+  }
+
+  /** Marks the cache as needing a write (e.g. a tree id was added to a kept entry). */
+  touch(): void {
+    this.dirty = true;
+  }
+
+  /** The most recently stored lint result. */
+  lastLint(): LintEntry | undefined {
+    return this.old.lint[0];
+  }
+
+  /** A remembered lint result for this key. */
+  lint(key: string): unknown {
+    return this.old.lint.find((l) => l.key === key)?.value;
+  }
+
+  putLint(key: string, value: unknown): void {
+    this.next.lint = [{ key, value }, ...this.next.lint.filter((l) => l.key !== key)].slice(0, LINT_KEEP);
+    this.dirty = true;
+  }
+
+  /**
+   * Writes the cache when something changed (atomically: the stamp file is filled, then renamed
+   * over the cache). Never throws: a cache that cannot be written only costs speed.
+   */
+  save(): void {
+    try {
+      if (!this.cacheDir) return;
+      const removed = Object.keys(this.old.folders).some((id) => !(id in this.next.folders));
+      let grown = false;
+      for (const [id, n] of this.keptTrees)
+        if (Object.keys(this.next.folders[id].trees).length !== n) grown = true;
+      if (!this.dirty && !removed && !grown) return;
+      if (this.stamp() === undefined || !this.tmp) return;
+      fs.writeFileSync(this.tmp, JSON.stringify(this.next));
+      fs.renameSync(this.tmp, path.join(this.cacheDir, STAT_CACHE_FILE));
+      this.tmp = undefined;
+    } catch {
+      // read-only or full disk: run without a cache
+    } finally {
+      this.discardTmp();
+    }
+  }
+
+  private discardTmp(): void {
+    if (!this.tmp) return;
+    try {
+      fs.unlinkSync(this.tmp);
+    } catch {
+      // already gone
+    }
+    this.tmp = undefined;
+  }
+}
+
+/** Parses and shape-checks a cache document; undefined when it is not one of ours. */
+function parseDoc(text: string): CacheDoc | undefined {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof doc !== 'object' || doc === null) return undefined;
+  const d = doc as Partial<CacheDoc>;
+  if (d.v !== VERSION || typeof d.dir !== 'string' || typeof d.folders !== 'object' || d.folders === null)
+    return undefined;
+  if (!Array.isArray(d.lint)) return undefined;
+  for (const e of Object.values(d.folders)) if (!validEntry(e)) return undefined;
+  const lint = (d.lint as unknown[]).filter(
+    (l): l is LintEntry => typeof l === 'object' && l !== null && typeof (l as LintEntry).key === 'string',
+  );
+  return { v: d.v, dir: d.dir, folders: d.folders, lint };
+}
+
+function validEntry(e: unknown): e is FolderEntry {
+  if (typeof e !== 'object' || e === null) return false;
+  const x = e as FolderEntry;
+  if (typeof x.d !== 'string' || typeof x.f !== 'object' || x.f === null) return false;
+  if (typeof x.trees !== 'object' || x.trees === null) return false;
+  if (typeof x.f['up.sql'] !== 'string') return false;
+  const f = x.facts as FolderFacts | undefined;
+  if (typeof f !== 'object' || f === null) return false;
+  if (typeof f.hash !== 'string' || typeof f.hasDown !== 'boolean' || !Array.isArray(f.misplaced))
+    return false;
+  if (
+    f.directives !== undefined &&
+    (typeof f.directives !== 'object' || !Array.isArray(f.directives.requires))
+  )
+    return false;
+  return f.directives !== undefined || (typeof f.directiveError === 'object' && f.directiveError !== null);
+}
+
+/**
+ * The files of a folder, read from disk only when a property is used (a cached folder's
+ * contents are usually not needed at all). `names` are the files it holds.
+ */
+export function lazyFiles(folder: string, names: readonly string[]): MigrationFiles {
+  const files = {} as MigrationFiles;
+  const keys: Record<string, keyof MigrationFiles> = {
+    'up.sql': 'up',
+    'down.sql': 'down',
+    'verify.sql': 'verify',
+  };
+  for (const name of names) {
+    const key = keys[name];
+    if (!key) continue;
+    let text: string | undefined;
+    Object.defineProperty(files, key, {
+      enumerable: true,
+      configurable: true,
+      get(): string {
+        if (text === undefined) {
+          try {
+            text = fs.readFileSync(path.join(folder, name), 'utf8');
+          } catch {
+            text = '';
+          }
+        }
+        return text;
+      },
+    });
+  }
+  return files;
+}
+
+declare const BRAID_VERSION: string;
+
+/**
+ * What lint results depend on besides their input: this build of braid (its version and the
+ * stat data of the running bundle, so that a rebuilt development bundle does not reuse results).
+ */
+export function buildIdentity(): string {
+  const version = typeof BRAID_VERSION === 'string' ? BRAID_VERSION : '0.0.0-dev';
+  let self = '';
+  try {
+    // __filename is the bundle (packages/cli/dist/braid.js) when built; absent under ESM.
+    if (typeof __filename === 'string') self = statStamp(fs.statSync(__filename, { bigint: true }));
+  } catch {
+    self = '';
+  }
+  return `${version} ${self}`;
+}

@@ -1,0 +1,244 @@
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { scanProject, type ScanResult } from '../packages/cli/src/project';
+import {
+  findGitDir,
+  isClean,
+  STAT_CACHE_DIR,
+  STAT_CACHE_FILE,
+  StatCache,
+} from '../packages/cli/src/statcache';
+import { createGitRepo, runBraid, runBraidJson, type TempRepo } from './helpers/repo';
+
+interface CheckJson {
+  ok: boolean;
+  linted: number;
+  findings: { code: string; file: string; line?: number; message: string; id?: string }[];
+}
+
+/** The stat cache behind `braid check` (.git/braid/stat-cache.json), in real git repositories. */
+describe('stat cache', () => {
+  let repo: TempRepo;
+  let a: string;
+  let b: string;
+  const mig = (id: string, f = ''): string => join(repo.dir, '.migrations', id, f);
+  const cacheFile = (): string => join(repo.dir, '.git', STAT_CACHE_DIR, STAT_CACHE_FILE);
+  /** Scans with the cache (as braid check does) and saves it. */
+  const scan = (): ScanResult => {
+    const cache = StatCache.load(findGitDir(repo.dir), join(repo.dir, '.migrations'));
+    const r = scanProject(repo.dir, { cache })!;
+    cache.save();
+    return r;
+  };
+  /** Whether a folder came from the cache (its files are then read lazily, through getters). */
+  const fromCache = (r: ScanResult, id: string): boolean =>
+    Object.getOwnPropertyDescriptor(r.folders.get(id)!.files, 'up')?.get !== undefined;
+  /** Sets a path's times to one second ago, so that its stat data is not racy. */
+  const age = (p: string, seconds = 5): void => {
+    const t = Date.now() / 1000 - seconds;
+    utimesSync(p, t, t);
+  };
+  const ageAll = (): void => {
+    for (const id of [a, b]) {
+      for (const f of ['up.sql', 'down.sql']) if (existsSync(mig(id, f))) age(mig(id, f));
+      age(mig(id));
+    }
+  };
+  const check = async (): Promise<CheckJson & { code: number }> => {
+    const r = await runBraidJson<CheckJson>(['check'], { cwd: repo.dir });
+    return { ...r.json, code: r.code };
+  };
+
+  beforeEach(async () => {
+    repo = createGitRepo();
+    await runBraid(['init'], { cwd: repo.dir });
+    a = (await runBraidJson<{ id: string }>(['new', 'create users'], { cwd: repo.dir })).json.id;
+    b = (await runBraidJson<{ id: string }>(['new', 'add phone'], { cwd: repo.dir })).json.id;
+    writeFileSync(mig(a, 'up.sql'), 'create table users (id bigint primary key, email text);\n');
+    writeFileSync(mig(a, 'down.sql'), 'drop table users;\n');
+    writeFileSync(mig(b, 'up.sql'), 'alter table users add column phone text;\n');
+    writeFileSync(mig(b, 'down.sql'), 'alter table users drop column phone;\n');
+    await runBraid(['hash'], { cwd: repo.dir });
+    ageAll();
+    // utimes sets the change time to now: let the clock leave this timestamp tick, so that the
+    // fixture's files are not racy for the first scan (not a timing assertion).
+    await new Promise((r) => setTimeout(r, 30));
+  });
+  afterEach(() => repo.cleanup());
+
+  it('is written by braid check in the git dir, and a second scan reads no unchanged folder', async () => {
+    expect((await check()).ok).toBe(true);
+    expect(existsSync(cacheFile())).toBe(true);
+    const r = scan();
+    expect(fromCache(r, a) && fromCache(r, b)).toBe(true);
+    // the lazily read files are still the real contents
+    expect(r.folders.get(a)!.files.up).toBe('create table users (id bigint primary key, email text);\n');
+    expect(r.folders.get(a)!.files.verify).toBeUndefined();
+    expect((await check()).ok).toBe(true);
+  });
+
+  it('detects an edit that keeps the size and the modification time', async () => {
+    expect((await check()).ok).toBe(true);
+    const file = mig(a, 'up.sql');
+    const before = statSync(file);
+    const text = readFileSync(file, 'utf8');
+    writeFileSync(file, text.replace('email', 'EMAIL'));
+    utimesSync(file, before.atime, before.mtime);
+    expect(statSync(file).size).toBe(before.size);
+    expect(statSync(file).mtimeMs).toBe(before.mtimeMs);
+    const j = await check();
+    expect(j.code).toBe(1);
+    expect(j.findings.map((f) => [f.code, f.id])).toEqual([['stale-hash', a]]);
+  });
+
+  it('never stores racy entries: stat times at or after the stamp are read again next time', () => {
+    // a file time in the future is "at or after" any stamp taken now
+    const future = Date.now() / 1000 + 3600;
+    utimesSync(mig(b, 'up.sql'), future, future);
+    scan();
+    const r = scan();
+    expect(fromCache(r, a)).toBe(true);
+    expect(fromCache(r, b)).toBe(false);
+    expect(StatCache.load(findGitDir(repo.dir), join(repo.dir, '.migrations')).stored(b)).toBeUndefined();
+  });
+
+  it('the racy rule: clean only when both times are strictly before the stamp', () => {
+    expect(isClean({ mtimeNs: 9n, ctimeNs: 9n }, 10n)).toBe(true);
+    expect(isClean({ mtimeNs: 10n, ctimeNs: 9n }, 10n)).toBe(false);
+    expect(isClean({ mtimeNs: 9n, ctimeNs: 10n }, 10n)).toBe(false);
+    expect(isClean({ mtimeNs: 11n, ctimeNs: 11n }, 10n)).toBe(false);
+  });
+
+  it('sees deleted, renamed and added folders and files', async () => {
+    expect((await check()).ok).toBe(true);
+    // a file added to a cached folder
+    writeFileSync(mig(a, 'verify.sql'), 'select 1;\n');
+    let j = await check();
+    expect(j.findings.map((f) => [f.code, f.id])).toEqual([['stale-hash', a]]);
+    rmSync(mig(a, 'verify.sql'));
+    // a stray file in a cached folder
+    writeFileSync(mig(a, 'notes.txt'), 'hi\n');
+    j = await check();
+    expect(j.findings.map((f) => f.code)).toEqual(['stray-entry']);
+    rmSync(mig(a, 'notes.txt'));
+    // down.sql removed from a cached folder
+    const down = readFileSync(mig(b, 'down.sql'), 'utf8');
+    rmSync(mig(b, 'down.sql'));
+    j = await check();
+    expect(j.findings.map((f) => f.code).sort()).toEqual(['lint-missing-down', 'missing-down', 'stale-hash']);
+    writeFileSync(mig(b, 'down.sql'), down);
+    expect((await check()).ok).toBe(true);
+    // a folder renamed, then deleted
+    renameSync(mig(b), mig(`${b}x`));
+    j = await check();
+    expect(j.findings.map((f) => f.code).sort()).toEqual(['missing-folder', 'unlisted-folder']);
+    rmSync(mig(`${b}x`), { recursive: true });
+    j = await check();
+    expect(j.findings.map((f) => [f.code, f.id])).toEqual([['missing-folder', b]]);
+  });
+
+  it('ignores and rewrites a corrupt cache, and one written for another directory', async () => {
+    expect((await check()).ok).toBe(true);
+    writeFileSync(cacheFile(), '{"v":1,"dir":');
+    expect((await check()).ok).toBe(true);
+    expect(JSON.parse(readFileSync(cacheFile(), 'utf8')).v).toBe(1);
+    // valid JSON with wrong contents: a stored hash that lies is not used when the shape is wrong
+    const doc = JSON.parse(readFileSync(cacheFile(), 'utf8'));
+    doc.folders[a].facts = { hash: 42 };
+    writeFileSync(cacheFile(), JSON.stringify(doc));
+    expect((await check()).ok).toBe(true);
+    // another project's cache (other directory): ignored
+    const other = JSON.parse(readFileSync(cacheFile(), 'utf8'));
+    other.dir = '/somewhere/else/.migrations';
+    writeFileSync(cacheFile(), JSON.stringify(other));
+    expect(fromCache(scan(), a)).toBe(false);
+    expect(JSON.parse(readFileSync(cacheFile(), 'utf8')).dir).toBe(join(repo.dir, '.migrations'));
+  });
+
+  it('works without a writable cache directory (same results, nothing stored)', async () => {
+    // a file where the cache directory should be: nothing can be written (also as root)
+    writeFileSync(join(repo.dir, '.git', STAT_CACHE_DIR), 'in the way\n');
+    expect((await check()).ok).toBe(true);
+    writeFileSync(mig(a, 'up.sql'), 'create table users (id bigint primary key, email text)\n\n');
+    expect((await check()).findings.map((f) => f.code)).toEqual(['stale-hash']);
+    expect(readFileSync(join(repo.dir, '.git', STAT_CACHE_DIR), 'utf8')).toBe('in the way\n');
+    rmSync(join(repo.dir, '.git', STAT_CACHE_DIR));
+    // a read-only git dir (effective when not running as root)
+    chmodSync(join(repo.dir, '.git'), 0o555);
+    try {
+      expect((await check()).findings.map((f) => f.code)).toEqual(['stale-hash']);
+    } finally {
+      chmodSync(join(repo.dir, '.git'), 0o755);
+    }
+  });
+
+  it('does not cache a symlinked folder (its target can change behind its stat data)', async () => {
+    const real = join(repo.dir, 'elsewhere');
+    renameSync(mig(b), real);
+    symlinkSync(real, mig(b));
+    expect((await check()).ok).toBe(true);
+    const r = scan();
+    expect(fromCache(r, a)).toBe(true);
+    expect(fromCache(r, b)).toBe(false);
+    writeFileSync(join(real, 'up.sql'), 'alter table users add column phone2 text;\n');
+    expect((await check()).findings.map((f) => [f.code, f.id])).toEqual([['stale-hash', b]]);
+  });
+
+  it('lives in the worktree git dir of a `git worktree` checkout', async () => {
+    repo.commit('two migrations');
+    const wt = join(repo.dir, '..', `${repo.dir.split('/').pop()}-wt`);
+    repo.git('worktree', 'add', '-q', wt, '-b', 'other');
+    try {
+      expect(findGitDir(wt)).toBe(join(repo.dir, '.git', 'worktrees', wt.split('/').pop()!));
+      const r = await runBraid(['check'], { cwd: wt });
+      expect(r.code).toBe(0);
+      expect(existsSync(join(findGitDir(wt)!, STAT_CACHE_DIR, STAT_CACHE_FILE))).toBe(true);
+    } finally {
+      rmSync(wt, { recursive: true, force: true });
+    }
+  });
+
+  it('remembers lint results by content and recomputes them after an edit', async () => {
+    repo.commit('users on main'); // main is protected
+    repo.git('checkout', '-q', '-b', 'feature');
+    const idx = (await runBraidJson<{ id: string }>(['new', 'email index'], { cwd: repo.dir })).json.id;
+    writeFileSync(mig(idx, 'up.sql'), 'create index users_email_idx on users (email);\n');
+    writeFileSync(mig(idx, 'down.sql'), 'drop index users_email_idx;\n');
+    await runBraid(['hash'], { cwd: repo.dir });
+    const codes = async (): Promise<string[]> => (await check()).findings.map((f) => f.code);
+    expect(await codes()).toEqual(['lint-require-concurrent-index-creation']);
+    const cached = JSON.parse(readFileSync(cacheFile(), 'utf8')).lint;
+    expect(cached).toHaveLength(1);
+    expect(await codes()).toEqual(['lint-require-concurrent-index-creation']);
+    writeFileSync(mig(idx, 'up.sql'), 'create index concurrently users_email_idx on users (email);\n');
+    writeFileSync(mig(idx, 'up.sql'), `-- braid:no-transaction\n${readFileSync(mig(idx, 'up.sql'), 'utf8')}`);
+    await runBraid(['hash'], { cwd: repo.dir });
+    expect(await codes()).toEqual([]);
+    expect(JSON.parse(readFileSync(cacheFile(), 'utf8')).lint).toHaveLength(2);
+  });
+
+  it('gives the same findings as a scan without the cache', async () => {
+    mkdirSync(mig('not-an-id'));
+    writeFileSync(mig('not-an-id', 'up.sql'), 'select 1;\n');
+    writeFileSync(
+      mig(a, 'up.sql'),
+      '-- braid:requires 20990101000000_nope\nselect 1;\n-- braid:irreversible\n',
+    );
+    expect((await check()).code).toBe(1);
+    const cold = (await check()).findings;
+    rmSync(cacheFile());
+    expect((await check()).findings).toEqual(cold);
+    expect((await check()).findings).toEqual(cold);
+  });
+});
