@@ -58,16 +58,29 @@ export async function addedCommits(repo: GitRepo, dir: string, tip: string): Pro
   return out;
 }
 
-/** Tags oldest first with the ids their manifest lists (at most the 200 newest tags). */
+/**
+ * Tags ordered by the date of the commit they tag (oldest first; an annotated tag's own date does
+ * not count), with the ids their manifest lists (at most the 200 newest tags).
+ */
 async function releases(repo: GitRepo, dir: string): Promise<Array<{ tag: string; ids: Set<string> }>> {
   const r = await runGit(repo.root, [
     'for-each-ref',
-    '--sort=creatordate',
-    '--format=%(refname:short)',
+    '--format=%(refname:short)%09%(committerdate:unix)%09%(*committerdate:unix)',
     'refs/tags',
   ]);
   if (r.code !== 0) return [];
-  const tags = r.stdout.toString('utf8').split('\n').filter(Boolean).slice(-200);
+  const tags = r.stdout
+    .toString('utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [tag, direct, deref] = line.split('\t');
+      return { tag: tag ?? '', at: Number(deref || direct || 0) };
+    })
+    .filter((t) => t.tag !== '')
+    .sort((a, b) => a.at - b.at || (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0))
+    .slice(-200)
+    .map((t) => t.tag);
   const out: Array<{ tag: string; ids: Set<string> }> = [];
   for (const tag of tags) {
     const text = await repo
