@@ -4,7 +4,7 @@
  * (`$(git rev-parse --git-dir)/braid/pglite`; outside git, `<root>/.braid/pglite`). Also the
  * git provenance recorded with every applied migration.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import path from 'node:path';
 import type { Argv } from 'yargs';
 import { UsageError, redact } from '@braid/core';
@@ -151,6 +151,38 @@ export function gitProvenance(cwd: string): Provenance {
   const name = git(['config', 'user.name']);
   const email = git(['config', 'user.email']);
   if (commit) p.gitCommit = commit;
+  if (name) p.gitAuthorName = name;
+  if (email) p.gitAuthorEmail = email;
+  return p;
+}
+
+/**
+ * gitProvenance without blocking the process: HEAD and the user's name and email are read by two
+ * git processes running in parallel with whatever the caller does next (loading the project,
+ * connecting), instead of three synchronous spawns in a row. Never rejects. Same values as
+ * gitProvenance (`git config user.name` is the last value of user.name, as here).
+ */
+export async function gitProvenanceAsync(cwd: string): Promise<Provenance> {
+  const git = (argv: string[]): Promise<string | undefined> =>
+    new Promise((resolve) => {
+      execFile('git', argv, { cwd, encoding: 'utf8' }, (err, stdout) => resolve(err ? undefined : stdout));
+    });
+  const [head, config] = await Promise.all([
+    git(['rev-parse', '--verify', '-q', 'HEAD']),
+    git(['config', '--get-regexp', '^user\\.(name|email)$']),
+  ]);
+  const p: Provenance = { braidVersion: braidVersion() };
+  const commit = head?.trim();
+  if (commit) p.gitCommit = commit;
+  let name: string | undefined;
+  let email: string | undefined;
+  for (const line of (config ?? '').split('\n')) {
+    const sp = line.indexOf(' ');
+    const key = (sp < 0 ? line : line.slice(0, sp)).toLowerCase();
+    const value = sp < 0 ? '' : line.slice(sp + 1).trim();
+    if (key === 'user.name') name = value;
+    else if (key === 'user.email') email = value;
+  }
   if (name) p.gitAuthorName = name;
   if (email) p.gitAuthorEmail = email;
   return p;

@@ -1,6 +1,6 @@
 import { applyDown } from '@braid/pg';
 import { withDb, defineCommand } from '../runtime';
-import { gitProvenance, lockOptions, openDb, parseCount, parseDuration, withApplyOptions } from '../db';
+import { gitProvenanceAsync, lockOptions, openDb, parseCount, parseDuration, withApplyOptions } from '../db';
 import { eventPrinter, projectMigrations, runApply } from './up';
 
 export const downCommand = defineCommand({
@@ -15,9 +15,10 @@ export const downCommand = defineCommand({
       .option('steps', { type: 'string', describe: 'roll back this many migrations (default 1)' })
       .conflicts('to', 'steps'),
   handler: async (args, ctx) => {
+    // git answers (provenance) while the project loads and the database connects
+    const provenance = gitProvenanceAsync(ctx.cwd);
     const { root, migrations } = projectMigrations(ctx.cwd);
     const opts = {
-      provenance: gitProvenance(ctx.cwd),
       lockWaitMs: parseDuration(args['lock-wait'], '--lock-wait', 60_000),
       lockTimeoutMs: parseDuration(args['lock-timeout'], '--lock-timeout', 5_000),
       lockRetries: parseCount(args['lock-retries'], '--lock-retries', 3),
@@ -28,6 +29,8 @@ export const downCommand = defineCommand({
       ...(args.steps === undefined ? {} : { steps: parseCount(args.steps, '--steps', 1, 1) }),
     };
     const { ex, db } = await openDb(args, ctx, root, 'braid down');
-    return runApply(ctx, ex, db, () => applyDown(ex, migrations, opts));
+    return runApply(ctx, ex, db, async () =>
+      applyDown(ex, migrations, { ...opts, provenance: await provenance }),
+    );
   },
 });

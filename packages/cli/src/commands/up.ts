@@ -11,7 +11,7 @@ import {
 import { withDb, defineCommand, type Context } from '../runtime';
 import { findProject, loadProject } from '../project';
 import {
-  gitProvenance,
+  gitProvenanceAsync,
   lockOptions,
   openDb,
   parseCount,
@@ -125,10 +125,11 @@ export const upCommand = defineCommand({
         describe: 'run the pending migrations in a transaction, then roll back (prints per-migration timing)',
       }),
   handler: async (args, ctx) => {
+    // git answers (provenance) while the project loads and the database connects
+    const provenance = gitProvenanceAsync(ctx.cwd);
     const { root, migrations, dependsOn } = projectMigrations(ctx.cwd);
     const opts = {
       dependsOn,
-      provenance: gitProvenance(ctx.cwd),
       lockWaitMs: parseDuration(args['lock-wait'], '--lock-wait', 60_000),
       lockTimeoutMs: parseDuration(args['lock-timeout'], '--lock-timeout', 5_000),
       lockRetries: parseCount(args['lock-retries'], '--lock-retries', 3),
@@ -139,7 +140,9 @@ export const upCommand = defineCommand({
       ...(args.to === undefined ? {} : { to: args.to }),
     };
     const { ex, db } = await openDb(args, ctx, root, 'braid up');
-    return runApply(ctx, ex, db, () => applyUp(ex, migrations, opts));
+    return runApply(ctx, ex, db, async () =>
+      applyUp(ex, migrations, { ...opts, provenance: await provenance }),
+    );
   },
 });
 
