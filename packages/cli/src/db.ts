@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { Argv } from 'yargs';
 import { UsageError, redact } from '@braid/core';
 import { openExecutor, type Executor, type Provenance } from '@braid/pg';
+import { recordOnClose } from './embedded-state';
 import type { Context } from './runtime';
 
 declare const BRAID_VERSION: string;
@@ -129,6 +130,8 @@ export async function openDb(
   const ex = await openExecutor(db.url, `${applicationName} (pid ${process.pid})`, {
     lockWaitMs: parseDuration(args['lock-wait'], '--lock-wait', 60_000),
   });
+  // The post-checkout hook reads what the embedded database has applied without booting it.
+  if (db.source === 'embedded') recordOnClose(ex, db.url.slice('pglite:'.length));
   return { ex, db };
 }
 

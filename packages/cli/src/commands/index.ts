@@ -14,6 +14,7 @@ import { diffCommand } from './diff';
 import { mergeDriverCommand } from './merge-driver';
 import { installCommand } from './install';
 import { uninstallCommand } from './uninstall';
+import { postCheckoutCommand } from './post-checkout';
 import { schemaCommand } from './schema';
 import { testCommand } from './test';
 import { approveCommand } from './approve';
@@ -48,6 +49,7 @@ export const commands: AnyCommand[] = [
   mergeDriverCommand,
   installCommand,
   uninstallCommand,
+  postCheckoutCommand,
   testCommand,
   reportCommand,
   ciCommand,

@@ -40,19 +40,14 @@ async function setConfig(cwd: string, key: string, value: string): Promise<void>
     throw new EnvironmentError('git-config-failed', `git config ${key} failed: ${r.stderr.trim()}`);
 }
 
-/** Reads `braid status --json` on stdin; one line when applied migrations are unknown to this branch. */
-const POST_CHECKOUT_JS = [
-  'let s = "";',
-  'process.stdin.on("data", (d) => (s += d)).on("end", () => {',
-  '  try {',
-  '    const u = (JSON.parse(s).applied || []).filter((a) => a.state === "unknown").map((a) => a.id);',
-  '    if (u.length) console.error("braid: the embedded database has " + u.length + " migration(s) from another branch (" + u.slice(0, 3).join(", ") + (u.length > 3 ? ", ..." : "") + "): check out that branch and run `braid down --to <id>`, or delete .git/braid/pglite and run `braid up`");',
-  '  } catch {}',
-  '});',
-].join(' ');
-
 function hookScript(name: (typeof HOOK_NAMES)[number], braid: string, cdTo: string, shadow: string): string {
-  const chain = `if [ -x "$0.pre-braid" ]; then "$0.pre-braid" "$@" || exit $?; fi`;
+  // A chained hook runs first; its failure stops a commit or merge. post-checkout cannot stop
+  // anything (the checkout is done): braid's note still prints, and the chained hook's status is
+  // the hook's status (git checkout reports it), braid's part never fails.
+  const chain =
+    name === 'post-checkout'
+      ? `status=0\nif [ -x "$0.pre-braid" ]; then "$0.pre-braid" "$@" || status=$?; fi`
+      : `if [ -x "$0.pre-braid" ]; then "$0.pre-braid" "$@" || exit $?; fi`;
   const cd = `cd ${sq(cdTo)} || exit 0`;
   let body: string;
   switch (name) {
@@ -74,11 +69,12 @@ function hookScript(name: (typeof HOOK_NAMES)[number], braid: string, cdTo: stri
       break;
     case 'post-checkout':
       body = [
-        cd,
-        '[ "$3" = "1" ] || exit 0',
-        '[ -d "$(git rev-parse --git-path braid/pglite)" ] || exit 0',
-        `${braid} status --json 2>/dev/null | ${sq(process.execPath)} -e ${sq(POST_CHECKOUT_JS)} || true`,
-        'exit 0',
+        `cd ${sq(cdTo)} || exit $status`,
+        "# a branch checkout, with an embedded database: one line when its history is another branch's",
+        'if [ "$3" = "1" ] && [ -d "$(git rev-parse --git-path braid/pglite)" ]; then',
+        `  ${braid} post-checkout "$1" "$2" "$3" || true`,
+        'fi',
+        'exit $status',
       ].join('\n');
       break;
   }
