@@ -459,7 +459,7 @@ export const rolloutCommand = defineCommand<RolloutArgs>({
         type: 'boolean',
         default: false,
         describe: 'start a new rollout even though the current one is not finished',
-      }) as never,
+      }),
   handler: async (args, ctx) => {
     if (args.target !== undefined && args.action !== 'retry')
       throw new UsageError(

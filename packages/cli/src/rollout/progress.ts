@@ -60,21 +60,23 @@ function waveLine(c: WaveCounts, waves: number): string {
   return `wave ${c.wave + 1}/${waves}: ${c.done}/${c.total} done, ${c.running} running, ${c.failed} failed${c.paused ? `, ${c.paused} paused` : ''}${c.pending ? `, ${c.pending} pending` : ''}`;
 }
 
+const str = (v: unknown): string => (typeof v === 'string' || typeof v === 'number' ? String(v) : '');
+
 function humanLine(e: RolloutEvent): string | undefined {
-  const t = String(e['target'] ?? '');
+  const t = str(e['target']);
   switch (e.event) {
     case 'rollout-start':
-      return `braid: rollout ${String(e['rolloutId'])}: ${String(e['targets'])} targets in ${String(e['waves'])} wave(s), ${String(e['pending'])} migrations in the manifest`;
+      return `braid: rollout ${str(e['rolloutId'])}: ${str(e['targets'])} targets in ${str(e['waves'])} wave(s), ${str(e['pending'])} migrations in the manifest`;
     case 'target-failed':
-      return `braid: ${t}: failed${e['migration'] ? ` at ${String(e['migration'])}` : ''}: ${String(e['error'])}`;
+      return `braid: ${t}: failed${e['migration'] ? ` at ${str(e['migration'])}` : ''}: ${str(e['error'])}`;
     case 'health-failed':
-      return `braid: ${t}: health check failed: ${String(e['reason'])}`;
+      return `braid: ${t}: health check failed: ${str(e['reason'])}`;
     case 'target-rolled-back':
       return `braid: ${t}: rolled back ${(e['rolledBack'] as string[]).join(', ') || '(nothing applied)'}`;
     case 'rollback-failed':
-      return `braid: ${t}: rollback failed: ${String(e['error'])}`;
+      return `braid: ${t}: rollback failed: ${str(e['error'])}`;
     case 'warning':
-      return `braid: ${t}: warning: ${String(e['message'])}`;
+      return `braid: ${t}: warning: ${str(e['message'])}`;
     default:
       return undefined;
   }
