@@ -1,6 +1,14 @@
-import { UsageError } from '@braid/core';
-import { GitRepo } from '@braid/git';
-import { migrationsAt } from '../history';
+import {
+  makeMigration,
+  mergeManifests,
+  MIGRATIONS_DIR,
+  parseManifest,
+  UsageError,
+  type Migration,
+  type MigrationFiles,
+} from '@braid/core';
+import { GitRepo, parseTree, repoRelativeDir } from '@braid/git';
+import { migrationsAt, type History } from '../history';
 import { findProject } from '../project';
 import { defineCommand } from '../runtime';
 import { shadowSpec, withShadow, type ShadowArgs } from '../shadow';
@@ -27,6 +35,105 @@ export function parseRange(refA: string, refB: string | undefined): [string, str
     return [m[1], m[2]];
   }
   return [refA, refB];
+}
+
+/**
+ * The histories at base, ours and theirs. Static: the manifests first, then the files of only
+ * the migrations the manifests' merge names as new or edited on a side (the base's none).
+ */
+async function readSides(
+  repo: GitRepo,
+  root: string,
+  refs: [string, string, string],
+  staticOnly: boolean,
+): Promise<[History, History, History]> {
+  if (!staticOnly) {
+    const [x, y, z] = await Promise.all(refs.map((r) => migrationsAt(repo, root, r)));
+    return [x, y, z];
+  }
+  const dir = repoRelativeDir(repo, root);
+  const manifests = await Promise.all(refs.map((r) => manifestAt(repo, dir, r)));
+  const [mb, mo, mt] = manifests.map((m) => m.manifest);
+  const merge = mergeManifests(mb, mo, mt);
+  const oursIds = new Set([...merge.oursNew, ...merge.oursEdited]);
+  const theirsIds = new Set([...merge.theirsNew, ...merge.theirsEdited]);
+  const [o, t] = await Promise.all([
+    staticHistoryAt(repo, dir, manifests[1], oursIds),
+    staticHistoryAt(repo, dir, manifests[2], theirsIds),
+  ]);
+  const base: History = { ...manifests[0], migrations: [] };
+  return [base, o, t];
+}
+
+/** The manifest at a ref (one round: the manifest blob by path). */
+async function manifestAt(
+  repo: GitRepo,
+  dir: string,
+  ref: string,
+): Promise<Omit<History, 'migrations'> & { commit: string }> {
+  const commit = await repo.resolveRef(ref);
+  const text = (await repo.readFile(commit, dir === '' ? 'manifest' : `${dir}/manifest`))?.toString('utf8');
+  if (text === undefined) return { ref, commit, manifest: { entries: [] }, manifestText: '' };
+  const parsed = parseManifest(text, `${ref}:${MIGRATIONS_DIR}/manifest`);
+  return { ref, commit, manifest: parsed.manifest, manifestText: text };
+}
+
+/**
+ * Like migrationsAt, but reads the files of the migrations in `only` (the listed ones among
+ * them, in manifest order): two cat-file rounds for their folder trees and blobs.
+ */
+async function staticHistoryAt(
+  repo: GitRepo,
+  dir: string,
+  m: Omit<History, 'migrations'> & { commit: string },
+  only: ReadonlySet<string>,
+): Promise<History> {
+  const ref = m.ref;
+  const label = `${ref}:${MIGRATIONS_DIR}`;
+  const ids = m.manifest.entries.map((e) => e.id).filter((id) => only.has(id));
+  const prefix = dir === '' ? '' : `${dir}/`;
+  const trees = await repo.readObjects(ids.map((id) => `${m.commit}:${prefix}${id}`));
+  const wanted: string[] = [];
+  const oids = ids.map((id, i) => {
+    const t = trees[i];
+    const f: Partial<Record<'up' | 'down' | 'verify', string>> = {};
+    if (t && t.type === 'tree') {
+      for (const e of parseTree(t.content, repo.oidBytes)) {
+        if (e.type !== 'blob') continue;
+        const k =
+          e.name === 'up.sql'
+            ? 'up'
+            : e.name === 'down.sql'
+              ? 'down'
+              : e.name === 'verify.sql'
+                ? 'verify'
+                : undefined;
+        if (k) {
+          f[k] = e.oid;
+          wanted.push(e.oid);
+        }
+      }
+    }
+    if (f.up === undefined) {
+      throw new UsageError(
+        'missing-folder',
+        `${label}/${id}/up.sql does not exist at ${ref} (it is listed in the manifest there)`,
+        { data: { ref, id } },
+      );
+    }
+    return f;
+  });
+  const blobs = await repo.readObjects(wanted);
+  const text = new Map<string, string>();
+  wanted.forEach((oid, i) => text.set(oid, blobs[i]?.content.toString('utf8') ?? ''));
+  const migrations: Migration[] = ids.map((id, i) => {
+    const f = oids[i];
+    const files: MigrationFiles = { up: text.get(f.up!) ?? '' };
+    if (f.down !== undefined) files.down = text.get(f.down) ?? '';
+    if (f.verify !== undefined) files.verify = text.get(f.verify) ?? '';
+    return makeMigration(id, files, label);
+  });
+  return { ...m, migrations };
 }
 
 function shortLabel(ref: string, commit: string | undefined): string {
@@ -66,11 +173,9 @@ export const diffCommand = defineCommand<DiffArgs>({
     let manifests;
     try {
       const baseCommit = await repo.mergeBase(a, b);
-      const [base, ours, theirs] = await Promise.all([
-        migrationsAt(repo, root, baseCommit),
-        migrationsAt(repo, root, a),
-        migrationsAt(repo, root, b),
-      ]);
+      // --static needs the three manifests and the files of the migrations each side added or
+      // edited, not every migration at every ref (thousands of blobs): read just those.
+      const [base, ours, theirs] = await readSides(repo, root, [baseCommit, a, b], args.static === true);
       repo.close();
       manifests = { base: base.manifest, ours: ours.manifest, theirs: theirs.manifest };
       verdict = await computeVerdict({
