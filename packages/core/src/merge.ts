@@ -203,3 +203,53 @@ export function mergeManifests(base: Manifest, ours: Manifest, theirs: Manifest)
   if (conflicts.length === 0) out.manifest = { entries: result };
   return out;
 }
+
+/**
+ * The merge base of a criss-cross merge (two branches that merged each other: `git merge-base
+ * --all` gives several commits). Git merges the merge bases into a virtual one; for manifests,
+ * which only ever grow by union, that is the union of the merge bases' entries. Every merge base
+ * is an ancestor of both tips, so each tip lists every one of these entries unless it removed or
+ * edited it, which the three-way merge against this base then reports as a conflict.
+ *
+ * Order: ours' order for the entries ours lists (so that ours never looks reordered; theirs does
+ * when the tips disagree about the order of their shared history, a conflict), then the entries
+ * ours lacks, in the order of the first merge base listing them. An entry the merge bases list
+ * with different hashes or parents is taken in ours' version when ours has one of them, else in
+ * the first merge base's; `disagreements` names them.
+ */
+export function virtualBase(
+  bases: readonly Manifest[],
+  ours: Manifest,
+): { manifest: Manifest; disagreements: string[] } {
+  if (bases.length === 1) return { manifest: bases[0], disagreements: [] };
+  const versions = new Map<string, ManifestEntry[]>();
+  const order: string[] = [];
+  for (const b of bases) {
+    for (const e of b.entries) {
+      const v = versions.get(e.id);
+      if (!v) {
+        versions.set(e.id, [e]);
+        order.push(e.id);
+      } else if (!v.some((x) => sameEntry(x, e))) v.push(e);
+    }
+  }
+  const oursBy = new Map(ours.entries.map((e) => [e.id, e] as const));
+  const pick = (id: string): ManifestEntry => {
+    const v = versions.get(id)!;
+    const o = oursBy.get(id);
+    return (o && v.find((x) => sameEntry(x, o))) ?? v[0];
+  };
+  const inOurs = ours.entries.map((e) => e.id).filter((id) => versions.has(id));
+  const listed = new Set(inOurs);
+  const entries = [...inOurs, ...order.filter((id) => !listed.has(id))].map(pick);
+  const disagreements = order
+    .filter((id) => versions.get(id)!.length > 1)
+    .map(
+      (id) =>
+        `${id} differs between the merge bases (${versions
+          .get(id)!
+          .map((x) => short(x.hash))
+          .join(' vs ')})`,
+    );
+  return { manifest: { entries }, disagreements };
+}

@@ -1,4 +1,4 @@
-import { mergeManifests } from '../src/merge';
+import { mergeManifests, virtualBase } from '../src/merge';
 import type { Manifest, ManifestEntry } from '../src/manifest';
 import { parseManifest, serializeManifest } from '../src/manifest';
 
@@ -148,5 +148,60 @@ describe('mergeManifests', () => {
     const a = serializeManifest(mergeManifests(m(A, B), m(A, B, O1, O2), m(A, B, T1, T2)).manifest!);
     const b = serializeManifest(mergeManifests(m(A, B), m(A, B, O1, O2), m(A, B, T1, T2)).manifest!);
     expect(a).toBe(b);
+  });
+});
+
+describe('virtualBase (criss-cross merges: several merge bases)', () => {
+  // X0 = A,B,O1 and Y0 = A,B,T1 are the merge bases; both tips merged both, then added more.
+  test('the union of the merge bases, in ours order; then the three-way merge finds only the new entries', () => {
+    const X0 = m(A, B, O1);
+    const Y0 = m(A, B, T1);
+    const ours = m(A, B, O1, T1, O2);
+    const theirs = m(A, B, O1, T1, T2);
+    const vb = virtualBase([X0, Y0], ours);
+    expect(ids(vb.manifest)).toEqual([A.id, B.id, O1.id, T1.id]);
+    expect(vb.disagreements).toEqual([]);
+    // in the other order of the merge bases: the same (ours decides the order)
+    expect(ids(virtualBase([Y0, X0], ours).manifest)).toEqual([A.id, B.id, O1.id, T1.id]);
+    const r = mergeManifests(vb.manifest, ours, theirs);
+    expect(r.conflicts).toEqual([]);
+    expect(r.oursNew).toEqual([O2.id]);
+    expect(r.theirsNew).toEqual([T2.id]);
+    expect(ids(r.manifest)).toEqual([A.id, B.id, O1.id, T1.id, O2.id, T2.id]);
+  });
+
+  test('one merge base: itself', () => {
+    const X0 = m(A, B, O1);
+    expect(virtualBase([X0], m(A, B, O1, T1)).manifest).toBe(X0);
+  });
+
+  test('tips that order their shared history differently: a conflict (theirs reordered)', () => {
+    const O1b = { ...O1, parents: [A.id] };
+    const T1b = { ...T1, parents: [A.id] };
+    const vb = virtualBase([m(A, O1b), m(A, T1b)], m(A, O1b, T1b));
+    const r = mergeManifests(vb.manifest, m(A, O1b, T1b), m(A, T1b, O1b));
+    expect(r.conflicts).toEqual([expect.objectContaining({ kind: 'base-reordered', sides: ['theirs'] })]);
+  });
+
+  test('an entry of a merge base that a tip removed: a conflict', () => {
+    const vb = virtualBase([m(A, B, O1), m(A, B, T1)], m(A, B, O1, O2));
+    expect(ids(vb.manifest)).toEqual([A.id, B.id, O1.id, T1.id]);
+    const r = mergeManifests(vb.manifest, m(A, B, O1, O2), m(A, B, O1, T1, T2));
+    expect(r.conflicts).toEqual([
+      expect.objectContaining({ kind: 'base-removed', id: T1.id, sides: ['ours'] }),
+    ]);
+  });
+
+  test('merge bases that disagree about an entry: named; a tip holding the other version conflicts', () => {
+    const O1x = { ...O1, hash: H('9') };
+    const vb = virtualBase([m(A, B, O1), m(A, B, O1x, T1)], m(A, B, O1, T1, O2));
+    expect(vb.disagreements).toEqual([
+      expect.stringMatching(new RegExp(`^${O1.id} differs between the merge bases`)),
+    ]);
+    expect(vb.manifest.entries.find((x) => x.id === O1.id)?.hash).toBe(O1.hash);
+    const r = mergeManifests(vb.manifest, m(A, B, O1, T1, O2), m(A, B, O1x, T1, T2));
+    expect(r.conflicts).toEqual([
+      expect.objectContaining({ kind: 'base-edited', id: O1.id, sides: ['theirs'] }),
+    ]);
   });
 });
