@@ -185,7 +185,7 @@ describe('braid history --targets', () => {
     expect(out).toContain(`${ids[0]}  `);
     expect(out).toContain('ticket OPS-1; reason: Accounts need <users> & "roles".');
     expect(out).toMatch(
-      /Per day \(UTC\):\n {2}day +attempts +ok +failed +rolled back +success\n {2}\d{4}-\d{2}-\d{2} +8 +7 +1 +1 +87\.5%/,
+      /Per day \(UTC\):\n {2}day +attempts +ok +failed +health failed +rolled back +success\n {2}\d{4}-\d{2}-\d{2} +8 +7 +1 +0 +1 +87\.5%/,
     );
     expect(r.stderr).toContain('braid: tenant-gone: unreachable: cannot connect');
   });

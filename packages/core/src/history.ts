@@ -197,7 +197,15 @@ export interface HistoryModel {
   durations: DurationStat[];
   /** Metadata of the migrations named anywhere above that exist in the working tree. */
   migrations: Record<string, MigrationMeta>;
-  totals: { attempts: number; ok: number; failed: number; rolledBack: number; successRate: number | null };
+  /** `failed`: migration runs that failed; `healthFailed`: failed health checks (not attempts). */
+  totals: {
+    attempts: number;
+    ok: number;
+    failed: number;
+    healthFailed: number;
+    rolledBack: number;
+    successRate: number | null;
+  };
 }
 
 /** "add_phone_to_users" → "Add phone to users". */
@@ -218,8 +226,8 @@ function day(at: string): string {
   return at.slice(0, 10);
 }
 
-const newestFirst = <T extends { at: string }>(a: T, b: T): number =>
-  a.at < b.at ? 1 : a.at > b.at ? -1 : 0;
+const newestFirst = <T extends { at: string; seq?: number }>(a: T, b: T): number =>
+  a.at < b.at ? 1 : a.at > b.at ? -1 : (b.seq ?? 0) - (a.seq ?? 0);
 
 export interface HistoryInput {
   targets: TargetRead[];
@@ -404,7 +412,8 @@ export function buildHistoryModel(input: HistoryInput): HistoryModel {
     totals: {
       attempts,
       ok,
-      failed: failures.length,
+      failed: failures.filter((f) => f.outcome === 'failed').length,
+      healthFailed: failures.filter((f) => f.outcome === 'health-failed').length,
       rolledBack: rollbacks.length,
       successRate: attempts ? ok / attempts : null,
     },

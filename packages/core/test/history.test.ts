@@ -149,7 +149,14 @@ describe('buildHistoryModel', () => {
         successRate: 2 / 3,
       },
     ]);
-    expect(m.totals).toEqual({ attempts: 7, ok: 6, failed: 2, rolledBack: 2, successRate: 6 / 7 });
+    expect(m.totals).toEqual({
+      attempts: 7,
+      ok: 6,
+      failed: 1,
+      healthFailed: 1,
+      rolledBack: 2,
+      successRate: 6 / 7,
+    });
   });
 
   it('summarises each target', () => {

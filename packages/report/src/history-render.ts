@@ -67,7 +67,7 @@ export function renderHistoryText(m: HistoryModel): string {
     out.push(`  ${t.name}${t.name === t.database ? '' : ` (${t.database})`}: ${targetState(t)}`);
   out.push('');
   out.push(
-    `Attempts: ${m.totals.attempts}, ok ${m.totals.ok}, failed ${m.totals.failed}, rolled back ${m.totals.rolledBack}, success rate ${formatRate(m.totals.successRate)}`,
+    `Attempts: ${m.totals.attempts}, ok ${m.totals.ok}, failed ${m.totals.failed}${m.totals.healthFailed ? `, health checks failed ${m.totals.healthFailed}` : ''}, rolled back ${m.totals.rolledBack}, success rate ${formatRate(m.totals.successRate)}`,
   );
   if (m.failures.length > 0) {
     out.push('', 'Failures:');
@@ -76,7 +76,7 @@ export function renderHistoryText(m: HistoryModel): string {
         `  ${shortTime(f.at)}  ${f.targetName}  ${f.id ?? '-'} (${f.direction}) ${f.outcome}${f.sqlstate ? ` [${f.sqlstate}]` : ''}${f.durationMs !== undefined ? ` after ${formatMs(f.durationMs)}` : ''}`,
       );
       if (f.error) out.push(`      error: ${f.error}`);
-      if (f.reason) out.push(`      reason: ${f.reason}`);
+      if (f.reason && f.reason !== f.error) out.push(`      reason: ${f.reason}`);
       if (f.statement) out.push(`      statement: ${f.statement}`);
       out.push(`      by ${who(f)}; ${origin(f)}`);
     }
@@ -100,10 +100,10 @@ export function renderHistoryText(m: HistoryModel): string {
   }
   if (m.days.length > 0) {
     out.push('', 'Per day (UTC):');
-    out.push('  day         attempts  ok  failed  rolled back  success');
+    out.push('  day         attempts  ok  failed  health failed  rolled back  success');
     for (const d of m.days) {
       out.push(
-        `  ${d.day}  ${String(d.attempts).padStart(8)}  ${String(d.ok).padStart(2)}  ${String(d.failed + d.healthFailed).padStart(6)}  ${String(d.rolledBack).padStart(11)}  ${formatRate(d.successRate).padStart(7)}`,
+        `  ${d.day}  ${String(d.attempts).padStart(8)}  ${String(d.ok).padStart(2)}  ${String(d.failed).padStart(6)}  ${String(d.healthFailed).padStart(13)}  ${String(d.rolledBack).padStart(11)}  ${formatRate(d.successRate).padStart(7)}`,
       );
     }
   }
@@ -150,7 +150,7 @@ export function renderHistoryHtml(m: HistoryModel): string {
   ].filter(Boolean);
   if (filters.length) out.push(`<p class="muted">Showing ${e(filters.join(', '))}.</p>`);
   out.push(
-    `<p class="summary">${m.totals.attempts} attempts, ${m.totals.ok} ok, <span class="failed">${m.totals.failed} failed</span>, ${m.totals.rolledBack} rolled back; success rate ${e(formatRate(m.totals.successRate))}.</p>`,
+    `<p class="summary">${m.totals.attempts} attempts, ${m.totals.ok} ok, <span class="failed">${m.totals.failed} failed</span>, ${m.totals.healthFailed} failed health checks, ${m.totals.rolledBack} rolled back; success rate ${e(formatRate(m.totals.successRate))}.</p>`,
   );
 
   out.push(
@@ -180,7 +180,7 @@ export function renderHistoryHtml(m: HistoryModel): string {
     for (const f of m.failures) {
       out.push(
         `<tr>${td(e(shortTime(f.at)))}${td(e(f.targetName))}${td(c(f.id))}${td(e(f.direction))}${td(e(f.outcome), 'failed')}${td(
-          `${e(f.error ?? '')}${f.sqlstate ? ` <code>${e(f.sqlstate)}</code>` : ''}${f.reason ? `<br>reason: ${e(f.reason)}` : ''}`,
+          `${e(f.error ?? '')}${f.sqlstate ? ` <code>${e(f.sqlstate)}</code>` : ''}${f.reason && f.reason !== f.error ? `<br>reason: ${e(f.reason)}` : ''}`,
         )}${td(c(f.statement))}${td(e(who(f)))}${td(e(origin(f)))}</tr>`,
       );
     }
@@ -220,11 +220,11 @@ export function renderHistoryHtml(m: HistoryModel): string {
   if (m.days.length === 0) out.push('<p>No attempts.</p>');
   else {
     out.push(
-      '<table class="days"><tr><th>day</th><th>attempts</th><th>ok</th><th>failed</th><th>rolled back</th><th>success rate</th></tr>',
+      '<table class="days"><tr><th>day</th><th>attempts</th><th>ok</th><th>failed</th><th>health checks failed</th><th>rolled back</th><th>success rate</th></tr>',
     );
     for (const d of m.days) {
       out.push(
-        `<tr>${td(e(d.day))}${td(String(d.attempts), 'num')}${td(String(d.ok), 'num')}${td(String(d.failed + d.healthFailed), 'num')}${td(String(d.rolledBack), 'num')}${td(e(formatRate(d.successRate)), 'num')}</tr>`,
+        `<tr>${td(e(d.day))}${td(String(d.attempts), 'num')}${td(String(d.ok), 'num')}${td(String(d.failed), 'num')}${td(String(d.healthFailed), 'num')}${td(String(d.rolledBack), 'num')}${td(e(formatRate(d.successRate)), 'num')}</tr>`,
       );
     }
     out.push('</table>');

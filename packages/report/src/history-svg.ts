@@ -144,7 +144,12 @@ export function failuresChartSvg(days: readonly DayStat[]): string {
     label,
     days,
     [
-      { key: 'failed', label: 'failed', color: '#dc2626', value: (d) => d.failed + d.healthFailed },
+      {
+        key: 'failed',
+        label: 'failed (+ health checks)',
+        color: '#dc2626',
+        value: (d) => d.failed + d.healthFailed,
+      },
       { key: 'rolled-back', label: 'rolled back', color: '#d97706', value: (d) => d.rolledBack },
     ],
     { format: (v) => String(Math.round(v)) },
