@@ -35,6 +35,8 @@ export function upTemplate(id: string): string {
 --   -- braid:no-transaction       run outside a transaction (CREATE INDEX CONCURRENTLY, ...)
 --   -- braid:requires <id> ...    depend on other, earlier migrations
 --   -- braid:irreversible         there is no down.sql (then delete it); braid down refuses
+--   -- braid:ticket OPS-12         tracker reference(s), shown by braid history and changelog
+--   -- braid:reason <why>          why this change is made (several lines join)
 -- After editing, run \`braid hash\` (and \`braid check\`).
 
 `;
