@@ -168,3 +168,30 @@ describe('braid changelog', () => {
     expect(grp.stderr).toContain('--group week');
   });
 });
+
+describe('bad metadata directives', () => {
+  test('braid check reports FILE:LINE, changelog refuses (exit 2), history still reads', async () => {
+    const q = makeProject([
+      {
+        slug: 'bad_ticket',
+        up: '-- braid:reason Fine.\n-- braid:ticket\ncreate table t (id int);\n',
+        down: 'drop table t;\n',
+      },
+    ]);
+    try {
+      const file = `.migrations/${q.ids[0]}/up.sql`;
+      const check = await runBraid(['check'], { cwd: q.repo.dir });
+      expect(check.code).toBe(1);
+      expect(check.stdout).toContain(`${file}:2: braid:ticket needs at least one ticket reference`);
+      const cl = await runBraid(['changelog'], { cwd: q.repo.dir });
+      expect(cl.code).toBe(2);
+      expect(cl.stderr).toContain(`${file}:2: braid:ticket needs at least one ticket reference`);
+      expect(cl.stdout).toBe('');
+      const hist = await runBraid(['history'], { cwd: q.repo.dir });
+      expect(hist.code).toBe(0);
+      expect(hist.stdout).toContain('no braid registry');
+    } finally {
+      q.repo.cleanup();
+    }
+  });
+});

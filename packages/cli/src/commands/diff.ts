@@ -9,6 +9,7 @@ import {
 } from '@braid/core';
 import { GitRepo, parseTree, repoRelativeDir } from '@braid/git';
 import { migrationsAt, type History } from '../history';
+import { baseHistory, mergeBases } from '../mergebase';
 import { findProject } from '../project';
 import { defineCommand } from '../runtime';
 import { shadowSpec, withShadow, type ShadowArgs } from '../shadow';
@@ -172,14 +173,20 @@ export const diffCommand = defineCommand<DiffArgs>({
     let verdict;
     let manifests;
     try {
-      const baseCommit = await repo.mergeBase(a, b);
+      // Several merge bases after a criss-cross: the verdict is against their union (mergebase.ts).
+      const bases = await mergeBases(repo, a, b);
+      const baseCommit = bases[0];
       // --static needs the three manifests and the files of the migrations each side added or
       // edited, not every migration at every ref (thousands of blobs): read just those.
-      const [base, ours, theirs] = await readSides(repo, root, [baseCommit, a, b], args.static === true);
+      const [single, ours, theirs] = await readSides(repo, root, [baseCommit, a, b], args.static === true);
+      const base =
+        bases.length > 1
+          ? await baseHistory(repo, root, bases, ours.manifest, args.static !== true)
+          : { label: baseCommit.slice(0, 12), manifest: single.manifest, migrations: single.migrations };
       repo.close();
       manifests = { base: base.manifest, ours: ours.manifest, theirs: theirs.manifest };
       verdict = await computeVerdict({
-        base: { label: baseCommit.slice(0, 12), manifest: base.manifest, migrations: base.migrations },
+        base: { label: base.label, manifest: base.manifest, migrations: base.migrations },
         ours: { label: shortLabel(a, ours.commit), manifest: ours.manifest, migrations: ours.migrations },
         theirs: {
           label: shortLabel(b, theirs.commit),

@@ -14,6 +14,7 @@ import type { ShadowSpec } from '@braid/pg';
 import { lintMigrations, loadParser } from '@braid/sql';
 import { braidVersion } from '../db';
 import { migrationsAt, type History } from '../history';
+import { baseHistory, mergeBases } from '../mergebase';
 import { findProject } from '../project';
 import { defineCommand, type Context } from '../runtime';
 import { shadowSpec, withShadow, type ShadowArgs } from '../shadow';
@@ -64,16 +65,22 @@ export async function branchReport(
 ): Promise<BranchReport> {
   const repo = await GitRepo.open(root);
   try {
-    const baseCommit = await repo.mergeBase(oursRef, theirsRef);
-    const [base, ours, theirs] = await Promise.all([
+    // Several merge bases after a criss-cross: the verdict is against their union (mergebase.ts).
+    const bases = await mergeBases(repo, oursRef, theirsRef);
+    const baseCommit = bases[0];
+    const [single, ours, theirs] = await Promise.all([
       migrationsAt(repo, root, baseCommit),
       migrationsAt(repo, root, oursRef),
       migrationsAt(repo, root, theirsRef),
     ]);
+    const base =
+      bases.length > 1
+        ? await baseHistory(repo, root, bases, ours.manifest, true)
+        : { label: baseCommit.slice(0, 12), manifest: single.manifest, migrations: single.migrations };
     const migrationsDir = repoRelativeDir(repo, root);
     repo.close();
     const verdict = await computeVerdict({
-      base: { label: baseCommit.slice(0, 12), manifest: base.manifest, migrations: base.migrations },
+      base: { label: base.label, manifest: base.manifest, migrations: base.migrations },
       ours: { label: refLabel(oursRef, ours.commit), manifest: ours.manifest, migrations: ours.migrations },
       theirs: {
         label: refLabel(theirsRef, theirs.commit),
