@@ -6,7 +6,7 @@
  * verify.sql (it raises, so up-fails and exit 1, when a shape is off).
  */
 import { randomBytes } from 'node:crypto';
-import type { SeedShape, TestReport } from '@braid/core';
+import { redact, type SeedShape, type TestReport } from '@braid/core';
 import { connectPg } from '@braid/pg';
 import { runBraid, runBraidJson } from './helpers/repo';
 import { makeProject, type MigSpec } from './helpers/cli';
@@ -136,6 +136,13 @@ if (server) {
           ['public.items', 200],
           ['public.other', 200],
         ]);
+        const text = await runBraid(['test', kindIdx, '--stats-from', src.url, '--seed', '200', ...args], {
+          cwd: p.repo.dir,
+        });
+        expect(text.code).toBe(0);
+        expect(text.stdout).toContain(
+          `seed: shaped by the statistics of ${redact(src.url)}: 1 table from statistics, 1 with the default 200 rows (cap 200 rows per table; no value read)`,
+        );
       } finally {
         p.repo.cleanup();
       }

@@ -353,6 +353,9 @@ export const testCommand = defineCommand<TestArgs>({
     else if (format === 'md') process.stdout.write(ctx.out.clean(renderTestMarkdown(report)));
     else {
       for (const l of renderTestText(report, { impact: args.impact })) ctx.out.print(l);
+      if (seed.stats && args['stats-from']) {
+        for (const l of statsLines(runs, redact(args['stats-from']), seed)) ctx.out.print(l);
+      }
       if (plan.info) ctx.out.print(queriesLine(plan.info));
       if (baselines) for (const l of baselineLines(baselines)) ctx.out.print(l);
     }
@@ -524,6 +527,22 @@ async function loadStats(ctx: Context, url: string): Promise<StatsSource> {
   } finally {
     await ex.close();
   }
+}
+
+/** "seed: shaped by the statistics of postgres://…/db: 2 tables from statistics, 1 with defaults (cap 10000)". */
+function statsLines(runs: EngineRun[], url: string, seed: SeedArgs): string[] {
+  const first = runs[0];
+  if (!first) return [];
+  const shapes = first.results.flatMap((r) => r.data?.shape ?? []);
+  const fromStats = shapes.filter((s) => s.source === 'stats').length;
+  const lines = [
+    `seed: shaped by the statistics of ${url}: ${fromStats} table${fromStats === 1 ? '' : 's'} from statistics, ${shapes.length - fromStats} with the default ${seed.defaultRows} rows (cap ${seed.rows} rows per table; no value read)`,
+  ];
+  for (const s of shapes) {
+    if (s.fallback)
+      lines.push(`seed: ${s.table}: the shaped rows were refused (${s.fallback}); filled with plain rows`);
+  }
+  return lines;
 }
 
 function dataLabel(seed: SeedArgs): string {
