@@ -73,14 +73,18 @@ export async function branchReport(
       migrationsAt(repo, root, oursRef),
       migrationsAt(repo, root, theirsRef),
     ]);
-    const base =
-      bases.length > 1
-        ? await baseHistory(repo, root, bases, ours.manifest, true)
-        : { label: baseCommit.slice(0, 12), manifest: single.manifest, migrations: single.migrations };
+    const virtual = bases.length > 1 ? await baseHistory(repo, root, bases, ours.manifest, true) : undefined;
+    const base: History = virtual
+      ? { ...single, manifest: virtual.manifest, migrations: virtual.migrations }
+      : single;
     const migrationsDir = repoRelativeDir(repo, root);
     repo.close();
     const verdict = await computeVerdict({
-      base: { label: base.label, manifest: base.manifest, migrations: base.migrations },
+      base: {
+        label: virtual?.label ?? baseCommit.slice(0, 12),
+        manifest: base.manifest,
+        migrations: base.migrations,
+      },
       ours: { label: refLabel(oursRef, ours.commit), manifest: ours.manifest, migrations: ours.migrations },
       theirs: {
         label: refLabel(theirsRef, theirs.commit),
