@@ -166,12 +166,21 @@ async function execute(
   fn: (r: Runner) => Promise<RolloutState>,
 ): Promise<RolloutState> {
   const release = store.lock();
+  // First Ctrl-C (or SIGTERM): a pause, taking effect between migrations. Second: abort at once
+  // (the migration in flight is rolled back by the server; resume picks the target up again).
+  let interrupted = false;
   const onSignal = (): void => {
+    if (!interrupted) {
+      interrupted = true;
+      store.requestPause();
+      ctx.out.note('braid: pausing after the migrations in flight (interrupt again to abort now)');
+      return;
+    }
     release();
     process.exit(130);
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     const s = store.state;
     const healthSqlText = readHealthSql(env.root, s.options.healthSql);
@@ -313,9 +322,12 @@ async function resume(args: RolloutArgs, ctx: Context): Promise<number> {
     [...targetsToRun(store.state), ...pendingRollback],
     store.state.targetsFile,
   );
-  store.clearPause();
-  store.state = { ...store.state, status: 'running' };
-  const s = await execute(ctx, store, env, urls, (r) => r.run());
+  const s = await execute(ctx, store, env, urls, (r) => {
+    // holding the runner lock: a pause meant for a running process is never cleared by us
+    store.clearPause();
+    store.state = { ...store.state, status: 'running' };
+    return r.run();
+  });
   printSummary(ctx, s, store.file);
   return exitFor(s);
 }
@@ -351,11 +363,25 @@ async function retry(args: RolloutArgs, ctx: Context): Promise<number> {
 
 function pause(args: RolloutArgs, ctx: Context): number {
   const { store } = loadCurrent(args, ctx);
-  const pid = store.runnerPid();
+  let pid = store.runnerPid();
+  if (pid === undefined) {
+    // nobody runs it: mark it paused ourselves, holding the runner lock
+    try {
+      const release = store.lock();
+      try {
+        store.requestPause();
+        if (store.state.status === 'running') store.state = { ...store.state, status: 'paused' };
+        store.save();
+      } finally {
+        release();
+      }
+    } catch {
+      pid = store.runnerPid(); // a runner started meanwhile: the marker below reaches it
+    }
+  }
+  // A running process owns the state file: only the marker is written; it stops between
+  // migrations and records the pause itself.
   store.requestPause();
-  if (pid === undefined && store.state.status === 'running')
-    store.state = { ...store.state, status: 'paused' };
-  store.save();
   const msg =
     pid === undefined
       ? `rollout ${store.state.rolloutId} paused (no process is running it); braid rollout resume continues it`
@@ -375,9 +401,12 @@ function status(args: RolloutArgs, ctx: Context): number {
     ctx.out.result({ stateFile: store.file, runnerPid: pid ?? null, summary: sum, ...s });
     return EXIT_OK;
   }
-  ctx.out.print(
-    `rollout ${s.rolloutId}: ${s.status}${pid ? ` (running in process ${pid})` : ''}${s.pauseRequested ? ', pause requested' : ''}`,
-  );
+  const where = pid
+    ? ` (running in process ${pid})`
+    : s.status === 'running'
+      ? ' (interrupted: no process is running it; braid rollout resume continues it)'
+      : '';
+  ctx.out.print(`rollout ${s.rolloutId}: ${s.status}${where}${s.pauseRequested ? ', pause requested' : ''}`);
   ctx.out.print(
     `commit ${s.commit?.slice(0, 12) ?? '(none)'}, ${s.migrations} migrations, ${s.targets.length} targets from ${s.targetsFile}, waves ${s.options.waves}, concurrency ${s.options.concurrency}${s.options.continueOnError ? ', continue-on-error' : ''}${s.options.rollbackOnFailure ? ', rollback-on-failure' : ''}`,
   );

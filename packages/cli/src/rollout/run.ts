@@ -62,6 +62,8 @@ function oneLine(s: string): string {
 
 export class Runner {
   private readonly flags: RunFlags = { stopping: false, paused: false };
+  /** retry: the one target asked for runs even while the rollout is paused. */
+  private ignorePause = false;
 
   constructor(private readonly d: RunnerDeps) {}
 
@@ -82,7 +84,7 @@ export class Runner {
 
   private shouldStop = (): boolean => {
     if (this.flags.stopping) return true;
-    if (this.d.store.pauseRequested()) {
+    if (!this.ignorePause && this.d.store.pauseRequested()) {
       this.flags.paused = true;
       this.flags.stopping = true;
       return true;
@@ -126,6 +128,7 @@ export class Runner {
 
   /** Re-runs one target (retry): whatever its status, except done. */
   async retry(name: string): Promise<RolloutState> {
+    this.ignorePause = true;
     await this.runTarget(name);
     return this.finish();
   }
