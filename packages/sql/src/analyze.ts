@@ -4,10 +4,10 @@
  * it. Requires the parser (`await loadParser()`).
  */
 import { kindOf } from './ast';
-import { footprint, searchPathAfter, type Footprint } from './footprint';
-import { classify, type LockInfo } from './locks';
+import { footprint, searchPathAfter, type Footprint, type FootprintOptions } from './footprint';
+import { classify, type ClassifyOptions, type LockInfo } from './locks';
 import { parseSql } from './parser';
-import { SourceMap, splitLexically, splitStatements, type Statement } from './split';
+import { SourceMap, splitLexically, splitParsed, type Statement } from './split';
 
 export interface Suppression {
   rules: string[];
@@ -85,7 +85,7 @@ export function analyzeFile(path: string, text: string, opts: AnalyzeOptions = {
   const syntaxErrors: SyntaxErrorInfo[] = [];
   let statements: Statement[];
   const whole = parseSql(text);
-  if (whole.ok) statements = splitStatements(text);
+  if (whole.ok) statements = splitParsed(text, whole.stmts, map);
   else {
     statements = splitLexically(text, map);
     for (const st of statements) {
@@ -107,34 +107,47 @@ export function analyzeFile(path: string, text: string, opts: AnalyzeOptions = {
   let prevEnd = 0;
   const directives = new Set<string>();
   let fileSuppressions: Suppression[] = [];
-  statements.forEach((st, index) => {
-    const sup = suppressionsIn(st.leadingComments, text, map, prevEnd);
+  // option objects are rebuilt only when the search_path changes (not per statement)
+  let fpOpts: FootprintOptions | undefined;
+  let clOpts: ClassifyOptions | undefined;
+  for (let index = 0; index < statements.length; index++) {
+    const st = statements[index];
+    const sup = st.leadingComments.length === 0 ? [] : suppressionsIn(st.leadingComments, text, map, prevEnd);
     if (index === 0) {
       fileSuppressions = sup;
       for (const c of st.leadingComments)
         if (c.includes('braid:'))
           for (const m of c.matchAll(DIRECTIVE_RE)) if (m[1] !== 'ignore') directives.add(m[1].toLowerCase());
     }
-    const path0 = searchPath;
-    analyzed.push({
-      ...st,
+    if (!fpOpts || fpOpts.searchPath !== searchPath) {
+      fpOpts = { searchPath, ...(opts.functionBodies === false ? { functionBodies: false } : {}) };
+      clOpts = {
+        pgVersion: opts.pgVersion ?? 15,
+        searchPath,
+        ...(opts.columnTypes ? { columnTypes: opts.columnTypes } : {}),
+      };
+    }
+    const out: AnalyzedStatement = {
+      text: st.text,
+      start: st.start,
+      end: st.end,
+      line: st.line,
+      col: st.col,
+      charStart: st.charStart,
+      charEnd: st.charEnd,
+      leadingComments: st.leadingComments,
       index,
       kind: kindOf(st.ast),
-      footprint: footprint(st.ast, {
-        searchPath: path0,
-        ...(opts.functionBodies === false ? { functionBodies: false } : {}),
-      }),
-      locks: classify(st.ast, {
-        pgVersion: opts.pgVersion ?? 15,
-        searchPath: path0,
-        ...(opts.columnTypes ? { columnTypes: opts.columnTypes } : {}),
-      }),
-      searchPath: path0,
+      footprint: footprint(st.ast, fpOpts),
+      locks: classify(st.ast, clOpts),
+      searchPath,
       suppressions: index === 0 ? [] : sup,
-    });
+    };
+    if (st.ast) out.ast = st.ast;
+    analyzed.push(out);
     searchPath = searchPathAfter(st.ast, searchPath);
     prevEnd = st.charEnd;
-  });
+  }
   if (statements.length === 0) {
     // comments only: directives and suppressions still count
     const lines = text

@@ -7,7 +7,15 @@ import { analyzeFile, type AnalyzedFile, type AnalyzedStatement } from './analyz
 import { qname } from './footprint';
 import { typeText } from './locks';
 import { loadParser, type AstNode } from './parser';
-import { RULES, type MigrationFiles, type Rule, type Severity, type StatementContext } from './rules';
+import {
+  RULES,
+  type MigrationFiles,
+  type MigrationRule,
+  type Rule,
+  type Severity,
+  type StatementContext,
+  type StatementRule,
+} from './rules';
 import { alterCmds, body, relName } from './rules/util';
 
 export interface MigrationInput {
@@ -52,6 +60,9 @@ export interface Finding {
   statementLine?: number;
   statementColumn?: number;
 }
+
+/** Objects whose creation makes them new (locking them is not a hazard) for later statements. */
+const LOCAL_KINDS = new Set(['table', 'index', 'view', 'materialized view', 'sequence']);
 
 export interface AnalyzedMigration extends MigrationFiles {
   transactional: boolean;
@@ -143,6 +154,8 @@ export function lintMigrations(migrations: MigrationInput[], options: LintOption
   const only = options.only ? new Set(options.only) : undefined;
   const disabled = new Set(options.disable ?? []);
   const rules = RULES.filter((r) => !disabled.has(r.id));
+  const statementRules = rules.filter((r): r is StatementRule => r.scope === 'statement');
+  const migrationRules = rules.filter((r): r is MigrationRule => r.scope === 'migration');
   const columnTypes = new Map<string, Map<string, string>>();
   const branchNew = new Set<string>(); // created by unprotected migrations so far
   const findings: Finding[] = [];
@@ -153,21 +166,22 @@ export function lintMigrations(migrations: MigrationInput[], options: LintOption
     const local = new Set<string>();
     const notNullChecks = new Set<string>(); // validated: table.column
     const pendingChecks = new Map<string, string>(); // table.conname -> column (NOT VALID)
-    let lockTimeoutSet = false;
     const up = m.up;
+    // one context per migration; lockTimeoutSet is updated between statements (rules read it
+    // synchronously, so this is the same as a fresh context per statement)
+    const ctx: StatementContext | undefined = up && {
+      pgVersion,
+      transactional: m.transactional,
+      isNew: (t) => local.has(t) || branchNew.has(t),
+      lockTimeoutSet: false,
+      hasNotNullCheck: (t, c) => notNullChecks.has(`${t}.${c}`),
+      file: up,
+    };
     for (const st of up?.statements ?? []) {
-      const ctx: StatementContext = {
-        pgVersion,
-        transactional: m.transactional,
-        isNew: (t) => local.has(t) || branchNew.has(t),
-        lockTimeoutSet,
-        hasNotNullCheck: (t, c) => notNullChecks.has(`${t}.${c}`),
-        file: up!,
-      };
-      if (report) {
-        for (const rule of rules) {
-          if (rule.scope !== 'statement') continue;
-          const res = rule.check(st, ctx) ?? [];
+      if (report && ctx) {
+        for (const rule of statementRules) {
+          const res = rule.check(st, ctx);
+          if (res === undefined) continue;
           for (const r of res)
             findings.push(
               make(rule, m.id, up, st, typeof r === 'string' ? r : rule.message, st.line, st.col),
@@ -175,9 +189,9 @@ export function lintMigrations(migrations: MigrationInput[], options: LintOption
         }
       }
       // context after the statement
-      if (setLockTimeout(st)) lockTimeoutSet = true;
+      if (setLockTimeout(st) && ctx) ctx.lockTimeoutSet = true;
       for (const c of st.footprint.creates) {
-        if (['table', 'index', 'view', 'materialized view', 'sequence'].includes(c.kind)) local.add(qname(c));
+        if (LOCAL_KINDS.has(c.kind)) local.add(qname(c));
       }
       for (const r of st.footprint.renames) if (local.has(qname(r.from))) local.add(qname(r.to));
       for (const c of alterCmds(st)) {
@@ -198,8 +212,7 @@ export function lintMigrations(migrations: MigrationInput[], options: LintOption
     }
     if (unprotected.has(m.id)) for (const t of local) branchNew.add(t);
     if (!report) continue;
-    for (const rule of rules) {
-      if (rule.scope !== 'migration') continue;
+    for (const rule of migrationRules) {
       for (const f of rule.check(m, { pgVersion })) {
         const file = [m.up, m.down, m.verify].find((x) => x?.path === f.file);
         const st = statementAt(file, f.line);

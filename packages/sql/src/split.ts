@@ -14,7 +14,7 @@
  * with tags, nested block comments, line comments and BEGIN ATOMIC … END bodies, so a file with
  * a syntax error still splits where PostgreSQL would, and every error points at a line and column.
  */
-import { isParserLoaded, parseSql, type AstNode } from './parser';
+import { isParserLoaded, parseSql, type AstNode, type RawStmt } from './parser';
 
 export interface Statement {
   /** The statement's text, without leading comments and without the terminating semicolon. */
@@ -283,17 +283,20 @@ export function splitStatements(sql: string): Statement[] {
   const map = new SourceMap(sql);
   if (isParserLoaded()) {
     const r = parseSql(sql);
-    if (r.ok) {
-      const out: Statement[] = [];
-      let prevEnd = 0; // scan from the previous statement's end so leading comments are kept
-      for (const raw of r.stmts) {
-        const b = raw.length === undefined ? sql.length : map.charIndex(raw.location + raw.length);
-        const st = build(sql, map, Math.min(prevEnd, map.charIndex(raw.location)), b, raw.stmt);
-        if (st) out.push(st);
-        prevEnd = b;
-      }
-      return out;
-    }
+    if (r.ok) return splitParsed(sql, r.stmts, map);
   }
   return splitLexically(sql, map);
+}
+
+/** Statements of a file that parsed, from the parser's statement locations (see splitStatements). */
+export function splitParsed(sql: string, stmts: readonly RawStmt[], map = new SourceMap(sql)): Statement[] {
+  const out: Statement[] = [];
+  let prevEnd = 0; // scan from the previous statement's end so leading comments are kept
+  for (const raw of stmts) {
+    const b = raw.length === undefined ? sql.length : map.charIndex(raw.location + raw.length);
+    const st = build(sql, map, Math.min(prevEnd, map.charIndex(raw.location)), b, raw.stmt);
+    if (st) out.push(st);
+    prevEnd = b;
+  }
+  return out;
 }

@@ -13,20 +13,43 @@ export function relName(st: AnalyzedStatement, rv: AstNode | undefined): string 
   return `${s(rv, 'schemaname') ?? defaultSchema(st.searchPath)}.${s(rv, 'relname') ?? ''}`;
 }
 
+export interface AlterCmd {
+  table: string;
+  subtype: string;
+  cmd: AstNode;
+}
+export interface ColumnDefOf {
+  table: string;
+  col: AstNode;
+  created: boolean;
+}
+
+// Several rules and the lint context ask for these per statement: computed once per statement
+// (the results are read-only, hence shared).
+const alterMemo = new WeakMap<AnalyzedStatement, readonly AlterCmd[]>();
+const columnMemo = new WeakMap<AnalyzedStatement, readonly ColumnDefOf[]>();
+
 /** ALTER TABLE subcommands: [table, subtype, cmd]. */
-export function alterCmds(st: AnalyzedStatement): Array<{ table: string; subtype: string; cmd: AstNode }> {
+export function alterCmds(st: AnalyzedStatement): readonly AlterCmd[] {
   const n = body(st, 'AlterTableStmt');
   if (!n) return [];
+  let out = alterMemo.get(st);
+  if (out) return out;
   const table = relName(st, o(n, 'relation'));
-  return a(n, 'cmds').map((c) => {
+  out = a(n, 'cmds').map((c) => {
     const cmd = o(c, 'AlterTableCmd') ?? {};
     return { table, subtype: s(cmd, 'subtype') ?? '', cmd };
   });
+  alterMemo.set(st, out);
+  return out;
 }
 
 /** Column definitions a statement introduces: CREATE TABLE columns and ALTER TABLE ADD COLUMN. */
-export function columnDefs(st: AnalyzedStatement): Array<{ table: string; col: AstNode; created: boolean }> {
-  const out: Array<{ table: string; col: AstNode; created: boolean }> = [];
+export function columnDefs(st: AnalyzedStatement): readonly ColumnDefOf[] {
+  if (st.kind !== 'CreateStmt' && st.kind !== 'AlterTableStmt') return [];
+  const memo = columnMemo.get(st);
+  if (memo) return memo;
+  const out: ColumnDefOf[] = [];
   const cs = body(st, 'CreateStmt');
   if (cs) {
     const table = relName(st, o(cs, 'relation'));
@@ -41,6 +64,7 @@ export function columnDefs(st: AnalyzedStatement): Array<{ table: string; col: A
       if (col) out.push({ table: c.table, col, created: false });
     }
   }
+  columnMemo.set(st, out);
   return out;
 }
 
