@@ -37,6 +37,18 @@ export interface Directives {
 
 export const CORE_DIRECTIVES = ['no-transaction', 'requires', 'irreversible', 'ticket', 'reason'] as const;
 export const OTHER_DIRECTIVES = ['ignore', 'timeout', 'lock-timeout', 'destructive'] as const;
+/** Every directive name, in the order error messages list them. */
+export const KNOWN_DIRECTIVES = [
+  'no-transaction',
+  'requires',
+  'irreversible',
+  'ignore',
+  'ticket',
+  'reason',
+  'timeout',
+  'lock-timeout',
+  'destructive',
+] as const;
 /** Directives that annotate the statement they precede (lint suppression, generated-SQL flags). */
 export const STATEMENT_DIRECTIVES = ['ignore', 'destructive'] as const;
 
@@ -135,9 +147,7 @@ export function parseDirectives(upSql: string, file: string): Directives {
         if ((OTHER_DIRECTIVES as readonly string[]).includes(name)) {
           d.others.push({ name, args, line });
         } else {
-          fail(
-            `unknown directive braid:${name || '(empty)'} (known: ${[...CORE_DIRECTIVES, ...OTHER_DIRECTIVES].join(', ')})`,
-          );
+          fail(`unknown directive braid:${name || '(empty)'} (known: ${KNOWN_DIRECTIVES.join(', ')})`);
         }
     }
     seen.add(name);

@@ -3,7 +3,13 @@
  * `braid changelog` show. Ticket may repeat (refs accumulate, duplicates collapse); several reason
  * lines join with a space; bad forms are `FILE:LINE: reason` usage errors.
  */
-import { parseDirectives, UsageError } from '@braid/core';
+import {
+  CORE_DIRECTIVES,
+  KNOWN_DIRECTIVES,
+  OTHER_DIRECTIVES,
+  parseDirectives,
+  UsageError,
+} from '@braid/core';
 
 const F = '.migrations/20261125101500_add_phone/up.sql';
 
@@ -18,6 +24,12 @@ function errorOf(sql: string): UsageError {
 }
 
 describe('braid:ticket and braid:reason', () => {
+  it('are known directives (the error message lists every one)', () => {
+    expect([...KNOWN_DIRECTIVES].sort()).toEqual([...CORE_DIRECTIVES, ...OTHER_DIRECTIVES].sort());
+    expect(KNOWN_DIRECTIVES).toContain('ticket');
+    expect(KNOWN_DIRECTIVES).toContain('reason');
+  });
+
   it('are absent by default', () => {
     const d = parseDirectives('create table t();\n', F);
     expect(d.tickets).toEqual([]);
