@@ -125,8 +125,8 @@ export function renderHistoryJson(m: HistoryModel): string {
 
 const CSS = `body{font-family:system-ui,sans-serif;margin:2rem;max-width:1200px;color:#111827}
 code{font-family:ui-monospace,monospace;font-size:.9em}
-table{border-collapse:collapse;margin:.5rem 0 1.5rem}td,th{border:1px solid #d1d5db;padding:.25rem .5rem;text-align:left;vertical-align:top;overflow-wrap:anywhere}
-td code{white-space:pre-wrap}
+table{border-collapse:collapse;margin:.5rem 0 1.5rem}td,th{border:1px solid #d1d5db;padding:.25rem .5rem;text-align:left;vertical-align:top}
+th{white-space:nowrap}td{overflow-wrap:break-word}td code{white-space:pre-wrap;overflow-wrap:anywhere}
 th{background:#f3f4f6}tr.unreachable td{color:#b91c1c}.failed{color:#b91c1c}.num{text-align:right}
 .charts{display:flex;flex-wrap:wrap;gap:1.5rem}.chart{max-width:100%;height:auto}
 .summary{font-size:1.1em}.muted{color:#6b7280}`;

@@ -98,7 +98,7 @@ function dayBarsSvg(
   const max = opts.max ?? niceMax(Math.max(1, ...days.flatMap((d) => series.map((s) => s.value(d)))));
   const left = 50;
   const top = 30;
-  const width = left + Math.max(days.length, 3) * COL_W + 160;
+  const width = left + Math.max(days.length, 3) * COL_W + 230;
   const height = top + PLOT_H + 40;
   const barW = Math.min(20, (COL_W - 12) / series.length);
   const out: string[] = [svgOpen(cls, width, height, label)];
