@@ -326,6 +326,15 @@ describe('braid rollout (server)', () => {
         if (gone || i > 600) throw new Error(`braid never blocked on the lock:\n${stdout}\n${stderr}`);
         await new Promise((r) => setTimeout(r, 100));
       }
+      // a second runner of the same rollout is refused; a braid up on the same target waits for
+      // the target's lock and gives up cleanly
+      const second = await braid(['rollout', 'resume', '--state', 'pause-state.json'], pausing);
+      expect(second.code).toBe(3);
+      expect(second.stderr).toMatch(/rollout r\S+ is being run by process \d+/);
+      const up = await braid(['up', '--db', p1.url, '--lock-wait', '1s'], pausing);
+      expect(up.code).toBe(3);
+      expect(up.stderr).toContain('another braid runner holds the migration lock');
+      expect(up.stderr).toContain('braid rollout p01');
       const pause = await braid(['rollout', 'pause', '--state', 'pause-state.json'], pausing);
       expect(pause.code).toBe(0);
       expect(pause.stdout).toContain('pause requested');
