@@ -69,8 +69,6 @@ function humanLine(e: RolloutEvent): string | undefined {
       return `braid: rollout ${str(e['rolloutId'])}: ${str(e['targets'])} targets in ${str(e['waves'])} wave(s), ${str(e['pending'])} migrations in the manifest`;
     case 'target-failed':
       return `braid: ${t}: failed${e['migration'] ? ` at ${str(e['migration'])}` : ''}: ${str(e['error'])}`;
-    case 'health-failed':
-      return `braid: ${t}: health check failed: ${str(e['reason'])}`;
     case 'target-rolled-back':
       return `braid: ${t}: rolled back ${(e['rolledBack'] as string[]).join(', ') || '(nothing applied)'}`;
     case 'rollback-failed':

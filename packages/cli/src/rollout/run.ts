@@ -191,6 +191,7 @@ export class Runner {
     const o = this.state.options;
     this.set(transition(this.state, name, 'running', {}, now()));
     this.d.progress.event({ event: 'target-start', target: name, wave: this.target(name).wave + 1 });
+    this.d.progress.waveTick(waveCounts(this.state, this.target(name).wave), this.state.waves.length);
     let ex: Executor | undefined;
     try {
       ex = await this.open(name);
