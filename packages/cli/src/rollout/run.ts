@@ -71,9 +71,23 @@ export class Runner {
     return this.d.store.state;
   }
 
+  private lastSave = 0;
+
+  /** Every transition is written at once (temp file + rename). */
   private set(s: RolloutState): void {
     this.d.store.state = s;
     this.d.store.save();
+    this.lastSave = Date.now();
+  }
+
+  /**
+   * A target's applied list after each migration: written at most every 200 ms (the next
+   * transition writes it anyway). The list is informative only: what is applied is always read
+   * from the target's registry, so a list a crash left behind is harmless.
+   */
+  private setSoon(s: RolloutState): void {
+    this.d.store.state = s;
+    if (Date.now() - this.lastSave >= 200) this.set(s);
   }
 
   private target(name: string): TargetState {
@@ -215,7 +229,7 @@ export class Runner {
             if (e.type === 'done' && e.direction === 'up') {
               const t = this.target(name);
               if (!t.applied.includes(e.id))
-                this.set(patchTarget(this.state, name, { applied: [...t.applied, e.id] }));
+                this.setSoon(patchTarget(this.state, name, { applied: [...t.applied, e.id] }));
               this.d.progress.event({
                 event: 'migration-applied',
                 target: name,
