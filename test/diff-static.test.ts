@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { hashMigration, parseManifest, serializeManifest } from '@braid/core';
 import { buildScenario, primaryEngine, shadowArgs, type Scenario } from './helpers/branching';
 import { git, runBraid, runBraidJson } from './helpers/repo';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 
 const engine = primaryEngine();
 const SCENARIO: Scenario = {
@@ -69,6 +69,41 @@ describe('braid diff --static reads only what it analyses', () => {
       // (an edited shared migration is a manifest conflict: no replay, but the full read was made)
       expect(staticPart(s.json)).toEqual(staticPart(full.json));
       expect((s.json.theirs.touches as { at: string }[]).some((t) => t.at.startsWith(`${id}/`))).toBe(true);
+    } finally {
+      b.repo.cleanup();
+    }
+  });
+
+  test('footprints are remembered in .git/braid by content: same verdict warm, corrupt memo ignored', async () => {
+    const b = buildScenario(SCENARIO);
+    try {
+      const memo = join(b.repo.dir, '.git', 'braid', 'footprints.json');
+      const run = async (): Promise<VerdictJson> =>
+        (await runBraidJson<VerdictJson>(['diff', 'main', 'feature', '--static'], { cwd: b.repo.dir })).json;
+      const cold = await run();
+      expect(existsSync(memo)).toBe(true);
+      const keys = Object.keys(JSON.parse(readFileSync(memo, 'utf8')).entries as object);
+      expect(keys.map((k) => k.split(' ')[0]).sort()).toEqual([...b.oursIds, ...b.theirsIds].sort());
+      expect(keys.every((k) => /^\S+ sha256:[0-9a-f]{64}$/.test(k))).toBe(true);
+      expect(await run()).toEqual(cold);
+      writeFileSync(memo, '{"v":1,"build":');
+      expect(await run()).toEqual(cold);
+      // different contents under the same id: a different key (the memo does not answer)
+      git(b.repo.dir, ['checkout', '-q', 'feature']);
+      const id = b.theirsIds[0];
+      const up = join(b.repo.dir, '.migrations', id, 'up.sql');
+      writeFileSync(up, 'create table orders2 (id int, user_id int);\n');
+      const mpath = join(b.repo.dir, '.migrations', 'manifest');
+      const m = parseManifest(readFileSync(mpath, 'utf8')).manifest;
+      m.entries.find((x) => x.id === id)!.hash = hashMigration({
+        up: readFileSync(up, 'utf8'),
+        down: readFileSync(up.replace('up.sql', 'down.sql'), 'utf8'),
+      });
+      writeFileSync(mpath, serializeManifest(m));
+      b.repo.commit('orders is orders2');
+      git(b.repo.dir, ['checkout', '-q', 'main']);
+      const after = await run();
+      expect(JSON.stringify(after.theirs.touches)).toContain('table public.orders2');
     } finally {
       b.repo.cleanup();
     }

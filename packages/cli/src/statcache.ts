@@ -342,3 +342,89 @@ export function buildIdentity(): string {
   }
   return `${version} ${self}`;
 }
+
+/**
+ * A content-addressed memo in `<git dir>/braid/<name>.json` (e.g. footprints by migration id and
+ * content hash): values are pure functions of their key and of this build, so there is no racy
+ * case; a memo written by another build is dropped. At most `limit` entries are kept (the most
+ * recently used). Unreadable or corrupt -> empty; unwritable -> not kept. Written atomically.
+ */
+export class JsonMemo<T> {
+  private readonly entries: Map<string, T>;
+  private changed = false;
+
+  private constructor(
+    private readonly file: string | undefined,
+    private readonly build: string,
+    entries: Map<string, T>,
+    private readonly limit: number,
+  ) {
+    this.entries = entries;
+  }
+
+  static load<T>(gitDir: string | undefined, name: string, limit = 5000): JsonMemo<T> {
+    const build = buildIdentity();
+    const file = gitDir ? path.join(gitDir, STAT_CACHE_DIR, `${name}.json`) : undefined;
+    const entries = new Map<string, T>();
+    if (file) {
+      try {
+        const doc = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+          v?: unknown;
+          build?: unknown;
+          entries?: unknown;
+        };
+        if (
+          doc.v === VERSION &&
+          doc.build === build &&
+          typeof doc.entries === 'object' &&
+          doc.entries !== null
+        ) {
+          for (const [k, v] of Object.entries(doc.entries)) entries.set(k, v as T);
+        }
+      } catch {
+        // missing or corrupt: start empty
+      }
+    }
+    return new JsonMemo<T>(file, build, entries, limit);
+  }
+
+  get(key: string): T | undefined {
+    const v = this.entries.get(key);
+    if (v !== undefined) {
+      // most recently used last (kept when trimming)
+      this.entries.delete(key);
+      this.entries.set(key, v);
+    }
+    return v;
+  }
+
+  set(key: string, value: T): void {
+    this.entries.delete(key);
+    this.entries.set(key, value);
+    this.changed = true;
+  }
+
+  /** Writes the memo when it gained entries; never throws. */
+  save(): void {
+    if (!this.changed || !this.file) return;
+    const keep = [...this.entries].slice(-this.limit);
+    const tmp = `${this.file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    try {
+      fs.mkdirSync(path.dirname(this.file), { recursive: true });
+      fs.writeFileSync(
+        tmp,
+        JSON.stringify({ v: VERSION, build: this.build, entries: Object.fromEntries(keep) }),
+        {
+          flag: 'wx',
+        },
+      );
+      fs.renameSync(tmp, this.file);
+    } catch {
+      try {
+        fs.unlinkSync(tmp);
+      } catch {
+        // never created
+      }
+    }
+  }
+}

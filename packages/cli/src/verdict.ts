@@ -41,6 +41,8 @@ export interface VerdictRequest {
   /** Undefined: static only (no database, no PGlite). */
   shadow?: ShadowSpec;
   onProgress?: (line: string) => void;
+  /** Footprints already computed (by migration id and content hash); filled with new ones. */
+  footprints?: FootprintMemo;
 }
 
 export interface BranchVerdict extends Verdict {
@@ -49,11 +51,27 @@ export interface BranchVerdict extends Verdict {
   mergedOrder?: string[];
 }
 
+/** What sideSummary derives from one migration's up.sql (a function of its id and contents). */
+export interface MigrationFootprint {
+  touches: SideSummary['touches'];
+  incomplete: SideSummary['incomplete'];
+}
+
+/**
+ * A memo of footprints by migration (key: id and content hash), e.g. kept in `.git/braid/` by
+ * `braid diff`: a warm memo spares the parser (a WebAssembly compile) altogether.
+ */
+export interface FootprintMemo {
+  get(key: string): MigrationFootprint | undefined;
+  set(key: string, value: MigrationFootprint): void;
+}
+
 async function sideSummary(
   mine: SideInput,
   added: string[],
   edited: string[],
   removed: string[],
+  memo?: FootprintMemo,
 ): Promise<SideSummary> {
   const byId = new Map(mine.migrations.map((m) => [m.id, m] as const));
   const touches: SideSummary['touches'] = [];
@@ -61,16 +79,25 @@ async function sideSummary(
   for (const id of [...added, ...edited]) {
     const m = byId.get(id);
     if (!m) continue;
-    const file = analyzeFile(`${id}/up.sql`, m.files.up);
-    for (const e of file.syntaxErrors) {
-      incomplete.push({ at: `${id}/up.sql:${e.line}`, notes: [`syntax error: ${e.message}`] });
-    }
-    for (const st of file.statements) {
-      touches.push(...touchesOf({ id, line: st.line, footprint: st.footprint }));
-      if (st.footprint.incomplete) {
-        incomplete.push({ at: `${id}/up.sql:${st.line}`, notes: st.footprint.notes });
+    const key = `${id} ${m.hash}`;
+    let fp = memo?.get(key);
+    if (!fp) {
+      await loadParser();
+      fp = { touches: [], incomplete: [] };
+      const file = analyzeFile(`${id}/up.sql`, m.files.up);
+      for (const e of file.syntaxErrors) {
+        fp.incomplete.push({ at: `${id}/up.sql:${e.line}`, notes: [`syntax error: ${e.message}`] });
       }
+      for (const st of file.statements) {
+        fp.touches.push(...touchesOf({ id, line: st.line, footprint: st.footprint }));
+        if (st.footprint.incomplete) {
+          fp.incomplete.push({ at: `${id}/up.sql:${st.line}`, notes: st.footprint.notes });
+        }
+      }
+      memo?.set(key, fp);
     }
+    touches.push(...fp.touches);
+    incomplete.push(...fp.incomplete);
   }
   return { added, edited, removed, touches, incomplete };
 }
@@ -98,9 +125,18 @@ async function tryReplay(
 
 export async function computeVerdict(req: VerdictRequest): Promise<BranchVerdict> {
   const merge: ManifestMerge = mergeManifests(req.base.manifest, req.ours.manifest, req.theirs.manifest);
-  await loadParser();
-  const ours = await sideSummary(req.ours, merge.oursNew, merge.oursEdited, merge.oursRemoved);
-  const theirs = await sideSummary(req.theirs, merge.theirsNew, merge.theirsEdited, merge.theirsRemoved);
+  // Replays split statements with the parser: load it as before. A static verdict loads it
+  // only for footprints the memo does not hold.
+  if (req.shadow) await loadParser();
+  const memo = req.footprints;
+  const ours = await sideSummary(req.ours, merge.oursNew, merge.oursEdited, merge.oursRemoved, memo);
+  const theirs = await sideSummary(
+    req.theirs,
+    merge.theirsNew,
+    merge.theirsEdited,
+    merge.theirsRemoved,
+    memo,
+  );
   const labels = { base: req.base.label, ours: req.ours.label, theirs: req.theirs.label };
   const manifestConflicts = merge.conflicts.map((c) => c.message);
 

@@ -13,7 +13,16 @@ import { baseHistory, mergeBases } from '../mergebase';
 import { findProject } from '../project';
 import { defineCommand } from '../runtime';
 import { shadowSpec, withShadow, type ShadowArgs } from '../shadow';
-import { computeVerdict, renderVerdictMarkdown, renderVerdictText } from '../verdict';
+import { JsonMemo } from '../statcache';
+import {
+  computeVerdict,
+  renderVerdictMarkdown,
+  renderVerdictText,
+  type MigrationFootprint,
+} from '../verdict';
+
+/** The footprint memo's name in .git/braid/. */
+export const FOOTPRINTS_MEMO = 'footprints';
 
 interface DiffArgs extends ShadowArgs {
   refA: string;
@@ -176,6 +185,8 @@ export const diffCommand = defineCommand<DiffArgs>({
       // Several merge bases after a criss-cross: the verdict is against their union (mergebase.ts).
       const bases = await mergeBases(repo, a, b);
       const baseCommit = bases[0];
+      // Footprints by migration id and content, kept in .git/braid: a warm memo spares the parser.
+      const footprints = JsonMemo.load<MigrationFootprint>(repo.gitDir, FOOTPRINTS_MEMO);
       // --static needs the three manifests and the files of the migrations each side added or
       // edited, not every migration at every ref (thousands of blobs): read just those.
       const [single, ours, theirs] = await readSides(repo, root, [baseCommit, a, b], args.static === true);
@@ -194,10 +205,12 @@ export const diffCommand = defineCommand<DiffArgs>({
           migrations: theirs.migrations,
         },
         ...(args.static ? {} : { shadow: shadowSpec(args, ctx, root) }),
+        footprints,
         onProgress: (l) => {
           if (ctx.out.stderrTTY) ctx.out.note(l);
         },
       });
+      footprints.save();
     } finally {
       repo.close();
     }
