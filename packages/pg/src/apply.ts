@@ -16,6 +16,7 @@ import { PgExecutor } from './executors';
 import {
   ensureRegistry,
   readApplied,
+  readAppliedAndProgress,
   readProgress,
   readRegistryState,
   recordAudit,
@@ -100,14 +101,22 @@ export function computeStatus(
   };
 }
 
-/** Every migration `id` transitively depends on (through parents and requires). */
-function dependenciesOf(id: string, dependsOn: ReadonlyMap<string, readonly string[]>): Set<string> {
-  const out = new Set<string>();
+/**
+ * Every migration `id` transitively depends on (through parents and requires), in the order
+ * found, skipping (and not walking past) the ones in `seen`, which it adds to.
+ */
+function dependenciesOf(
+  id: string,
+  dependsOn: ReadonlyMap<string, readonly string[]>,
+  seen: Set<string> = new Set(),
+): string[] {
+  const out: string[] = [];
   const stack = [id];
   while (stack.length > 0) {
     for (const d of dependsOn.get(stack.pop()!) ?? []) {
-      if (d !== id && !out.has(d)) {
-        out.add(d);
+      if (d !== id && !seen.has(d)) {
+        seen.add(d);
+        out.push(d);
         stack.push(d);
       }
     }
@@ -126,10 +135,14 @@ export function planUp(
   status: StatusReport,
   opts: { to?: string; dependsOn?: ReadonlyMap<string, readonly string[]> } = {},
 ): Plan {
-  if (opts.dependsOn) {
+  if (opts.dependsOn && status.pending.length > 0) {
     const pendingSet = new Set(status.pending);
+    // One walk over the DAG for all applied migrations (a dependency already visited from an
+    // earlier one was found not pending, and so were its own dependencies): O(migrations), not
+    // O(applied × history).
+    const seen = new Set<string>();
     for (const a of status.applied) {
-      for (const d of dependenciesOf(a.id, opts.dependsOn)) {
+      for (const d of dependenciesOf(a.id, opts.dependsOn, seen)) {
         if (pendingSet.has(d)) {
           throw new FindingsError(
             'ancestor-pending',
@@ -297,6 +310,8 @@ interface Ctx {
   /** --lock lease: our lease, checked before each migration's commit (fenceLease). */
   lease?: { name: string; token: string };
   watcher?: PgExecutor;
+  /** Advisory lock taken on a server: the registry check also refuses a transaction pooler. */
+  checkPooler?: boolean;
   lastBlockers: { pid: number; applicationName: string; query: string }[];
 }
 
@@ -491,26 +506,22 @@ async function auditFailure(
   }
 }
 
-/** Runs a whole file in the current transaction, mapping errors to file:line:col. */
 /**
  * Runs a file inside the current transaction. The fast path sends the whole file in one round
  * trip (the parser is not even loaded); when it fails, braid rolls back to a savepoint taken just
  * before and re-runs the file statement by statement, so that every error (also a runtime error
- * PostgreSQL reports without a position) names its statement. `savepointTaken`: the caller
- * already issued `savepoint braid_file` (folded into its `begin`).
+ * PostgreSQL reports without a position) names its statement. `opening`: statements that open
+ * the transaction and end with `savepoint braid_file`, sent in the same round trip as the file
+ * (an error position is then shifted back into the file); without it, the savepoint is taken
+ * first.
  */
-async function execFile(
-  c: Ctx,
-  id: string,
-  fileName: string,
-  text: string,
-  savepointTaken = false,
-): Promise<void> {
-  if (!savepointTaken) await c.ex.exec('savepoint braid_file');
+async function execFile(c: Ctx, id: string, fileName: string, text: string, opening?: string): Promise<void> {
+  if (opening === undefined) await c.ex.exec('savepoint braid_file');
   try {
-    await c.ex.exec(text);
+    await c.ex.exec(opening === undefined ? text : opening + text);
     return;
   } catch (e) {
+    if (opening !== undefined) shiftPosition(e, opening.length);
     const info = pgErrorInfo(e);
     // A lock timeout is retried by the caller: locating it would only wait a second time.
     if (info?.code === '55P03') {
@@ -519,7 +530,14 @@ async function execFile(
         cause: e,
       });
     }
-    await c.ex.exec('rollback to savepoint braid_file');
+    try {
+      await c.ex.exec('rollback to savepoint braid_file');
+    } catch (e2) {
+      // A syntax error stops the whole string before its first statement runs: no transaction
+      // was opened. Open it now (the caller rolls it back).
+      if (opening === undefined || pgErrorInfo(e2)?.code !== '25P01') throw e2;
+      await c.ex.exec(opening);
+    }
     await execStatements(c, id, fileName, text);
     // The statements passed one by one although the file failed as a whole: report the file.
     throw Object.assign(new Error('file failed'), {
@@ -527,6 +545,19 @@ async function execFile(
       cause: e,
     });
   }
+}
+
+/**
+ * Shifts a server error's `position` (1-based, in code points) back by `by` ASCII characters sent
+ * before the file; a position inside them is dropped.
+ */
+function shiftPosition(e: unknown, by: number): void {
+  if (!(e instanceof Error)) return;
+  const x = e as Error & { position?: unknown };
+  if (x.position === undefined) return;
+  const pos = Number(x.position) - by;
+  if (Number.isFinite(pos) && pos > 0) x.position = String(pos);
+  else delete x.position;
 }
 
 /** Runs a file statement by statement, naming the failing statement. */
@@ -571,10 +602,10 @@ async function runTransactional(c: Ctx, m: SourceMigration, direction: 'up' | 'd
   const fileName = direction === 'up' ? 'up.sql' : 'down.sql';
   try {
     await withLockRetries(c, m.id, async () => {
-      // One round trip: the transaction, its lock_timeout and the savepoint execFile falls back to.
-      await c.ex.exec(`begin; ${lockTimeoutSql(c, true)}; savepoint braid_file`);
+      // One round trip: the transaction, its lock_timeout, the savepoint execFile falls back to
+      // and the file itself.
       try {
-        await execFile(c, m.id, fileName, text, true);
+        await execFile(c, m.id, fileName, text, `begin; ${lockTimeoutSql(c, true)}; savepoint braid_file;\n`);
         if (direction === 'up' && m.files.verify !== undefined)
           await execFile(c, m.id, 'verify.sql', m.files.verify);
         const ms = performance.now() - t0;
@@ -712,18 +743,21 @@ function context(ex: Executor, migrations: readonly SourceMigration[], opts: App
   };
 }
 
+/** Runs fn holding the runner lock. fn must start with registryCheck (the pooler check). */
 async function locked<T>(c: Ctx, fn: () => Promise<T>): Promise<T> {
   try {
-    if (c.ex.engine === 'postgres') {
+    if (c.opts.lock === 'lease' && c.ex.engine === 'postgres') {
       const r = await c.ex.query<{ pid: number }>('select pg_backend_pid() as pid');
       c.backendPid = r.rows[0]?.pid;
+      return await leased(c, fn);
     }
-    if (c.opts.lock === 'lease' && c.ex.engine === 'postgres') return await leased(c, fn);
     return await withAdvisoryLock(
       c.ex,
       { waitMs: c.opts.lockWaitMs ?? 60_000, onWait: (holder) => emit(c, { type: 'lock-wait', holder }) },
-      async () => {
-        await refusePooler(c);
+      async (lockPid) => {
+        // the lock statement also read the backend pid
+        c.backendPid = lockPid;
+        c.checkPooler = c.ex.engine === 'postgres' && lockPid !== undefined;
         return fn();
       },
     );
@@ -733,17 +767,34 @@ async function locked<T>(c: Ctx, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Advisory lock taken, but the next statement ran on another backend: a transaction pooler. */
-async function refusePooler(c: Ctx): Promise<void> {
-  if (c.ex.engine !== 'postgres' || c.backendPid === undefined) return;
-  const r = await c.ex.query<{ pid: number }>('select pg_backend_pid() as pid');
+/**
+ * Whether braid's registry exists, in one round trip with the pooler check: the advisory lock
+ * was taken, but this statement ran on another backend: a transaction pooler.
+ */
+async function registryCheck(c: Ctx): Promise<boolean> {
+  const r = await c.ex.query<{ ok: boolean; pid: number }>(
+    `select to_regclass('braid.registry_migrations') is not null as ok, pg_backend_pid() as pid`,
+  );
   const pid = r.rows[0]?.pid;
-  if (pid !== c.backendPid) {
+  if (c.checkPooler && pid !== c.backendPid) {
     throw new EnvironmentError(
       'pooler-detected',
       `${c.ex.label} goes through a pooler in transaction mode (statements ran on backends ${c.backendPid} and ${pid}): advisory locks do not hold there; use --lock lease`,
     );
   }
+  return Boolean(r.rows[0]?.ok);
+}
+
+/** After ensureRegistry: the status and the no-transaction progress rows, in one round trip. */
+async function statusAfterEnsure(
+  ex: Executor,
+  migrations: readonly SourceMigration[],
+): Promise<{ status: StatusReport; progress: ProgressRow[] }> {
+  const { applied, progress } = await readAppliedAndProgress(ex);
+  return {
+    status: computeStatus(migrations, applied, progress, { exists: true, outdated: false }),
+    progress,
+  };
 }
 
 /** --lock lease: the registry row lock (lease.ts); heartbeats on a second session. */
@@ -778,12 +829,19 @@ export async function applyUp(
 ): Promise<ApplyResult> {
   const c = context(ex, migrations, opts);
   return locked(c, async () => {
+    const exists = await registryCheck(c);
     let registryUpgraded: string[] = [];
+    let status: StatusReport;
+    let progress: ProgressRow[] = [];
     if (!opts.dryRun) {
-      registryUpgraded = await ensureRegistry(ex, opts.provenance.braidVersion);
+      registryUpgraded = await ensureRegistry(ex, opts.provenance.braidVersion, { exists });
       if (registryUpgraded.length > 0) emit(c, { type: 'registry', applied: registryUpgraded });
+      ({ status, progress } = await statusAfterEnsure(ex, migrations));
+    } else {
+      status = exists
+        ? await readStatus(ex, migrations)
+        : computeStatus(migrations, [], [], { exists, outdated: true });
     }
-    const status = await readStatus(ex, migrations);
     refuseEdited(status, opts.allowEdited);
     const plan = planUp(migrations, status, {
       ...(opts.to === undefined ? {} : { to: opts.to }),
@@ -805,7 +863,6 @@ export async function applyUp(
     const results: StepResult[] = opts.dryRun ? await dryRun(c, plan) : [];
     let stopped = false;
     if (!opts.dryRun) {
-      const progress = await readProgress(ex);
       for (const step of plan.steps) {
         if (opts.shouldStop?.()) {
           stopped = true;
@@ -914,8 +971,10 @@ export async function applyDown(
 ): Promise<ApplyResult> {
   const c = context(ex, migrations, opts);
   return locked(c, async () => {
-    const registryUpgraded = await ensureRegistry(ex, opts.provenance.braidVersion);
-    const status = await readStatus(ex, migrations);
+    const registryUpgraded = await ensureRegistry(ex, opts.provenance.braidVersion, {
+      exists: await registryCheck(c),
+    });
+    const { status } = await statusAfterEnsure(ex, migrations);
     refuseEdited(status, opts.allowEdited);
     await auditAllowEdited(c, status, 'down');
     const plan = planDown(migrations, status, {

@@ -33,6 +33,17 @@ export class PgExecutor implements Executor {
     await this.client.query(sql);
   }
 
+  /**
+   * Several parameterless statements in one round trip (one simple-protocol message; the
+   * server runs them in one implicit transaction unless they open their own): the rows of each.
+   * The client parses each result while the server computes the next.
+   */
+  async queryBatch(sqls: readonly string[]): Promise<Record<string, unknown>[][]> {
+    const r = (await this.client.query(sqls.join(';\n'))) as unknown as
+      { rows: Record<string, unknown>[] } | { rows: Record<string, unknown>[] }[];
+    return Array.isArray(r) ? r.map((x) => x.rows) : [r.rows];
+  }
+
   /** The underlying client's backend pid (for lock diagnostics). */
   get processId(): number | undefined {
     return (this.client as unknown as { processID?: number }).processID;
@@ -107,13 +118,15 @@ export async function connectPg(url: string, applicationName = 'braid'): Promise
     const msg = e instanceof Error ? e.message : String(e);
     throw new EnvironmentError('db-unreachable', `cannot connect to ${label}: ${redact(msg)}`);
   }
-  const v = await client.query<{ v: string }>('select current_setting($1) as v', ['server_version_num']);
+  // One round trip: the server version and, where the setting exists (PostgreSQL 14+),
+  // client_connection_check_interval: a backend whose client died (kill -9) notices within a
+  // second even inside pg_sleep or a long statement, so it rolls back and releases braid's
+  // advisory lock promptly.
+  const v = await client.query<{ v: string }>(
+    `select current_setting('server_version_num') as v,
+            (select set_config(name, '1s', false) from pg_settings where name = 'client_connection_check_interval') as c`,
+  );
   const num = Number(v.rows[0]?.v ?? 0);
-  if (num >= 140000) {
-    // A backend whose client died (kill -9) notices within a second even inside pg_sleep or a
-    // long statement, so it rolls back and releases braid's advisory lock promptly.
-    await client.query(`set client_connection_check_interval = '1s'`).catch(() => undefined);
-  }
   return new PgExecutor(client, num, label, url);
 }
 

@@ -44,18 +44,24 @@ export interface AdvisoryLockOptions {
   onWait?: (holder: LockHolder | undefined) => void;
 }
 
-/** Takes braid's advisory lock or throws EnvironmentError (exit 3) after waitMs. */
-export async function acquireAdvisoryLock(ex: Executor, opts: AdvisoryLockOptions): Promise<void> {
-  if (ex.engine === 'pglite') return; // one process per data directory (lock file)
+/**
+ * Takes braid's advisory lock or throws EnvironmentError (exit 3) after waitMs. Returns the
+ * backend pid of the session that took it (read in the same statement; undefined on PGlite).
+ */
+export async function acquireAdvisoryLock(
+  ex: Executor,
+  opts: AdvisoryLockOptions,
+): Promise<number | undefined> {
+  if (ex.engine === 'pglite') return undefined; // one process per data directory (lock file)
   const deadline = Date.now() + opts.waitMs;
   let delay = 50;
   let told = false;
   for (;;) {
-    const r = await ex.query<{ ok: boolean }>('select pg_try_advisory_lock($1::int4, $2::int4) as ok', [
-      LOCK_CLASSID | 0,
-      LOCK_OBJID | 0,
-    ]);
-    if (r.rows[0]?.ok) return;
+    const r = await ex.query<{ ok: boolean; pid: number }>(
+      'select pg_try_advisory_lock($1::int4, $2::int4) as ok, pg_backend_pid() as pid',
+      [LOCK_CLASSID | 0, LOCK_OBJID | 0],
+    );
+    if (r.rows[0]?.ok) return r.rows[0].pid;
     const holder = await lockHolder(ex).catch(() => undefined);
     if (!told) {
       told = true;
@@ -84,15 +90,18 @@ export async function releaseAdvisoryLock(ex: Executor): Promise<void> {
   await ex.query('select pg_advisory_unlock($1::int4, $2::int4)', [LOCK_CLASSID | 0, LOCK_OBJID | 0]);
 }
 
-/** Runs fn holding braid's advisory lock; always released (also when fn throws). */
+/**
+ * Runs fn holding braid's advisory lock; always released (also when fn throws). fn receives the
+ * backend pid that took the lock (undefined on PGlite).
+ */
 export async function withAdvisoryLock<T>(
   ex: Executor,
   opts: AdvisoryLockOptions,
-  fn: () => Promise<T>,
+  fn: (lockPid: number | undefined) => Promise<T>,
 ): Promise<T> {
-  await acquireAdvisoryLock(ex, opts);
+  const pid = await acquireAdvisoryLock(ex, opts);
   try {
-    return await fn();
+    return await fn(pid);
   } finally {
     await releaseAdvisoryLock(ex).catch(() => undefined);
   }

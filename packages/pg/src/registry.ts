@@ -32,8 +32,8 @@ export async function registryExists(ex: Executor): Promise<boolean> {
   return Boolean(r.rows[0]?.ok);
 }
 
-async function registryIds(ex: Executor): Promise<string[]> {
-  if (!(await registryExists(ex))) return [];
+async function registryIds(ex: Executor, exists?: boolean): Promise<string[]> {
+  if (!(exists ?? (await registryExists(ex)))) return [];
   const r = await ex.query<{ id: string }>('select id from braid.registry_migrations order by id');
   return r.rows.map((x) => x.id);
 }
@@ -52,26 +52,31 @@ function checkNotNewer(ex: Executor, ids: string[]): void {
 }
 
 /**
- * Creates or upgrades the registry. Call it holding braid's advisory lock. Each registry
- * migration runs in its own transaction with its registry_migrations row.
+ * Creates or upgrades the registry. Call it holding braid's advisory lock. The missing registry
+ * migrations run in one transaction with their registry_migrations rows (all or none; four
+ * round trips however many there are). `known.exists`: the caller already asked whether the
+ * registry exists (saves that round trip).
  */
-export async function ensureRegistry(ex: Executor, braidVersion: string): Promise<string[]> {
-  const have = await registryIds(ex);
+export async function ensureRegistry(
+  ex: Executor,
+  braidVersion: string,
+  known: { exists?: boolean } = {},
+): Promise<string[]> {
+  const have = await registryIds(ex, known.exists);
   checkNotNewer(ex, have);
   const done = new Set(have);
-  const appliedNow: string[] = [];
-  for (const m of REGISTRY_MIGRATIONS) {
-    if (done.has(m.id)) continue;
-    await withTransaction(ex, async () => {
-      await ex.exec(m.up);
-      await ex.query('insert into braid.registry_migrations (id, braid_version) values ($1, $2)', [
-        m.id,
-        braidVersion,
-      ]);
-    });
-    appliedNow.push(m.id);
-  }
-  return appliedNow;
+  const missing = REGISTRY_MIGRATIONS.filter((m) => !done.has(m.id));
+  if (missing.length === 0) return [];
+  // begin, the scripts, the rows, commit: separate statements, so that each also stands alone
+  // through a transaction pooler (--lock lease)
+  await withTransaction(ex, async () => {
+    await ex.exec(missing.map((m) => m.up).join('\n;\n'));
+    await ex.query(
+      'insert into braid.registry_migrations (id, braid_version) select unnest($1::text[]), $2',
+      [missing.map((m) => m.id), braidVersion],
+    );
+  });
+  return missing.map((m) => m.id);
 }
 
 /** For read-only commands (status): the registry's state without creating it. */
@@ -92,6 +97,38 @@ export async function readApplied(ex: Executor): Promise<AppliedRow[]> {
     appliedAt: x.applied_at,
     historySeq: Number(x.history_seq),
   }));
+}
+
+/**
+ * readApplied and readProgress in one round trip (the apply engine reads both before it starts).
+ * Call only once the registry is known to exist.
+ */
+export async function readAppliedAndProgress(
+  ex: Executor,
+): Promise<{ applied: AppliedRow[]; progress: ProgressRow[] }> {
+  const r = await ex.query<{ applied: unknown; progress: unknown }>(
+    `select (select coalesce(json_agg(json_build_array(id, checksum, applied_at::text, history_seq) order by history_seq), '[]')
+               from braid.applied) as applied,
+            (select coalesce(json_agg(json_build_array(id, checksum, statement_index, statement_hash) order by id, statement_index), '[]')
+               from braid.progress) as progress`,
+  );
+  // json arrives parsed from pg and PGlite; accept text too
+  const rows = (v: unknown): unknown[][] => (typeof v === 'string' ? JSON.parse(v) : v) as unknown[][];
+  const row = r.rows[0];
+  return {
+    applied: rows(row?.applied ?? []).map((x) => ({
+      id: String(x[0]),
+      checksum: String(x[1]),
+      appliedAt: String(x[2]),
+      historySeq: Number(x[3]),
+    })),
+    progress: rows(row?.progress ?? []).map((x) => ({
+      id: String(x[0]),
+      checksum: String(x[1]),
+      statementIndex: Number(x[2]),
+      statementHash: String(x[3]),
+    })),
+  };
 }
 
 /** Progress of no-transaction migrations. Call only once the registry is known to exist. */
