@@ -5,17 +5,23 @@
 //   1. pg_dump --schema-only (the baseline),
 //   2. braid's introspection alone (a bundled driver: introspectUrl, then the model printed as JSON),
 //   3. `braid schema diff --from URL --to URL --format json` (two introspections + diff + DDL).
-// Prints times and ratios; goal: (2) <= 1.0x pg_dump.
-// Usage: node scripts/bench/introspect.mjs [sizes, default 100,1000,5000] [runs, default 3]
+// Prints times and ratios; goal: (2) <= 1.0x pg_dump. The driver is bundled with the CLI's own
+// esbuild settings (scripts/esbuild-shared.mjs), so it loads the same code as `braid`.
+// Usage: node scripts/bench/introspect.mjs [sizes, default 100,1000,5000] [runs, default 5]
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { build } from 'esbuild';
 import { braidBin, dropDatabase, freshDatabase, printTable, root, timeProcess } from './lib/common.mjs';
+import { external, pgNodeOnly, supported } from '../esbuild-shared.mjs';
 
 const SIZES = (process.argv[2] ?? '100,1000,5000').split(',').map(Number);
-const RUNS = Number(process.argv[3] ?? 3);
+const RUNS = Number(process.argv[3] ?? 5);
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
 
 function schemaSql(n) {
   const out = [];
@@ -48,7 +54,9 @@ await build({
   format: 'cjs',
   logLevel: 'warning',
   tsconfig: path.join(root, 'tsconfig.json'),
-  external: ['@electric-sql/pglite', '@electric-sql/pglite/*', 'libpg-query', 'pg-native'],
+  external,
+  supported,
+  plugins: [pgNodeOnly],
   nodePaths: [path.join(root, 'node_modules')],
 });
 
@@ -61,7 +69,7 @@ try {
     execFileSync('psql', [url, '-v', 'ON_ERROR_STOP=1', '-qf', file], {
       stdio: ['ignore', 'ignore', 'inherit'],
     });
-    // Interleaved runs (dump, introspect, diff; dump, …), best of each: fair under a shared load.
+    // Interleaved runs (dump, introspect, diff; dump, …), median of each: fair under a shared load.
     const t = { dump: [], intro: [], diff: [] };
     for (let r = 0; r < RUNS; r++) {
       t.dump.push(timeProcess('pg_dump', 'pg_dump', ['--schema-only', '-f', '/dev/null', url]));
@@ -77,13 +85,14 @@ try {
         ),
       );
     }
-    const [dump, intro, diff] = [t.dump, t.intro, t.diff].map((xs) => Math.min(...xs));
+    const [dump, intro, diff] = [t.dump, t.intro, t.diff].map(median);
+    const runs = (xs) => xs.map((x) => x.toFixed(3)).join(' ');
     printTable(
-      `${n} tables (+${n} indexes, ${n - 1} foreign keys, ${Math.floor(n / 10)} views), best of ${RUNS}`,
+      `${n} tables (+${n} indexes, ${n - 1} foreign keys, ${Math.floor(n / 10)} views), median of ${RUNS} (runs listed)`,
       [
-        ['pg_dump --schema-only', dump],
-        ['braid introspection (process)', intro],
-        ['braid schema diff URL URL (2x)', diff],
+        ['pg_dump --schema-only', dump, runs(t.dump)],
+        ['braid introspection (process)', intro, runs(t.intro)],
+        ['braid schema diff URL URL (2x)', diff, runs(t.diff)],
       ],
       'pg_dump --schema-only',
     );

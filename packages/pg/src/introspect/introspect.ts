@@ -11,7 +11,7 @@ import {
   qualifiedKey,
 } from '@braid/core';
 import type { Executor } from '../executor';
-import { openExecutor } from '../executors';
+import { PgExecutor, openExecutor } from '../executors';
 import * as Q from './queries';
 
 /** Statistics of one introspection (for --json output and benchmarks). */
@@ -58,7 +58,7 @@ function grantsOf(v: unknown): Grant[] {
 export async function introspectUrl(url: string, applicationName = 'braid introspect'): Promise<SchemaModel> {
   const ex = await openExecutor(url, applicationName);
   try {
-    return await introspect(ex);
+    return (await introspectWithStats(ex, { sessionClosesAfter: true })).model;
   } finally {
     await ex.close();
   }
@@ -79,6 +79,8 @@ export interface IntrospectOptions {
    * them, so that a large schema is read by several backends at once. Owned by the caller.
    */
   helpers?: readonly Executor[];
+  /** The caller closes the session right after: a setting changed for the queries (JIT) stays. */
+  sessionClosesAfter?: boolean;
 }
 
 // Most expensive first, so that a pool of sessions finishes together.
@@ -112,7 +114,23 @@ async function withoutJit<T>(ex: Executor, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-async function fetchAll(sessions: readonly Executor[]): Promise<Map<string, Row[]>> {
+/**
+ * One session on a server: every catalog query in one round trip, JIT off first (where the
+ * setting exists) and restored after only when it was on and the session stays open (`restore`).
+ */
+async function fetchBatch(ex: PgExecutor, restore: boolean): Promise<Map<string, Row[]>> {
+  const results = await ex.queryBatch([
+    `select current_setting('jit', true) as v, (select set_config(name, 'off', false) from pg_settings where name = 'jit') as s`,
+    ...ALL_QUERIES,
+  ]);
+  if (restore && results[0]?.[0]?.['v'] === 'on') await ex.query(`select set_config('jit', 'on', false)`);
+  const out = new Map<string, Row[]>();
+  ALL_QUERIES.forEach((sql, i) => out.set(sql, results[i + 1] ?? []));
+  return out;
+}
+
+async function fetchAll(sessions: readonly Executor[], restore = true): Promise<Map<string, Row[]>> {
+  if (sessions.length === 1 && sessions[0] instanceof PgExecutor) return fetchBatch(sessions[0], restore);
   const out = new Map<string, Row[]>();
   let next = 0;
   await Promise.all(
@@ -132,7 +150,7 @@ export async function introspectWithStats(
   ex: Executor,
   opts: IntrospectOptions = {},
 ): Promise<{ model: SchemaModel; stats: IntrospectStats }> {
-  const fetched = await fetchAll([ex, ...(opts.helpers ?? [])]);
+  const fetched = await fetchAll([ex, ...(opts.helpers ?? [])], !opts.sessionClosesAfter);
   const q = async (sql: string): Promise<Row[]> => fetched.get(sql) ?? [];
   const queries = fetched.size;
   return read(emptyModel());
