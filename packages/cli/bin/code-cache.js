@@ -13,7 +13,7 @@
 //
 // The bundle runs exactly as require() would run it: the CommonJS wrapper, a real `require`
 // resolving from the bundle's folder, `module`, `__filename`, `__dirname`; stack traces name
-// braid-main.js; dynamic import() (PGlite, libpg-query) goes through Node's default loader.
+// braid-main.js. The bundle holds no import(): the build turns them into require().
 const fs = require('node:fs');
 const path = require('node:path');
 const vm = require('node:vm');
@@ -69,11 +69,9 @@ function runBundle(bundlePath, parent) {
   }
   const key = cacheKey(stat);
   const cachedData = readCache(cacheFile, key);
-  const script = new vm.Script(Module.wrap(source), {
-    filename: bundlePath,
-    cachedData,
-    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-  });
+  // No importModuleDynamically: Node 20 loses it for a script made from cached data, so the
+  // build compiles import() to require() (scripts/esbuild-shared.mjs) and checks none is left.
+  const script = new vm.Script(Module.wrap(source), { filename: bundlePath, cachedData });
   if (cachedData === undefined || script.cachedDataRejected) {
     // At exit, the functions this run compiled are in the cache too. Registered before the
     // bundle runs: `--help` and `--version` exit from inside it.
