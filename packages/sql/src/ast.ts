@@ -7,8 +7,14 @@ export function isNode(x: unknown): x is AstNode {
 /** The node's type name: { CreateStmt: {...} } -> 'CreateStmt'. */
 export function kindOf(n: AstNode | undefined): string {
   if (!n) return '';
-  const k = Object.keys(n);
-  return k.length === 1 ? k[0] : '';
+  // for-in instead of Object.keys: no array per call (this runs several times per statement)
+  let kind = '';
+  let count = 0;
+  for (const k in n) {
+    if (++count > 1) return '';
+    kind = k;
+  }
+  return kind;
 }
 /** The node's body: { CreateStmt: body } -> body. */
 export function inner(n: AstNode | undefined): AstNode {
@@ -60,17 +66,26 @@ export function typeNameOf(typeName: AstNode | undefined): {
 }
 /** Visits every object node in the tree (depth first), with the key under which it was found. */
 export function walk(root: unknown, visit: (node: AstNode, key: string) => void | false): void {
-  const stack: Array<[unknown, string]> = [[root, '']];
-  while (stack.length) {
-    const [x, key] = stack.pop()!;
+  // two parallel stacks (no [node, key] pair per visited value)
+  const nodes: unknown[] = [root];
+  const keys: string[] = [''];
+  while (nodes.length) {
+    const x = nodes.pop();
+    const key = keys.pop()!;
     if (Array.isArray(x)) {
-      for (let i = x.length - 1; i >= 0; i--) stack.push([x[i], key]);
+      for (let i = x.length - 1; i >= 0; i--) {
+        nodes.push(x[i]);
+        keys.push(key);
+      }
     } else if (isNode(x)) {
       if (visit(x, key) === false) continue;
-      const keys = Object.keys(x);
-      for (let i = keys.length - 1; i >= 0; i--) {
-        const v = x[keys[i]];
-        if (typeof v === 'object' && v !== null) stack.push([v, keys[i]]);
+      const ks = Object.keys(x);
+      for (let i = ks.length - 1; i >= 0; i--) {
+        const v = x[ks[i]];
+        if (typeof v === 'object' && v !== null) {
+          nodes.push(v);
+          keys.push(ks[i]);
+        }
       }
     }
   }

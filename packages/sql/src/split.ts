@@ -37,28 +37,31 @@ export interface Statement {
 }
 
 type TokKind = 'ws' | 'comment' | 'string' | 'ident' | 'dollar' | 'semi' | 'word' | 'other';
-interface Tok {
-  kind: TokKind;
-  start: number;
-  end: number;
-}
+/** The kind of the token nextToken() read last. */
+let tokKind: TokKind = 'other';
 
 const isSpace = (c: number) => c === 32 || c === 9 || c === 10 || c === 13 || c === 12 || c === 11;
 const isIdentStart = (c: number) => (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c >= 128;
 const isIdentChar = (c: number) => isIdentStart(c) || (c >= 48 && c <= 57) || c === 36;
 
-/** Reads one token at i (i < to). Unterminated constructs run to `to`. */
-function nextToken(s: string, i: number, to: number): Tok {
+/**
+ * Reads one token at i (i < to) and returns its end; the token's kind is left in `tokKind` (no
+ * object per token: this runs for every token of every statement). Unterminated constructs run
+ * to `to`.
+ */
+function nextToken(s: string, i: number, to: number): number {
   const c = s.charCodeAt(i);
   if (isSpace(c)) {
     let j = i + 1;
     while (j < to && isSpace(s.charCodeAt(j))) j++;
-    return { kind: 'ws', start: i, end: j };
+    tokKind = 'ws';
+    return j;
   }
   if (c === 45 /* - */ && s.charCodeAt(i + 1) === 45) {
     let j = i + 2;
     while (j < to && s.charCodeAt(j) !== 10) j++;
-    return { kind: 'comment', start: i, end: j };
+    tokKind = 'comment';
+    return j;
   }
   if (c === 47 /* / */ && s.charCodeAt(i + 1) === 42 /* * */) {
     let depth = 1;
@@ -72,21 +75,27 @@ function nextToken(s: string, i: number, to: number): Tok {
         j += 2;
       } else j++;
     }
-    return { kind: 'comment', start: i, end: Math.min(j, to) };
+    tokKind = 'comment';
+    return Math.min(j, to);
   }
-  if (c === 39 /* ' */) return { kind: 'string', start: i, end: quoted(s, i + 1, to, false) };
+  if (c === 39 /* ' */) {
+    tokKind = 'string';
+    return quoted(s, i + 1, to, false);
+  }
   if ((c === 69 || c === 101) /* E e */ && s.charCodeAt(i + 1) === 39) {
-    return { kind: 'string', start: i, end: quoted(s, i + 2, to, true) };
+    tokKind = 'string';
+    return quoted(s, i + 2, to, true);
   }
   if (c === 34 /* " */) {
+    tokKind = 'ident';
     let j = i + 1;
     while (j < to) {
       if (s.charCodeAt(j) === 34) {
         if (s.charCodeAt(j + 1) === 34) j += 2;
-        else return { kind: 'ident', start: i, end: j + 1 };
+        else return j + 1;
       } else j++;
     }
-    return { kind: 'ident', start: i, end: to };
+    return to;
   }
   if (c === 36 /* $ */) {
     // $tag$ or $$ (a tag is an identifier without $); $1 is a parameter.
@@ -97,18 +106,24 @@ function nextToken(s: string, i: number, to: number): Tok {
     if (s.charCodeAt(j) === 36) {
       const tag = s.slice(i, j + 1);
       const close = s.indexOf(tag, j + 1);
-      const end = close < 0 || close + tag.length > to ? to : close + tag.length;
-      return { kind: 'dollar', start: i, end };
+      tokKind = 'dollar';
+      return close < 0 || close + tag.length > to ? to : close + tag.length;
     }
-    return { kind: 'other', start: i, end: i + 1 };
+    tokKind = 'other';
+    return i + 1;
   }
-  if (c === 59 /* ; */) return { kind: 'semi', start: i, end: i + 1 };
+  if (c === 59 /* ; */) {
+    tokKind = 'semi';
+    return i + 1;
+  }
   if (isIdentStart(c)) {
     let j = i + 1;
     while (j < to && isIdentChar(s.charCodeAt(j))) j++;
-    return { kind: 'word', start: i, end: j };
+    tokKind = 'word';
+    return j;
   }
-  return { kind: 'other', start: i, end: i + 1 };
+  tokKind = 'other';
+  return i + 1;
 }
 
 function quoted(s: string, j: number, to: number, backslash: boolean): number {
@@ -198,16 +213,17 @@ function significant(
   let end = -1;
   let i = from;
   while (i < to) {
-    const t = nextToken(s, i, to);
-    if (t.kind === 'comment') {
-      if (start < 0) comments.push(s.slice(t.start, t.end));
-    } else if (t.kind !== 'ws' && t.kind !== 'semi') {
-      if (start < 0) start = t.start;
-      end = t.end;
-    } else if (t.kind === 'semi' && start >= 0) {
-      end = t.end; // an inner semicolon (BEGIN ATOMIC bodies) belongs to the statement
+    const tEnd = nextToken(s, i, to);
+    const kind = tokKind;
+    if (kind === 'comment') {
+      if (start < 0) comments.push(s.slice(i, tEnd));
+    } else if (kind !== 'ws' && kind !== 'semi') {
+      if (start < 0) start = i;
+      end = tEnd;
+    } else if (kind === 'semi' && start >= 0) {
+      end = tEnd; // an inner semicolon (BEGIN ATOMIC bodies) belongs to the statement
     }
-    i = t.end;
+    i = tEnd;
   }
   if (start < 0) return undefined;
   // a trailing semicolon is not part of the statement
@@ -225,22 +241,23 @@ export function lexicalRanges(s: string): Array<[number, number]> {
   let prevWord = '';
   let atomic = 0;
   while (i < n) {
-    const t = nextToken(s, i, n);
-    if (t.kind === 'word') {
-      const w = s.slice(t.start, t.end).toUpperCase();
+    const tEnd = nextToken(s, i, n);
+    const kind = tokKind;
+    if (kind === 'word') {
+      const w = s.slice(i, tEnd).toUpperCase();
       firstWord ??= w;
       if (atomic > 0) {
         if (w === 'CASE' || (w === 'BEGIN' && prevWord !== 'ATOMIC')) atomic++;
         else if (w === 'END') atomic--;
       } else if (w === 'ATOMIC' && prevWord === 'BEGIN' && firstWord === 'CREATE') atomic = 1;
       prevWord = w;
-    } else if (t.kind === 'semi' && atomic === 0) {
-      ranges.push([segStart, t.start]);
-      segStart = t.end;
+    } else if (kind === 'semi' && atomic === 0) {
+      ranges.push([segStart, i]);
+      segStart = tEnd;
       firstWord = undefined;
       prevWord = '';
     }
-    i = t.end;
+    i = tEnd;
   }
   ranges.push([segStart, n]);
   return ranges;
