@@ -386,6 +386,14 @@ async function roundTripTx(
     }
     if (data && d0) data.lost = dataLoss(d0, await dataSnapshot(c.ex), 'up');
     if (p0 && c.queries) {
+      if (data && c.seed) {
+        // Tables up.sql created are filled now (not only before the next migration), so the
+        // plans after up.sql (and their baselines) see data.
+        const more = await seed(c.ex, c.seed);
+        data.seeded.push(...more.seeded);
+        data.notSeeded.push(...more.notSeeded);
+        if (more.shape) data.shape = [...(data.shape ?? []), ...more.shape];
+      }
       afterPlans = await plans(c.ex, c.queries);
       planChanges = comparePlans(c.queries, p0, afterPlans, c.planThreshold);
     }
