@@ -430,6 +430,35 @@ describe('braid rollout (server)', () => {
     const doneRetry = await braid(['rollout', 'retry', 'c01'], coe);
     expect(doneRetry.code).toBe(2);
     expect(doneRetry.stderr).toContain('c01 is already done');
+
+    // --health-sql: a first column false fails that target (nothing left to apply on c01/c03)
+    const c1db = new URL(c1.plainUrl).pathname.slice(1);
+    write('hs.sql', `select current_database() <> '${c1db}' as healthy`);
+    const hs = await braid(
+      [
+        'rollout',
+        '--targets',
+        'c.json',
+        '--concurrency',
+        '1',
+        '--health-sql',
+        'hs.sql',
+        '--continue-on-error',
+        '--new',
+        '--state',
+        'hs.json',
+      ],
+      coe,
+    );
+    expect(hs.code).toBe(1);
+    const hev = events(hs.stdout);
+    expect(hev.filter((e) => e.event.startsWith('health')).map((e) => [e.event, e['target']])).toEqual([
+      ['health-failed', 'c01'],
+      ['health-ok', 'c03'],
+    ]);
+    expect(String(hev.find((e) => e.event === 'health-failed')!['reason'])).toBe(
+      `--health-sql ${path.join(p.repo.dir, 'hs.sql')}: returned false`,
+    );
     for (const o of outputs) expect(o).not.toContain(FLEET_PASSWORD);
   });
 });
