@@ -168,12 +168,14 @@ describe.each(shadowArgs())('braid test --queries pg_stat_statements on %s', (_e
 });
 
 describe('braid test --queries arguments', () => {
-  it('refuses a broken export, --update-baselines without --queries and a bad --queries-top', async () => {
+  it('refuses a broken export, a broken baseline file, --update-baselines without --queries and a bad --queries-top', async () => {
     const p = makeProject([users]);
     try {
       p.repo.write('bad.csv', 'queryid,query\n1,"select 1\n');
       p.repo.write('short.csv', 'queryid,calls,query\n1,2\n');
       p.repo.write('utility.json', '[{"query":"BEGIN"},{"query":"SET x = $1"}]');
+      p.repo.write('q.sql', 'select 1;\n');
+      p.repo.write(`.migrations/${p.ids[0]}/.plans.json`, '{"format": "braid-plans 1", "sets": ');
       const cases: [string[], string][] = [
         [['test', '--queries', 'bad.csv'], '--queries bad.csv:2: unterminated quoted field'],
         [['test', '--queries', 'short.csv'], '--queries short.csv:2: 2 fields where the header has 3'],
@@ -183,6 +185,7 @@ describe('braid test --queries arguments', () => {
         ],
         [['test', '--update-baselines'], '--update-baselines needs --queries FILE'],
         [['test', '--queries-top', '0'], '--queries-top 0: expected a number'],
+        [['test', '--all', '--queries', 'q.sql'], `.migrations/${p.ids[0]}/.plans.json: not valid JSON`],
       ];
       for (const [argv, msg] of cases) {
         const r = await runBraid(argv, { cwd: p.repo.dir });

@@ -328,6 +328,8 @@ export const testCommand = defineCommand<TestArgs>({
             defaultRows: seedRows ?? STATS_DEFAULT_ROWS,
             stats: tested.size > 0 ? await loadStats(ctx, args['stats-from']) : new Map(),
           };
+    // A broken baseline file is a usage error before any work (not after a long run).
+    if (plan.queries && !args['update-baselines']) for (const id of tested) readPlansFile(root, id);
     const spec = shadowSpec(args, ctx, root);
     const runs: EngineRun[] = [];
     if (tested.size > 0) {
@@ -566,6 +568,37 @@ interface BaselineInfo {
   writes: { file: string; text: string }[];
 }
 
+/**
+ * A migration's .plans.json (undefined when there is none). Invalid: a usage error naming the
+ * file, unless `lenient` (--update-baselines rewrites it).
+ */
+function readPlansFile(
+  root: string,
+  id: string,
+  lenient = false,
+): { file: string; rel: string; plans: PlansFile | undefined } {
+  const file = path.join(migrationsDir(root), id, PLANS_FILE);
+  const rel = `${MIGRATIONS_DIR}/${id}/${PLANS_FILE}`;
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return { file, rel, plans: undefined };
+  }
+  try {
+    return { file, rel, plans: parsePlansFile(text) };
+  } catch (e) {
+    if (lenient || !(e instanceof PlansFileError)) return { file, rel, plans: undefined };
+    throw new UsageError(
+      'bad-plans-file',
+      `${rel}: ${e.message} (braid test --update-baselines rewrites it)`,
+      {
+        data: { file: rel },
+      },
+    );
+  }
+}
+
 function applyBaselines(
   root: string,
   runs: EngineRun[],
@@ -587,31 +620,7 @@ function applyBaselines(
   const load = (id: string) => {
     let entry = pending.get(id);
     if (entry) return entry;
-    const file = path.join(migrationsDir(root), id, PLANS_FILE);
-    const rel = `${MIGRATIONS_DIR}/${id}/${PLANS_FILE}`;
-    let plans: PlansFile | undefined;
-    let text: string | undefined;
-    try {
-      text = fs.readFileSync(file, 'utf8');
-    } catch {
-      text = undefined;
-    }
-    if (text !== undefined) {
-      try {
-        plans = parsePlansFile(text);
-      } catch (e) {
-        if (!update && e instanceof PlansFileError) {
-          throw new UsageError(
-            'bad-plans-file',
-            `${rel}: ${e.message} (braid test --update-baselines rewrites it)`,
-            {
-              data: { file: rel },
-            },
-          );
-        }
-        plans = undefined;
-      }
-    }
+    const { file, rel, plans } = readPlansFile(root, id, update);
     entry = { file, rel, id, plans };
     pending.set(id, entry);
     return entry;
