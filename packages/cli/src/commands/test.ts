@@ -261,7 +261,7 @@ export const testCommand = defineCommand<TestArgs>({
       .option('queries', {
         type: 'string',
         describe:
-          'EXPLAIN each query of FILE.sql before and after every tested migration and report plan changes (best with --seed)',
+          'EXPLAIN each query of FILE (statements, or a pg_stat_statements CSV/JSON export) before and after every tested migration and report plan changes (best with --seed or --stats-from)',
       })
       .option('queries-top', {
         type: 'string',
