@@ -9,7 +9,9 @@ import {
   MIGRATIONS_DIR,
   parseManifest,
   serializeManifest,
+  virtualBase,
   type Manifest,
+  type ManifestEntry,
   type Migration,
   type MigrationFiles,
 } from '@braid/core';
@@ -17,6 +19,7 @@ import { GitRepo, runGit, type MigrationsAt } from '@braid/git';
 import { defineCommand, type Context } from '../runtime';
 import { shadowSpec, withShadow, type ShadowArgs } from '../shadow';
 import { computeVerdict, renderVerdictMarkdown, renderVerdictText, type BranchVerdict } from '../verdict';
+import { baseHistory, mergeBases, type BaseHistory } from '../mergebase';
 
 interface DriverArgs extends ShadowArgs {
   base: string;
@@ -53,6 +56,28 @@ function firstLineOf(file: string): string | undefined {
   }
 }
 
+interface OtherCommit {
+  commit: string;
+  name: string;
+  /** Found as the commit `git merge` is merging (GITHEAD_<sha>, MERGE_HEAD), not a rebase/pick. */
+  merge: boolean;
+}
+
+/**
+ * The commit(s) a `git merge` (or `git pull`) is merging: git exports GITHEAD_<sha>=<name> while
+ * merging (also while it merges the merge bases of a criss-cross); MERGE_HEAD once written.
+ */
+function mergeTips(repo: GitRepo): { ref: string; name: string; merge: true }[] {
+  const out: { ref: string; name: string; merge: true }[] = [];
+  for (const [k, v] of Object.entries(process.env)) {
+    const m = /^GITHEAD_([0-9a-f]{40,64})$/.exec(k);
+    if (m) out.push({ ref: m[1], name: v ?? m[1].slice(0, 12), merge: true });
+  }
+  const line = firstLineOf(path.join(repo.gitDir, 'MERGE_HEAD'));
+  if (line) out.push({ ref: line, name: line.slice(0, 12), merge: true });
+  return out;
+}
+
 /**
  * The commit whose manifest git passed as %B (theirs). Git does not tell a merge driver, so
  * look where it leaves traces: GITHEAD_<sha> variables (merge), MERGE_HEAD / REBASE_HEAD /
@@ -63,14 +88,10 @@ async function findOtherCommit(
   repo: GitRepo,
   theirsText: string,
   manifestPath: string,
-): Promise<{ commit: string; name: string } | undefined> {
+): Promise<OtherCommit | undefined> {
   const want = await blobOid(repo, theirsText);
-  const candidates: { ref: string; name: string }[] = [];
-  for (const [k, v] of Object.entries(process.env)) {
-    const m = /^GITHEAD_([0-9a-f]{40,64})$/.exec(k);
-    if (m) candidates.push({ ref: m[1], name: v ?? m[1].slice(0, 12) });
-  }
-  for (const f of ['MERGE_HEAD', 'REBASE_HEAD', 'CHERRY_PICK_HEAD', 'REVERT_HEAD']) {
+  const candidates: { ref: string; name: string; merge?: boolean }[] = [...mergeTips(repo)];
+  for (const f of ['REBASE_HEAD', 'CHERRY_PICK_HEAD', 'REVERT_HEAD']) {
     const line = firstLineOf(path.join(repo.gitDir, f));
     if (line) candidates.push({ ref: line, name: line.slice(0, 12) });
   }
@@ -87,7 +108,8 @@ async function findOtherCommit(
   }
   for (const c of candidates) {
     const commit = await repo.tryResolveRef(c.ref);
-    if (commit && want && (await oidAt(repo, commit, manifestPath)) === want) return { commit, name: c.name };
+    if (commit && want && (await oidAt(repo, commit, manifestPath)) === want)
+      return { commit, name: c.name, merge: c.merge === true };
   }
   // Search by content: commits that touched the manifest, newest first.
   const r = await runGit(repo.root, [
@@ -104,7 +126,7 @@ async function findOtherCommit(
       const batch = commits.slice(i, i + 200);
       const objs = await repo.readObjects(batch.map((c) => `${c}:${manifestPath}`));
       const hit = objs.findIndex((o) => o?.oid === want);
-      if (hit >= 0) return { commit: batch[hit], name: batch[hit].slice(0, 12) };
+      if (hit >= 0) return { commit: batch[hit], name: batch[hit].slice(0, 12), merge: false };
     }
   }
   return undefined;
@@ -150,6 +172,82 @@ function resolveMigrations(
       { data: { id: e.id } },
     );
   });
+}
+
+function entryKey(e: ManifestEntry): string {
+  return `${e.id} ${e.hash} ${e.parents.join(',')}`;
+}
+
+/** Whether two manifests list the same entries (ids, hashes, parents), in any order. */
+function sameEntrySet(a: Manifest, b: Manifest): boolean {
+  const ka = new Set(a.entries.map(entryKey));
+  return a.entries.length === b.entries.length && b.entries.every((e) => ka.has(entryKey(e)));
+}
+
+async function manifestAtCommit(repo: GitRepo, commit: string, p: string): Promise<Manifest | undefined> {
+  const [o] = await repo.readObjects([`${commit}:${p}`]);
+  if (!o || o.type !== 'blob') return { entries: [] };
+  try {
+    return parseManifest(o.content.toString('utf8'), p).manifest;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The driver called for a criss-cross merge's virtual base (%A is not HEAD's manifest, the commit
+ * `git merge` merges has several merge bases with HEAD, and %B is not that commit's manifest):
+ * the union of the two merge bases' manifests, without a verdict. That is harmless because it is
+ * only accepted when every entry of the union is listed identically by both tips of the merge
+ * (so it adds nothing either side lacks), and because the outer merge recomputes its base from
+ * `git merge-base --all` and proves the two sides' new migrations as usual. Otherwise the call
+ * ends in conflict markers (the outer merge then stops or recomputes), quietly. Undefined when
+ * this is not such a call.
+ */
+async function mergeBasesCall(
+  repo: GitRepo,
+  head: string,
+  manifestPath: string,
+  baseF: ReturnType<typeof readManifestFile>,
+  oursF: ReturnType<typeof readManifestFile>,
+  theirsF: ReturnType<typeof readManifestFile>,
+  oursFile: string,
+  ctx: Context,
+): Promise<ExitCode | undefined> {
+  const theirsBlob = await blobOid(repo, theirsF.text);
+  for (const tip of mergeTips(repo)) {
+    const commit = await repo.tryResolveRef(tip.ref);
+    if (!commit || (await oidAt(repo, commit, manifestPath)) === theirsBlob) continue;
+    const bases = await mergeBases(repo, head, commit).catch(() => [] as string[]);
+    if (bases.length < 2) continue;
+    const stop = (why: string): ExitCode => {
+      fs.writeFileSync(oursFile, conflictText(oursF.text, theirsF.text, 'merge base', 'merge base'));
+      ctx.out.note(
+        `braid: the merge bases of this criss-cross merge do not merge (${why}); the merge itself is judged next`,
+      );
+      return 1;
+    };
+    if (!baseF.manifest || !oursF.manifest || !theirsF.manifest) return stop('a manifest does not parse');
+    const structural = mergeManifests(baseF.manifest, oursF.manifest, theirsF.manifest);
+    if (!structural.manifest) return stop(structural.conflicts.map((c) => c.message).join('; '));
+    const [headM, tipM] = await Promise.all([
+      manifestAtCommit(repo, head, manifestPath),
+      manifestAtCommit(repo, commit, manifestPath),
+    ]);
+    if (!headM || !tipM) return stop("a tip's manifest does not parse");
+    const vb = virtualBase([oursF.manifest, theirsF.manifest], headM).manifest;
+    const inHead = new Set(headM.entries.map(entryKey));
+    const inTip = new Set(tipM.entries.map(entryKey));
+    const missing = vb.entries.filter((e) => !inHead.has(entryKey(e)) || !inTip.has(entryKey(e)));
+    if (missing.length > 0)
+      return stop(`${missing.map((e) => e.id).join(', ')} not listed identically by both tips`);
+    fs.writeFileSync(oursFile, serializeManifest(vb));
+    ctx.out.note(
+      `braid: merged the manifests of two merge bases (criss-cross merge; ${vb.entries.length} entries both sides already have)`,
+    );
+    return 0;
+  }
+  return undefined;
 }
 
 function conflictText(ours: string, theirs: string, oursName: string, theirsName: string): string {
@@ -220,14 +318,40 @@ export const mergeDriverCommand = defineCommand<DriverArgs>({
         );
         return 1;
       };
-      if (!baseF.manifest || !oursF.manifest || !theirsF.manifest) {
-        const errs = [baseF.error, oursF.error, theirsF.error].filter(Boolean) as string[];
+      const head = await repo.resolveRef('HEAD');
+
+      // A criss-cross merge: git first merges the merge bases into a virtual base, calling this
+      // driver with two merge bases' manifests (not HEAD's) as %A and %B.
+      if ((await blobOid(repo, oursF.text)) !== (await oidAt(repo, head, manifestPath))) {
+        const code = await mergeBasesCall(repo, head, manifestPath, baseF, oursF, theirsF, oursFile, ctx);
+        if (code !== undefined) return code;
+      }
+
+      // The merge base. After a criss-cross there are several: the verdict is against their
+      // union (what the virtual base must be), computed here from `git merge-base --all` rather
+      // than trusted from %O (which holds conflict markers when git could not merge the bases).
+      let baseManifest = baseF.manifest;
+      let virtual: BaseHistory | undefined;
+      if (other?.merge && oursF.manifest) {
+        const bases = await mergeBases(repo, head, other.commit).catch(() => [] as string[]);
+        if (bases.length > 1) {
+          const vb = await baseHistory(repo, projectRoot, bases, oursF.manifest, true);
+          if (!baseManifest || sameEntrySet(baseManifest, vb.manifest)) {
+            baseManifest = vb.manifest;
+            virtual = vb;
+          }
+        }
+      }
+      if (!baseManifest || !oursF.manifest || !theirsF.manifest) {
+        const errs = [baseManifest ? undefined : baseF.error, oursF.error, theirsF.error].filter(
+          Boolean,
+        ) as string[];
         return fail(
           undefined,
           errs.map((e) => `braid: cannot merge the manifest: ${e}`),
         );
       }
-      const merge = mergeManifests(baseF.manifest, oursF.manifest, theirsF.manifest);
+      const merge = mergeManifests(baseManifest, oursF.manifest, theirsF.manifest);
       const oursChanged = merge.oursNew.length + merge.oursEdited.length + merge.oursRemoved.length > 0;
       const theirsChanged =
         merge.theirsNew.length + merge.theirsEdited.length + merge.theirsRemoved.length > 0;
@@ -242,7 +366,6 @@ export const mergeDriverCommand = defineCommand<DriverArgs>({
           `braid: cannot find the commit being merged (its manifest is not in any ref or reflog): cannot read the other side's migration files`,
         ]);
       }
-      const head = await repo.resolveRef('HEAD');
       let baseCommit: string | undefined;
       try {
         baseCommit = await repo.mergeBase(head, other.commit);
@@ -256,14 +379,20 @@ export const mergeDriverCommand = defineCommand<DriverArgs>({
         return reads.get(c)!;
       };
       const otherParent = await repo.tryResolveRef(`${other.commit}^`);
-      const extra = [baseCommit, otherParent].filter((x): x is string => Boolean(x));
+      const extra = [...(virtual?.commits ?? []), baseCommit, otherParent].filter((x): x is string =>
+        Boolean(x),
+      );
       const [hAt, oAt, ...xAt] = await Promise.all([at(head), at(other.commit), ...extra.map(at)]);
       const label = MIGRATIONS_DIR;
       const oursMigs = resolveMigrations(oursF.manifest, [hAt, oAt, ...xAt], label, 'ours');
       const theirsMigs = resolveMigrations(theirsF.manifest, [oAt, hAt, ...xAt], label, 'theirs');
-      const baseMigs = resolveMigrations(baseF.manifest, [...xAt, oAt, hAt], label, 'base');
+      const baseMigs = resolveMigrations(baseManifest, [...xAt, oAt, hAt], label, 'base');
       const verdict = await computeVerdict({
-        base: { label: baseCommit?.slice(0, 12) ?? 'base', manifest: baseF.manifest, migrations: baseMigs },
+        base: {
+          label: virtual?.label ?? baseCommit?.slice(0, 12) ?? 'base',
+          manifest: baseManifest,
+          migrations: baseMigs,
+        },
         ours: { label: oursName, manifest: oursF.manifest, migrations: oursMigs },
         theirs: { label: theirsName, manifest: theirsF.manifest, migrations: theirsMigs },
         shadow: shadowSpec(
@@ -280,7 +409,7 @@ export const mergeDriverCommand = defineCommand<DriverArgs>({
       }
       return fail(
         renderVerdictMarkdown(verdict, {
-          base: baseF.manifest,
+          base: baseManifest,
           ours: oursF.manifest,
           theirs: theirsF.manifest,
         }),
