@@ -12,9 +12,13 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { scanProject, type ScanResult } from '../packages/cli/src/project';
+import type { FolderFacts } from '@braid/core';
 import {
+  decodeEntry,
+  encodeEntry,
   findGitDir,
   isClean,
+  type FolderEntry,
   STAT_CACHE_DIR,
   STAT_CACHE_FILE,
   StatCache,
@@ -149,21 +153,73 @@ describe('stat cache', () => {
   });
 
   it('ignores and rewrites a corrupt cache, and one written for another directory', async () => {
+    const header = (): { v: number; dir: string; lint: unknown[] } =>
+      JSON.parse(readFileSync(cacheFile(), 'utf8').split('\n')[0]) as {
+        v: number;
+        dir: string;
+        lint: unknown[];
+      };
     expect((await check()).ok).toBe(true);
-    writeFileSync(cacheFile(), '{"v":1,"dir":');
+    writeFileSync(cacheFile(), '{"v":2,"dir":');
     expect((await check()).ok).toBe(true);
-    expect(JSON.parse(readFileSync(cacheFile(), 'utf8')).v).toBe(1);
-    // valid JSON with wrong contents: a stored hash that lies is not used when the shape is wrong
-    const doc = JSON.parse(readFileSync(cacheFile(), 'utf8'));
-    doc.folders[a].facts = { hash: 42 };
-    writeFileSync(cacheFile(), JSON.stringify(doc));
+    expect(header().v).toBe(2);
+    // a malformed entry line (a bad hash) is not used: the folder is read again
+    const lines = readFileSync(cacheFile(), 'utf8').split('\n');
+    const i = lines.findIndex((l) => l.startsWith(`${a}\t`));
+    const fields = lines[i].split('\t');
+    fields[5] = 'not-a-hash';
+    lines[i] = fields.join('\t');
+    writeFileSync(cacheFile(), lines.join('\n'));
+    expect(fromCache(scan(), a)).toBe(false);
+    expect(fromCache(scan(), a)).toBe(true);
+    // a stored hash that lies (well-formed) is what a corrupt cache could do: stat data guards it,
+    // so the lie is only believed for a file whose stat data is unchanged. Change the file:
+    const lied = readFileSync(cacheFile(), 'utf8')
+      .split('\n')
+      .map((l) => (l.startsWith(`${a}\t`) ? l.replace(/\t[0-9a-f]{64}\t/, `\t${'0'.repeat(64)}\t`) : l))
+      .join('\n');
+    writeFileSync(cacheFile(), lied);
+    writeFileSync(mig(a, 'down.sql'), 'drop table if exists users;\n');
+    expect((await check()).findings.map((f) => [f.code, f.id])).toEqual([['stale-hash', a]]);
+    writeFileSync(mig(a, 'down.sql'), 'drop table users;\n');
     expect((await check()).ok).toBe(true);
     // another project's cache (other directory): ignored
-    const other = JSON.parse(readFileSync(cacheFile(), 'utf8'));
-    other.dir = '/somewhere/else/.migrations';
-    writeFileSync(cacheFile(), JSON.stringify(other));
+    writeFileSync(
+      cacheFile(),
+      readFileSync(cacheFile(), 'utf8').replace(/"dir":"[^"]*"/, '"dir":"/elsewhere"'),
+    );
     expect(fromCache(scan(), a)).toBe(false);
-    expect(JSON.parse(readFileSync(cacheFile(), 'utf8')).dir).toBe(join(repo.dir, '.migrations'));
+    expect(header().dir).toBe(join(repo.dir, '.migrations'));
+  });
+
+  it('encodes every fact of an entry and decodes it back', () => {
+    const entry = (facts: FolderFacts): FolderEntry => ({
+      d: '1:2:3:4',
+      f: { 'up.sql': '5:6:7:8', 'verify.sql': '9:9:9:9' },
+      facts,
+      trees: { sha1: 'ab'.repeat(20), sha256: 'cd'.repeat(32) },
+    });
+    const hash = `sha256:${'e'.repeat(64)}`;
+    for (const facts of [
+      { hash, hasDown: false, misplaced: [], directives: { irreversible: false, requires: [] } },
+      {
+        hash,
+        hasDown: false,
+        misplaced: [{ line: 3, name: 'requires' }],
+        directives: { irreversible: true, requires: ['x'] },
+      },
+      {
+        hash,
+        hasDown: false,
+        misplaced: [],
+        directiveError: { line: 2, message: 'unknown directive braid:x' },
+      },
+    ] as FolderFacts[]) {
+      const e = entry(facts);
+      expect(decodeEntry(encodeEntry('20260101000000_a', e)!)).toEqual(e);
+    }
+    expect(encodeEntry('bad\tid', entry({ hash, hasDown: false, misplaced: [] }))).toBeUndefined();
+    expect(decodeEntry('x\ty')).toBeUndefined();
   });
 
   it('works without a writable cache directory (same results, nothing stored)', async () => {
@@ -218,14 +274,16 @@ describe('stat cache', () => {
     await runBraid(['hash'], { cwd: repo.dir });
     const codes = async (): Promise<string[]> => (await check()).findings.map((f) => f.code);
     expect(await codes()).toEqual(['lint-require-concurrent-index-creation']);
-    const cached = JSON.parse(readFileSync(cacheFile(), 'utf8')).lint;
+    const lintOf = (): unknown[] =>
+      (JSON.parse(readFileSync(cacheFile(), 'utf8').split('\n')[0]) as { lint: unknown[] }).lint;
+    const cached = lintOf();
     expect(cached).toHaveLength(1);
     expect(await codes()).toEqual(['lint-require-concurrent-index-creation']);
     writeFileSync(mig(idx, 'up.sql'), 'create index concurrently users_email_idx on users (email);\n');
     writeFileSync(mig(idx, 'up.sql'), `-- braid:no-transaction\n${readFileSync(mig(idx, 'up.sql'), 'utf8')}`);
     await runBraid(['hash'], { cwd: repo.dir });
     expect(await codes()).toEqual([]);
-    expect(JSON.parse(readFileSync(cacheFile(), 'utf8')).lint).toHaveLength(2);
+    expect(lintOf()).toHaveLength(2);
   });
 
   it('gives the same findings as a scan without the cache', async () => {

@@ -17,6 +17,11 @@
  * not stored: they are read again next time. Stat data compared: mtime and ctime (nanoseconds),
  * inode and size.
  *
+ * Format: line 1 is a JSON header (version, directory, lint results); then one line per folder,
+ * tab-separated (id, folder stamp, up/down/verify stamps, content hash, tree ids, other facts as
+ * JSON or `-` when they are the usual ones) and decoded only when looked up — a JSON document
+ * of 2,000 objects took longer to parse than the scan it saves.
+ *
  * Failure modes: an unreadable, corrupt or foreign cache (other directory, other version) is
  * ignored and rewritten; a read-only git directory means no cache (slower, same results). The
  * file is written through a temporary file and a rename, so readers never see half of it.
@@ -28,7 +33,7 @@ import type { FolderFacts, MigrationFiles } from '@braid/core';
 
 export const STAT_CACHE_DIR = 'braid';
 export const STAT_CACHE_FILE = 'stat-cache.json';
-const VERSION = 1;
+const VERSION = 2;
 /** How many lint results (by input) are kept. */
 const LINT_KEEP = 8;
 
@@ -68,8 +73,93 @@ interface CacheDoc {
   v: number;
   /** The absolute `.migrations` directory the entries describe. */
   dir: string;
-  folders: Record<string, FolderEntry>;
+  /** Encoded entries by id (see encodeEntry). */
+  lines: Map<string, string>;
   lint: LintEntry[];
+}
+
+const FILE_NAMES = ['up.sql', 'down.sql', 'verify.sql'] as const;
+const HEX64 = /^[0-9a-f]{64}$/;
+
+function usualFacts(f: FolderFacts): boolean {
+  return (
+    f.directives !== undefined &&
+    !f.directives.irreversible &&
+    f.directives.requires.length === 0 &&
+    f.misplaced.length === 0 &&
+    f.directiveError === undefined
+  );
+}
+
+/** One line: id, stamps, hash, trees, other facts. Undefined when the id cannot be stored. */
+export function encodeEntry(id: string, e: FolderEntry): string | undefined {
+  if (/[\t\n\r]/.test(id) || !e.facts.hash.startsWith('sha256:')) return undefined;
+  const trees = Object.entries(e.trees)
+    .map(([k, v]) => `${k}:${v}`)
+    .join(',');
+  const f = e.facts;
+  const other = usualFacts(f)
+    ? '-'
+    : JSON.stringify({ directives: f.directives, directiveError: f.directiveError, misplaced: f.misplaced });
+  return [
+    id,
+    e.d,
+    ...FILE_NAMES.map((n) => e.f[n] ?? '-'),
+    f.hash.slice('sha256:'.length),
+    trees || '-',
+    other,
+  ].join('\t');
+}
+
+/** The entry of a line; undefined when it is malformed (then the folder is simply read). */
+export function decodeEntry(line: string): FolderEntry | undefined {
+  const x = line.split('\t');
+  if (x.length !== 8) return undefined;
+  const [, d, up, down, verify, hash, trees, other] = x;
+  if (!d || !up || up === '-' || !down || !verify || !HEX64.test(hash)) return undefined;
+  const e: FolderEntry = {
+    d,
+    f: { 'up.sql': up },
+    facts: {
+      hash: `sha256:${hash}`,
+      hasDown: down !== '-',
+      misplaced: [],
+      directives: { irreversible: false, requires: [] },
+    },
+    trees: {},
+  };
+  if (down !== '-') e.f['down.sql'] = down;
+  if (verify !== '-') e.f['verify.sql'] = verify;
+  if (trees !== '-') {
+    for (const t of trees.split(',')) {
+      const i = t.indexOf(':');
+      if (i <= 0) return undefined;
+      e.trees[t.slice(0, i)] = t.slice(i + 1);
+    }
+  }
+  if (other !== '-') {
+    let o: unknown;
+    try {
+      o = JSON.parse(other);
+    } catch {
+      return undefined;
+    }
+    if (typeof o !== 'object' || o === null) return undefined;
+    const f = o as Partial<FolderFacts>;
+    if (!Array.isArray(f.misplaced)) return undefined;
+    e.facts.misplaced = f.misplaced;
+    if (f.directives !== undefined) {
+      if (typeof f.directives !== 'object' || f.directives === null) return undefined;
+      if (!Array.isArray(f.directives.requires) || typeof f.directives.irreversible !== 'boolean')
+        return undefined;
+      e.facts.directives = f.directives;
+    } else {
+      delete e.facts.directives;
+      if (typeof f.directiveError !== 'object' || f.directiveError === null) return undefined;
+      e.facts.directiveError = f.directiveError;
+    }
+  }
+  return e;
 }
 
 /**
@@ -106,7 +196,7 @@ export function findGitDir(root: string): string | undefined {
 
 export class StatCache {
   private readonly old: CacheDoc;
-  private readonly next: CacheDoc;
+  private readonly next: { dir: string; folders: Map<string, FolderEntry>; lint: LintEntry[] };
   private dirty = false;
   /** The temporary file whose mtime is the stamp (created at the first miss). */
   private tmp: string | undefined;
@@ -122,8 +212,8 @@ export class StatCache {
     old: CacheDoc | undefined,
   ) {
     const dir = path.resolve(migrationsDir);
-    this.old = old && old.dir === dir ? old : { v: VERSION, dir, folders: {}, lint: [] };
-    this.next = { v: VERSION, dir, folders: {}, lint: this.old.lint.slice() };
+    this.old = old && old.dir === dir ? old : { v: VERSION, dir, lines: new Map(), lint: [] };
+    this.next = { dir, folders: new Map(), lint: this.old.lint.slice() };
     // A foreign or missing cache is worth replacing even if every folder turns out racy.
     if (old === undefined || old.dir !== dir) this.dirty = true;
   }
@@ -148,13 +238,13 @@ export class StatCache {
 
   /** The stored entry for a folder, if any (not yet validated against the disk). */
   stored(id: string): FolderEntry | undefined {
-    const e = this.old.folders[id];
-    return e && Object.prototype.hasOwnProperty.call(this.old.folders, id) ? e : undefined;
+    const line = this.old.lines.get(id);
+    return line === undefined ? undefined : decodeEntry(line);
   }
 
   /** Keeps a validated entry for the next write. */
   keep(id: string, e: FolderEntry): void {
-    this.next.folders[id] = e;
+    this.next.folders.set(id, e);
     this.keptTrees.set(id, Object.keys(e.trees).length);
   }
 
@@ -195,7 +285,7 @@ export class StatCache {
       stamp !== undefined &&
       isClean(dirStat, stamp) &&
       Object.values(fileStats).every((s) => isClean(s, stamp));
-    if (clean) this.next.folders[id] = e;
+    if (clean) this.next.folders.set(id, e);
     this.dirty = true;
     return e;
   }
@@ -227,13 +317,19 @@ export class StatCache {
   save(): void {
     try {
       if (!this.cacheDir) return;
-      const removed = Object.keys(this.old.folders).some((id) => !(id in this.next.folders));
+      let removed = false;
+      for (const id of this.old.lines.keys()) if (!this.next.folders.has(id)) removed = true;
       let grown = false;
       for (const [id, n] of this.keptTrees)
-        if (Object.keys(this.next.folders[id].trees).length !== n) grown = true;
+        if (Object.keys(this.next.folders.get(id)?.trees ?? {}).length !== n) grown = true;
       if (!this.dirty && !removed && !grown) return;
       if (this.stamp() === undefined || !this.tmp) return;
-      fs.writeFileSync(this.tmp, JSON.stringify(this.next));
+      const lines = [JSON.stringify({ v: VERSION, dir: this.next.dir, lint: this.next.lint })];
+      for (const [id, e] of this.next.folders) {
+        const line = encodeEntry(id, e);
+        if (line !== undefined) lines.push(line);
+      }
+      fs.writeFileSync(this.tmp, lines.join('\n') + '\n');
       fs.renameSync(this.tmp, path.join(this.cacheDir, STAT_CACHE_FILE));
       this.tmp = undefined;
     } catch {
@@ -254,42 +350,32 @@ export class StatCache {
   }
 }
 
-/** Parses and shape-checks a cache document; undefined when it is not one of ours. */
+/** Parses the header and splits the entry lines (decoded on lookup); undefined when not ours. */
 function parseDoc(text: string): CacheDoc | undefined {
-  let doc: unknown;
+  const nl = text.indexOf('\n');
+  if (nl < 0) return undefined;
+  let head: unknown;
   try {
-    doc = JSON.parse(text);
+    head = JSON.parse(text.slice(0, nl));
   } catch {
     return undefined;
   }
-  if (typeof doc !== 'object' || doc === null) return undefined;
-  const d = doc as Partial<CacheDoc>;
-  if (d.v !== VERSION || typeof d.dir !== 'string' || typeof d.folders !== 'object' || d.folders === null)
-    return undefined;
-  if (!Array.isArray(d.lint)) return undefined;
-  for (const e of Object.values(d.folders)) if (!validEntry(e)) return undefined;
-  const lint = (d.lint as unknown[]).filter(
+  if (typeof head !== 'object' || head === null) return undefined;
+  const h = head as { v?: unknown; dir?: unknown; lint?: unknown };
+  if (h.v !== VERSION || typeof h.dir !== 'string' || !Array.isArray(h.lint)) return undefined;
+  const lint = (h.lint as unknown[]).filter(
     (l): l is LintEntry => typeof l === 'object' && l !== null && typeof (l as LintEntry).key === 'string',
   );
-  return { v: d.v, dir: d.dir, folders: d.folders, lint };
-}
-
-function validEntry(e: unknown): e is FolderEntry {
-  if (typeof e !== 'object' || e === null) return false;
-  const x = e as FolderEntry;
-  if (typeof x.d !== 'string' || typeof x.f !== 'object' || x.f === null) return false;
-  if (typeof x.trees !== 'object' || x.trees === null) return false;
-  if (typeof x.f['up.sql'] !== 'string') return false;
-  const f = x.facts as FolderFacts | undefined;
-  if (typeof f !== 'object' || f === null) return false;
-  if (typeof f.hash !== 'string' || typeof f.hasDown !== 'boolean' || !Array.isArray(f.misplaced))
-    return false;
-  if (
-    f.directives !== undefined &&
-    (typeof f.directives !== 'object' || !Array.isArray(f.directives.requires))
-  )
-    return false;
-  return f.directives !== undefined || (typeof f.directiveError === 'object' && f.directiveError !== null);
+  const lines = new Map<string, string>();
+  let pos = nl + 1;
+  while (pos < text.length) {
+    let end = text.indexOf('\n', pos);
+    if (end < 0) end = text.length;
+    const tab = text.indexOf('\t', pos);
+    if (tab > pos && tab < end) lines.set(text.slice(pos, tab), text.slice(pos, end));
+    pos = end + 1;
+  }
+  return { v: VERSION, dir: h.dir, lines, lint };
 }
 
 /**
