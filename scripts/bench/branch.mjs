@@ -2,8 +2,9 @@
 // Benchmark (issue 5): a generated repository with N migrations (2,000 by default) whose branches
 // main and feature are 50 migrations apart on each side. Times, as whole processes:
 //   - `git diff --stat main...feature`  (the floor the issue names)
-//   - `braid check` on feature          (the pre-commit hook: no database; goal <= 0.25 s)
-//   - `braid diff main feature --static` (goal <= 0.3 s)
+//   - `braid check` on feature          (the pre-commit hook: no database; goal <= 0.25 s), cold
+//     (no .git/braid cache), warm, and after editing one unshared migration
+//   - `braid diff main feature --static` (goal <= 0.3 s), cold (no footprint memo) and warm
 //   - `git merge main` on feature with braid's merge driver, warm cache (goal <= 1 s for the driver)
 // Usage: node scripts/bench/branch.mjs [N] [RUNS]
 import { execFileSync } from 'node:child_process';
@@ -107,13 +108,39 @@ try {
     'git diff --stat main...feature',
     measure('git diff', 'git', ['diff', '--stat', 'main...feature']),
   ]);
-  rows.push(['braid check (pre-commit)', measure('check', 'node', [braidBin, 'check'])]);
+  // braid keeps a stat cache and remembered lint results / footprints in .git/braid: time the
+  // first run (no cache), the steady state (nothing changed since the last run) and the usual
+  // pre-commit case (one unshared migration edited and rehashed: one folder read, lint rerun).
+  const braidDir = path.join(repo, '.git', 'braid');
+  const rmCache = (name) => () => rmSync(path.join(braidDir, name), { force: true });
   rows.push([
-    'braid diff --static',
-    measure('diff', 'node', [braidBin, 'diff', 'main', 'feature', '--static'], {
-      // exit 0 (unproven) is what a static diff of commuting sides returns
-    }),
+    'braid check, cold (no cache)',
+    measure('check', 'node', [braidBin, 'check'], { before: rmCache('stat-cache.json') }),
   ]);
+  braid(repo, 'check');
+  rows.push(['braid check (pre-commit)', measure('check', 'node', [braidBin, 'check']), 'warm cache']);
+  const edited = path.join(repo, '.migrations', id(N + SIDE - 1, 'feature'), 'up.sql');
+  const original = readFileSync(edited, 'utf8');
+  let flip = 0;
+  rows.push([
+    'braid check, one migration edited',
+    measure('check', 'node', [braidBin, 'check'], {
+      before: () => {
+        writeFileSync(edited, `${original}-- edit ${flip++}\n`);
+        braid(repo, 'hash');
+      },
+    }),
+    'warm cache, lint rerun',
+  ]);
+  writeFileSync(edited, original);
+  braid(repo, 'hash');
+  const diffArgs = [braidBin, 'diff', 'main', 'feature', '--static'];
+  rows.push([
+    'braid diff --static, cold (no memo)',
+    measure('diff', 'node', diffArgs, { before: rmCache('footprints.json') }),
+  ]);
+  braid(repo, 'diff', 'main', 'feature', '--static');
+  rows.push(['braid diff --static', measure('diff', 'node', diffArgs), 'warm footprint memo']);
   // Warm the replay caches once (first merge replays everything on PGlite), then time merges.
   const abort = () => {
     try {
@@ -133,7 +160,10 @@ try {
     measure('merge', 'git', ['merge', '--no-commit', '--no-ff', 'main'], { after: abort }),
   ]);
   printTable(
-    `${N} migrations, branches ${SIDE} apart (median of ${RUNS} whole processes)`,
+    `${N} migrations, branches ${SIDE} apart (median of ${RUNS} whole processes; load average ${os
+      .loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')} on ${os.cpus().length} cores)`,
     rows,
     'git diff --stat main...feature',
   );
