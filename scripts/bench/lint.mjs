@@ -64,47 +64,69 @@ writeFileSync(
 );
 console.log(`generated ${N} migrations, ${statements} statements, in ${work}`);
 
-function time(label, cmd, args) {
-  const runs = [];
-  let out;
-  for (let r = 0; r < RUNS; r++) {
-    const t0 = process.hrtime.bigint();
-    const res = spawnSync(cmd, args, { cwd: work, encoding: 'utf8', maxBuffer: 1 << 28 });
-    runs.push(Number(process.hrtime.bigint() - t0) / 1e9);
-    if (res.error || (res.status !== 0 && res.status !== 1)) {
-      throw new Error(
-        `${label} failed (exit ${res.status}): ${(res.stderr || String(res.error)).slice(0, 1000)}`,
-      );
-    }
-    out = res.stdout;
+function runOnce(label, cmd, args) {
+  const t0 = process.hrtime.bigint();
+  const res = spawnSync(cmd, args, { cwd: work, encoding: 'utf8', maxBuffer: 1 << 28 });
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (res.error || (res.status !== 0 && res.status !== 1)) {
+    throw new Error(
+      `${label} failed (exit ${res.status}): ${(res.stderr || String(res.error)).slice(0, 1000)}`,
+    );
   }
-  runs.sort((a, b) => a - b);
-  return { secs: runs[Math.floor(runs.length / 2)], out };
+  return { secs, out: res.stdout };
 }
 
-const braid = time('braid lint', process.execPath, [braidBin, 'lint', '--json', '--fail-on', 'none']);
-const findings = JSON.parse(braid.out).findings.length;
-const rows = [
-  [
-    'braid lint',
-    braid.secs,
-    `${Math.round(statements / braid.secs).toLocaleString('en-US')} statements/s, ${findings} findings`,
-  ],
-];
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
 let squawkBin;
 try {
   squawkBin = peerBin('squawk');
 } catch (e) {
   console.log(`squawk unavailable (${String(e.message).split('\n')[0]}): comparison skipped`);
 }
+const braidArgs = [braidBin, 'lint', '--json', '--fail-on', 'none'];
+const squawkArgs = ['--reporter', 'gcc', ...files.map((f) => path.relative(work, f))];
+// The machine is shared: braid and squawk runs alternate (and swap order every round) so that
+// both see the same load, instead of all braid runs and then all squawk runs.
+const braidRuns = [];
+const squawkRuns = [];
+let braidOut = '';
+let squawkOut = '';
+for (let r = 0; r < RUNS; r++) {
+  const order = r % 2 === 0 ? ['braid', 'squawk'] : ['squawk', 'braid'];
+  for (const who of order) {
+    if (who === 'braid') {
+      const b = runOnce('braid lint', process.execPath, braidArgs);
+      braidRuns.push(b.secs);
+      braidOut = b.out;
+    } else if (squawkBin) {
+      const q = runOnce('squawk', squawkBin, squawkArgs);
+      squawkRuns.push(q.secs);
+      squawkOut = q.out;
+    }
+  }
+}
+const braidSecs = median(braidRuns);
+const findings = JSON.parse(braidOut).findings.length;
+const rows = [
+  [
+    'braid lint',
+    braidSecs,
+    `${Math.round(statements / braidSecs).toLocaleString('en-US')} statements/s, ${findings} findings`,
+  ],
+];
 if (squawkBin) {
-  const sq = time('squawk', squawkBin, ['--reporter', 'gcc', ...files.map((f) => path.relative(work, f))]);
-  const lines = sq.out.split('\n').filter((l) => l.trim()).length;
+  const sqSecs = median(squawkRuns);
+  const lines = squawkOut.split('\n').filter((l) => l.trim()).length;
   rows.push([
     'squawk',
-    sq.secs,
-    `${Math.round(statements / sq.secs).toLocaleString('en-US')} statements/s, ${lines} report lines`,
+    sqSecs,
+    `${Math.round(statements / sqSecs).toLocaleString('en-US')} statements/s, ${lines} report lines`,
   ]);
+  const ratios = braidRuns.map((b, i) => b / squawkRuns[i]).sort((a, b) => a - b);
+  console.log(
+    `per-round braid/squawk ratios: ${ratios.map((x) => x.toFixed(2)).join(' ')} (median ${median(ratios).toFixed(2)})`,
+  );
 }
 printTable(
   `lint of ${N} migrations (${statements} statements), median of ${RUNS} whole-process runs`,

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { setFlagsFromString } from 'node:v8';
 import { EnvironmentError, UsageError } from '@braid/core';
 import {
   failsAt,
@@ -102,6 +103,12 @@ export const lintCommand = defineCommand<LintArgs>({
       .option('disable', { type: 'string', array: true, describe: 'rule ids to skip (repeatable)' })
       .option('pg-version', { type: 'string', describe: 'target PostgreSQL major version (default 15)' }),
   handler: async (args, ctx) => {
+    // A lint is a short batch job: let V8 optimize only the functions that stay hot for a while.
+    // With the default budget TurboFan compiles hundreds of functions on background threads,
+    // which cost about as much CPU as the lint itself on a 2-core machine (measured on 2,000
+    // migrations: all threads 0.85 s -> 0.50 s of CPU, main thread unchanged). Process-wide,
+    // and this process only lints.
+    setFlagsFromString('--interrupt-budget=1000000');
     // Compile the parser while the migrations are read (lint loads no other WebAssembly, so the
     // baseline-only compiler is safe here; see LoadParserOptions).
     const parserReady = loadParser({ baselineOnly: true });
