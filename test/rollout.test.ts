@@ -278,6 +278,27 @@ describe('braid rollout (server)', () => {
       { outcome: 'health-ok', reason: `--health-sql ${path.join(p.repo.dir, 'health.sql')} passed` },
     ]);
     expect(await historyOf(h3)).toEqual({ ups: {}, applied: [], progress: 0 });
+
+    // a migration failure with the same options (retry keeps them): h3 fails on its third
+    // migration and its first two, applied by this rollout, are rolled back
+    await rows(h3, 'create table t_c (x int)');
+    const h3Before = await publicSchema(h3);
+    const retry = await braid(['rollout', 'retry', 'h03', '--state', 'health-state.json'], health);
+    expect(retry.code).toBe(1);
+    const after = target(await statusOf('health-state.json'), 'h03');
+    expect(after).toMatchObject({
+      status: 'rolled-back',
+      failure: { kind: 'migration', migration: p.ids[2] },
+      rollback: { ids: [p.ids[1], p.ids[0]] },
+    });
+    expect((await historyOf(h3)).applied).toEqual([]);
+    expect(await publicSchema(h3)).toEqual(h3Before);
+    const why = await rows<{ reason: string }>(
+      h3,
+      `select reason from braid.audit where outcome = 'rolled-back'`,
+    );
+    expect(why).toHaveLength(2);
+    for (const w of why) expect(w.reason).toMatch(/^migration failed: .*relation "t_c" already exists/);
   });
 
   it('pause takes effect between migrations; resume continues where each target stopped', async () => {
