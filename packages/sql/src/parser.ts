@@ -30,9 +30,99 @@ export type ParseResult =
     };
 
 interface LibPgQuery {
-  loadModule(): Promise<void>;
   parseSync(query: string): unknown;
   parsePlPgSQLSync(query: string): unknown;
+}
+
+/** The parts of libpg-query's Emscripten module (wasm/libpg-query.js) that are used here. */
+interface PgQueryModule {
+  HEAPU8: Uint8Array;
+  _malloc(size: number): number;
+  _free(ptr: number): void;
+  _wasm_parse_query_raw(queryPtr: number): number;
+  _wasm_free_parse_result(resultPtr: number): void;
+  _wasm_parse_plpgsql(queryPtr: number): number;
+  _wasm_free_string(ptr: number): void;
+  getValue(ptr: number, type: 'i32'): number;
+  UTF8ToString(ptr: number): string;
+}
+
+/** An error carrying the parser's cursor position, as libpg-query's SqlError does. */
+class SqlError extends Error {
+  constructor(
+    message: string,
+    readonly sqlDetails: { cursorPosition: number },
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * libpg-query's parseSync/parsePlPgSQLSync (wasm/index.cjs of the pinned 18.1.5), called on its
+ * Emscripten module directly: the same calls, results and errors, but the query goes in with
+ * TextEncoder and the JSON (megabytes for a large history) comes out with one native scan for
+ * its terminating NUL and TextDecoder, instead of byte-by-byte JavaScript loops.
+ */
+class DirectParser implements LibPgQuery {
+  private readonly encoder = new TextEncoder();
+  private readonly decoder = new TextDecoder();
+  constructor(private readonly m: PgQueryModule) {}
+
+  private withQuery<T>(query: string, fn: (ptr: number) => T): T {
+    if (typeof query !== 'string') throw new TypeError(`Expected a string, got ${typeof query}`);
+    const max = query.length * 3 + 1; // UTF-8 needs at most 3 bytes per UTF-16 code unit
+    const ptr = this.m._malloc(max);
+    try {
+      const { written } = this.encoder.encodeInto(query, this.m.HEAPU8.subarray(ptr, ptr + max - 1));
+      this.m.HEAPU8[ptr + written] = 0;
+      return fn(ptr);
+    } finally {
+      this.m._free(ptr);
+    }
+  }
+
+  private cString(ptr: number): string {
+    const heap = this.m.HEAPU8; // read after the call: memory growth replaces the view
+    const end = heap.indexOf(0, ptr);
+    return this.decoder.decode(heap.subarray(ptr, end < 0 ? heap.length : end));
+  }
+
+  parseSync(query: string): unknown {
+    if (query === null || query === undefined) throw new Error('Query cannot be null or undefined');
+    if (query === '') throw new Error('Query cannot be empty');
+    return this.withQuery(query, (queryPtr) => {
+      const m = this.m;
+      const resultPtr = m._wasm_parse_query_raw(queryPtr);
+      if (!resultPtr) throw new Error('Failed to parse query: memory allocation failed');
+      try {
+        const parseTreePtr = m.getValue(resultPtr, 'i32');
+        const errorPtr = m.getValue(resultPtr + 8, 'i32');
+        if (errorPtr) {
+          const messagePtr = m.getValue(errorPtr, 'i32');
+          const cursorpos = m.getValue(errorPtr + 16, 'i32');
+          const message = messagePtr ? m.UTF8ToString(messagePtr) : 'Unknown error';
+          throw new SqlError(message, { cursorPosition: cursorpos > 0 ? cursorpos - 1 : 0 });
+        }
+        if (!parseTreePtr) throw new Error('No parse tree generated');
+        return JSON.parse(this.cString(parseTreePtr)) as unknown;
+      } finally {
+        m._wasm_free_parse_result(resultPtr);
+      }
+    });
+  }
+
+  parsePlPgSQLSync(query: string): unknown {
+    return this.withQuery(query, (queryPtr) => {
+      const resultPtr = this.m._wasm_parse_plpgsql(queryPtr);
+      try {
+        const resultStr = resultPtr ? this.cString(resultPtr) : '';
+        if (!resultStr.startsWith('{')) throw new Error(resultStr);
+        return JSON.parse(resultStr) as unknown;
+      } finally {
+        if (resultPtr) this.m._wasm_free_string(resultPtr);
+      }
+    });
+  }
 }
 
 let lib: LibPgQuery | undefined;
@@ -56,9 +146,13 @@ export async function loadParser(opts: LoadParserOptions = {}): Promise<void> {
   if (lib) return;
   if (!loading && opts.baselineOnly) setFlagsFromString('--liftoff-only');
   loading ??= (async () => {
-    const mod = (await import('libpg-query')) as unknown as LibPgQuery & { default?: LibPgQuery };
-    const m: LibPgQuery = typeof mod.parseSync === 'function' ? mod : (mod.default as LibPgQuery);
-    await m.loadModule();
+    type Factory = () => Promise<PgQueryModule>;
+    // libpg-query has no "exports" map: its Emscripten module is importable by path (pinned version)
+    const mod = (await import('libpg-query/wasm/libpg-query.js')) as unknown as Factory & {
+      default?: Factory;
+    };
+    const factory: Factory = typeof mod.default === 'function' ? mod.default : mod;
+    const m = new DirectParser(await factory());
     lib = m;
     return m;
   })();
