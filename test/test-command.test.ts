@@ -222,6 +222,22 @@ describe('braid test arguments', () => {
   if (server) {
     it('--engines pglite,server records engine, version and result per migration on each', async () => {
       const p = makeProject([users, leavesIndex, wrongDefault, good]);
+      // Other test files run alongside this one on the same server and make their own temporary
+      // databases: only a database that appeared during this run and that no session uses any
+      // more counts as left behind.
+      const tempDbs = async (): Promise<{ datname: string; busy: boolean }[]> => {
+        const admin = await connectPg(server, 'braid-test');
+        try {
+          const r = await admin.query<{ datname: string; busy: boolean }>(
+            `select d.datname, exists (select 1 from pg_stat_activity a where a.datname = d.datname) as busy
+               from pg_database d where d.datname like 'braid\\_test\\_tmp\\_%'`,
+          );
+          return r.rows;
+        } finally {
+          await admin.close();
+        }
+      };
+      const before = new Set((await tempDbs()).map((d) => d.datname));
       try {
         const r = await runBraidJson<TestReport>(
           ['test', '--all', '--engines', 'pglite,server', '--shadow-db', server],
@@ -236,15 +252,8 @@ describe('braid test arguments', () => {
         expect(srv.results.map((x) => x.status)).toEqual(pg.results.map((x) => x.status));
         expect(pg.results.map((x) => x.status)).toEqual(['ok', 'down-differs', 'down-differs', 'ok']);
         // No temporary database is left on the server.
-        const admin = await connectPg(server, 'braid-test');
-        try {
-          const left = await admin.query(
-            `select datname from pg_database where datname like 'braid\\_test\\_tmp\\_%'`,
-          );
-          expect(left.rows).toEqual([]);
-        } finally {
-          await admin.close();
-        }
+        const left = (await tempDbs()).filter((d) => !before.has(d.datname) && !d.busy);
+        expect(left).toEqual([]);
       } finally {
         p.repo.cleanup();
       }
