@@ -2,6 +2,7 @@ import {
   chmodSync,
   existsSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   renameSync,
   rmSync,
@@ -90,6 +91,26 @@ describe('stat cache', () => {
     expect(r.folders.get(a)!.files.up).toBe('create table users (id bigint primary key, email text);\n');
     expect(r.folders.get(a)!.files.verify).toBeUndefined();
     expect((await check()).ok).toBe(true);
+  });
+
+  it('leaves no stamp file behind, also when the command fails, and removes stale ones', async () => {
+    const dir = join(repo.dir, '.git', STAT_CACHE_DIR);
+    const temps = (): string[] => readdirSync(dir).filter((n) => n.endsWith('.tmp'));
+    expect((await check()).ok).toBe(true);
+    expect(temps()).toEqual([]);
+    // a killed process's stamp file, older than ten minutes, goes at the next write
+    const stale = join(dir, `.${STAT_CACHE_FILE}.999999.0badf00d.tmp`);
+    writeFileSync(stale, '');
+    age(stale, 3600);
+    writeFileSync(mig(a, 'up.sql'), 'create table users (id bigint primary key, email text)\n\n');
+    expect((await check()).code).toBe(1);
+    expect(temps()).toEqual([]);
+    // a command that fails after reading a changed folder (no git on PATH: exit 3)
+    writeFileSync(mig(a, 'up.sql'), 'create table users (id bigint primary key, email text)\n\n\n');
+    const r = await runBraid(['check'], { cwd: repo.dir, env: { PATH: '' } });
+    expect(r.stderr).toContain('git is not installed');
+    expect(r.code).toBe(3);
+    expect(temps()).toEqual([]);
   });
 
   it('detects an edit that keeps the size and the modification time', async () => {

@@ -256,13 +256,15 @@ export class StatCache {
   stamp(): bigint | undefined {
     if (this.stampNs !== undefined || this.stampFailed || !this.cacheDir) return this.stampNs;
     try {
-      fs.mkdirSync(this.cacheDir, { recursive: true });
+      makeCacheDir(this.cacheDir);
       const tmp = path.join(
         this.cacheDir,
         `.${STAT_CACHE_FILE}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`,
       );
       fs.writeFileSync(tmp, '', { flag: 'wx' });
       this.tmp = tmp;
+      // A command that fails before save() must not leave its stamp file behind.
+      process.once('exit', () => this.discardTmp());
       this.stampNs = fs.statSync(tmp, { bigint: true }).mtimeNs;
     } catch {
       this.stampFailed = true;
@@ -332,6 +334,7 @@ export class StatCache {
       fs.writeFileSync(this.tmp, lines.join('\n') + '\n');
       fs.renameSync(this.tmp, path.join(this.cacheDir, STAT_CACHE_FILE));
       this.tmp = undefined;
+      removeStaleTemps(this.cacheDir);
     } catch {
       // read-only or full disk: run without a cache
     } finally {
@@ -347,6 +350,29 @@ export class StatCache {
       // already gone
     }
     this.tmp = undefined;
+  }
+}
+
+/** Creates `<git dir>/braid` (never the git dir itself: a wrong $GIT_DIR must not create one). */
+function makeCacheDir(dir: string): void {
+  try {
+    fs.mkdirSync(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
+}
+
+/** Temporary files of killed processes (older than ten minutes) are removed when braid writes. */
+function removeStaleTemps(dir: string): void {
+  const re = new RegExp(`^\\.${STAT_CACHE_FILE.replace('.', '\\.')}\\.\\d+\\.[0-9a-f]+\\.tmp$`);
+  for (const name of fs.readdirSync(dir)) {
+    if (!re.test(name)) continue;
+    const p = path.join(dir, name);
+    try {
+      if (Date.now() - fs.statSync(p).mtimeMs > 600_000) fs.unlinkSync(p);
+    } catch {
+      // another process removed it
+    }
   }
 }
 
@@ -496,7 +522,7 @@ export class JsonMemo<T> {
     const keep = [...this.entries].slice(-this.limit);
     const tmp = `${this.file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     try {
-      fs.mkdirSync(path.dirname(this.file), { recursive: true });
+      makeCacheDir(path.dirname(this.file));
       fs.writeFileSync(
         tmp,
         JSON.stringify({ v: VERSION, build: this.build, entries: Object.fromEntries(keep) }),
