@@ -16,11 +16,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { SchemaModel } from '@braid/core';
-import { applyUp, type SourceMigration } from './apply';
+import { redact, type SchemaModel } from '@braid/core';
+import { splitStatements } from '@braid/sql';
+import { applyUp, MigrationFailedError, type SourceMigration } from './apply';
 import type { Executor } from './executor';
 import { connectPg, openPGlite, PGliteExecutor } from './executors';
 import { introspect } from './introspect';
+import { codePointPositionToIndex, errorSnippet, locate, pgErrorInfo } from './pgerror';
 import { pgliteExtensions, pgliteVersion } from './pglite';
 import { quoteIdent } from './quote';
 import { REGISTRY_MIGRATIONS } from './registry-migrations';
@@ -76,10 +78,99 @@ export function prefixKeys(migrations: readonly SourceMigration[], engineTag: st
   return keys;
 }
 
-function engineTag(spec: ShadowSpec, serverVersionNum?: number): string {
-  return spec.serverUrl
-    ? `postgres-${Math.floor((serverVersionNum ?? 0) / 10000)}`
-    : `pglite-${pgliteVersion()}`;
+function engineTag(spec: ShadowSpec, serverVersionNum?: number, bare = false): string {
+  return (
+    (spec.serverUrl
+      ? `postgres-${Math.floor((serverVersionNum ?? 0) / 10000)}`
+      : `pglite-${pgliteVersion()}`) + (bare ? '-bare' : '')
+  );
+}
+
+/**
+ * Whether migrations use the schema `braid` themselves (braid's own repository, whose migrations
+ * are braid's registry; any project that names a schema braid): qualified names `braid.x`,
+ * CREATE/ALTER/DROP SCHEMA braid, a search_path naming it. Such a history cannot be replayed on a
+ * shadow that holds braid's registry in that schema, nor introspected with the registry's schema
+ * left out, so it is replayed bare (below). A false positive (a comment naming braid.x) only
+ * costs the bare replay.
+ */
+export function usesRegistrySchema(migrations: readonly SourceMigration[]): boolean {
+  const re =
+    /(^|[^\w$"])"?braid"?\s*\.\s*["a-z_]|\bschema\s+(if\s+(not\s+)?exists\s+)?"?braid"?(?![\w$])|search_path\b[^;]*\bbraid\b/i;
+  return migrations.some(
+    (m) => re.test(m.files.up) || (m.files.verify !== undefined && re.test(m.files.verify)),
+  );
+}
+
+/**
+ * Applies migrations without braid's registry (the shadow needs none): each migration in its own
+ * transaction (statement by statement, `-- braid:no-transaction` ones without one), verify.sql
+ * inside it, a failure reported like the apply engine does (`<dir>/<id>/up.sql:LINE:COL: message
+ * (SQLSTATE code)`).
+ */
+async function applyBare(ex: Executor, migrations: readonly SourceMigration[], dir: string): Promise<void> {
+  for (const m of migrations) {
+    const tx = !m.directives.noTransaction;
+    if (tx) await ex.exec('begin');
+    try {
+      await runFileBare(ex, dir, m.id, 'up.sql', m.files.up);
+      if (m.files.verify !== undefined) await runFileBare(ex, dir, m.id, 'verify.sql', m.files.verify);
+      if (tx) await ex.exec('commit');
+    } catch (e) {
+      if (tx) await ex.exec('rollback').catch(() => undefined);
+      throw e;
+    }
+  }
+}
+
+async function runFileBare(
+  ex: Executor,
+  dir: string,
+  id: string,
+  fileName: string,
+  text: string,
+): Promise<void> {
+  for (const st of splitStatements(text)) {
+    if (!st.text.trim()) continue;
+    try {
+      await ex.exec(st.text);
+    } catch (e) {
+      const info = pgErrorInfo(e);
+      if (!info) throw e;
+      const file = `${dir}/${id}/${fileName}`;
+      const idx =
+        info.position !== undefined
+          ? st.charStart + codePointPositionToIndex(st.text, info.position)
+          : st.charStart;
+      const loc = locate(file, text, idx);
+      throw new MigrationFailedError(
+        `${loc.file}:${loc.line}:${loc.col}: ${info.message} (SQLSTATE ${info.code})`,
+        errorSnippet(loc, info),
+        { id, file, sqlstate: info.code, line: loc.line, column: loc.col, statement: redact(st.text) },
+      );
+    }
+  }
+}
+
+/**
+ * The schema model of a database where a schema named `braid` is the user's (no registry there):
+ * introspection leaves `braid` out (on a target it is the registry), so it is read under a
+ * temporary name inside a transaction that is rolled back, and the name put back in the model.
+ */
+export async function introspectWithBraidSchema(ex: Executor): Promise<SchemaModel> {
+  const has = await ex.query<{ ok: boolean }>(
+    `select exists (select 1 from pg_namespace where nspname = 'braid') as ok`,
+  );
+  if (!has.rows[0]?.ok) return introspect(ex);
+  const tmp = `braid_user_schema_${randomBytes(8).toString('hex')}`;
+  await ex.exec('begin');
+  try {
+    await ex.exec(`alter schema braid rename to ${quoteIdent(tmp)}`);
+    const model = await introspect(ex);
+    return JSON.parse(JSON.stringify(model).split(tmp).join('braid')) as SchemaModel;
+  } finally {
+    await ex.exec('rollback').catch(() => undefined);
+  }
 }
 
 function readModelCache(file: string): { model: SchemaModel; serverVersionNum: number } | undefined {
@@ -139,15 +230,20 @@ export async function replaySchema(
   migrations: readonly SourceMigration[],
   spec: ShadowSpec,
 ): Promise<ReplayResult> {
-  return spec.serverUrl ? replayOnServer(migrations, spec, spec.serverUrl) : replayOnPGlite(migrations, spec);
+  const bare = usesRegistrySchema(migrations);
+  return spec.serverUrl
+    ? replayOnServer(migrations, spec, spec.serverUrl, bare)
+    : replayOnPGlite(migrations, spec, bare);
 }
 
 async function applyAll(
   ex: Executor,
   migrations: readonly SourceMigration[],
   spec: ShadowSpec,
+  bare: boolean,
 ): Promise<void> {
   if (migrations.length === 0) return;
+  if (bare) return applyBare(ex, migrations, spec.dirLabel ?? '.migrations');
   await applyUp(ex, migrations, {
     provenance: { braidVersion: spec.braidVersion },
     lockWaitMs: 60_000,
@@ -159,9 +255,10 @@ async function applyAll(
 async function replayOnPGlite(
   migrations: readonly SourceMigration[],
   spec: ShadowSpec,
+  bare: boolean,
 ): Promise<ReplayResult> {
   const t0 = performance.now();
-  const keys = prefixKeys(migrations, engineTag(spec));
+  const keys = prefixKeys(migrations, engineTag(spec, undefined, bare));
   const n = migrations.length;
   const fullKey = keys[n];
   const modelFile = path.join(spec.cacheDir, `model-${fullKey}.json`);
@@ -189,8 +286,8 @@ async function replayOnPGlite(
   }
   const ex = snapshot ? await openPGliteFrom(snapshot) : await openPGlite();
   try {
-    await applyAll(ex, migrations.slice(start), spec);
-    const model = await introspect(ex);
+    await applyAll(ex, migrations.slice(start), spec, bare);
+    const model = bare ? await introspectWithBraidSchema(ex) : await introspect(ex);
     if (!spec.noCache) {
       if (n > start) {
         const blob = await ex.db.dumpDataDir('none');
@@ -236,12 +333,13 @@ async function replayOnServer(
   migrations: readonly SourceMigration[],
   spec: ShadowSpec,
   serverUrl: string,
+  bare: boolean,
 ): Promise<ReplayResult> {
   const t0 = performance.now();
   const admin = await connectPg(serverUrl, 'braid shadow');
   try {
     const version = admin.serverVersionNum;
-    const keys = prefixKeys(migrations, engineTag(spec, version));
+    const keys = prefixKeys(migrations, engineTag(spec, version, bare));
     const n = migrations.length;
     const fullKey = keys[n];
     const modelFile = path.join(spec.cacheDir, `model-${fullKey}.json`);
@@ -274,8 +372,8 @@ async function replayOnServer(
       u.pathname = `/${work}`;
       const ex = await connectPg(u.toString(), 'braid shadow');
       try {
-        await applyAll(ex, migrations.slice(start), spec);
-        model = await introspect(ex);
+        await applyAll(ex, migrations.slice(start), spec, bare);
+        model = bare ? await introspectWithBraidSchema(ex) : await introspect(ex);
       } finally {
         await ex.close();
       }

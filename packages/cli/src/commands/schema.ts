@@ -21,11 +21,11 @@ import {
   type Executor,
   type SqlFile,
   connectPg,
-  introspect,
   introspectUrl,
   openPGlite,
   replaySchema,
   replaySqlFiles,
+  introspectWithBraidSchema,
 } from '@braid/pg';
 import { defineCommand, type Context } from '../runtime';
 import { findProject } from '../project';
@@ -81,7 +81,7 @@ export async function replaySql(
     const ex = await openPGlite();
     try {
       await replaySqlFiles(ex, files);
-      return await introspect(ex);
+      return await introspectWithBraidSchema(ex);
     } finally {
       await ex.close();
     }
@@ -96,7 +96,7 @@ export async function replaySql(
       u.pathname = `/${name}`;
       ex = await connectPg(u.toString(), 'braid schema');
       await replaySqlFiles(ex, files);
-      return await introspect(ex);
+      return await introspectWithBraidSchema(ex);
     } finally {
       await ex?.close();
       await admin.exec(`drop database if exists ${quoteQ(name)} with (force)`).catch(() => undefined);
