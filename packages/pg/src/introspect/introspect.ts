@@ -60,7 +60,9 @@ export async function introspectUrl(url: string, applicationName = 'braid intros
   try {
     return (await introspectWithStats(ex, { sessionClosesAfter: true })).model;
   } finally {
-    await ex.close();
+    // Not awaited: the caller works on the model while the session says goodbye (close never
+    // rejects, and the process does not exit before the socket has closed).
+    void ex.close();
   }
 }
 
@@ -115,22 +117,28 @@ async function withoutJit<T>(ex: Executor, fn: () => Promise<T>): Promise<T> {
 }
 
 /**
- * One session on a server: every catalog query in one round trip, JIT off first (where the
- * setting exists) and restored after only when it was on and the session stays open (`restore`).
+ * Sessions on a server: each gets its share of the catalog queries (round robin over the list,
+ * most expensive first) in one round trip, JIT off first (where the setting exists) and restored
+ * after only when it was on and the session stays open (`restore`).
  */
-async function fetchBatch(ex: PgExecutor, restore: boolean): Promise<Map<string, Row[]>> {
-  const results = await ex.queryBatch([
-    `select current_setting('jit', true) as v, (select set_config(name, 'off', false) from pg_settings where name = 'jit') as s`,
-    ...ALL_QUERIES,
-  ]);
-  if (restore && results[0]?.[0]?.['v'] === 'on') await ex.query(`select set_config('jit', 'on', false)`);
+async function fetchBatches(sessions: readonly PgExecutor[], restore: boolean): Promise<Map<string, Row[]>> {
   const out = new Map<string, Row[]>();
-  ALL_QUERIES.forEach((sql, i) => out.set(sql, results[i + 1] ?? []));
+  await Promise.all(
+    sessions.map(async (ex, i) => {
+      const mine = ALL_QUERIES.filter((_, j) => j % sessions.length === i);
+      const results = await ex.queryBatch([
+        `select current_setting('jit', true) as v, (select set_config(name, 'off', false) from pg_settings where name = 'jit') as s`,
+        ...mine,
+      ]);
+      mine.forEach((sql, k) => out.set(sql, results[k + 1] ?? []));
+      if (restore && results[0]?.[0]?.['v'] === 'on') await ex.query(`select set_config('jit', 'on', false)`);
+    }),
+  );
   return out;
 }
 
 async function fetchAll(sessions: readonly Executor[], restore = true): Promise<Map<string, Row[]>> {
-  if (sessions.length === 1 && sessions[0] instanceof PgExecutor) return fetchBatch(sessions[0], restore);
+  if (sessions.every((ex) => ex instanceof PgExecutor)) return fetchBatches(sessions, restore);
   const out = new Map<string, Row[]>();
   let next = 0;
   await Promise.all(
