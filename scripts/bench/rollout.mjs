@@ -164,6 +164,9 @@ try {
   console.log(
     `  shell loop of braid up            ${lp.toFixed(2).padStart(8)} s   ${(lp / ro).toFixed(2)}x the rollout`,
   );
+  console.log(
+    `  (per-run ratios loop / rollout: ${t.loop.map((l, i) => (l / t.rollout[i]).toFixed(2)).join(', ')})`,
+  );
   console.log(`  psql per database (the SQL only)  ${ps.toFixed(2).padStart(8)} s`);
   console.log('per target:');
   console.log(`  psql (SQL, one session)             ${ms(ps / DBS)}`);
