@@ -155,6 +155,16 @@ export function lintMigrations(migrations: MigrationInput[], options: LintOption
   const disabled = new Set(options.disable ?? []);
   const rules = RULES.filter((r) => !disabled.has(r.id));
   const statementRules = rules.filter((r): r is StatementRule => r.scope === 'statement');
+  // the statement rules that apply to a statement kind (same order as RULES)
+  const rulesByKind = new Map<string, StatementRule[]>();
+  const rulesFor = (kind: string): StatementRule[] => {
+    let list = rulesByKind.get(kind);
+    if (!list) {
+      list = statementRules.filter((r) => !r.kinds || r.kinds.includes(kind));
+      rulesByKind.set(kind, list);
+    }
+    return list;
+  };
   const migrationRules = rules.filter((r): r is MigrationRule => r.scope === 'migration');
   const columnTypes = new Map<string, Map<string, string>>();
   const branchNew = new Set<string>(); // created by unprotected migrations so far
@@ -179,7 +189,7 @@ export function lintMigrations(migrations: MigrationInput[], options: LintOption
     };
     for (const st of up?.statements ?? []) {
       if (report && ctx) {
-        for (const rule of statementRules) {
+        for (const rule of rulesFor(st.kind)) {
           const res = rule.check(st, ctx);
           if (res === undefined) continue;
           for (const r of res)

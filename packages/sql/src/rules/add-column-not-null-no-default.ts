@@ -1,10 +1,11 @@
 import { s } from '../ast';
 import type { StatementRule } from './types';
-import { columnDefs, constraintsOf } from './util';
+import { COLUMN_DEF_KINDS, columnDefs, constraintsOf } from './util';
 
 export const addColumnNotNullNoDefault: StatementRule = {
   id: 'add-column-not-null-no-default',
   scope: 'statement',
+  kinds: COLUMN_DEF_KINDS,
   severity: 'error',
   message: 'adding a NOT NULL column without a DEFAULT fails on a table that has rows',
   help: 'Add the column with a constant DEFAULT, or add it nullable, backfill, then SET NOT NULL safely.',

@@ -1,11 +1,12 @@
 import { o, s } from '../ast';
 import { isVolatileExpr } from '../locks';
 import type { StatementRule } from './types';
-import { colType, columnDefs, constraintsOf } from './util';
+import { colType, COLUMN_DEF_KINDS, columnDefs, constraintsOf } from './util';
 
 export const addColumnVolatileDefault: StatementRule = {
   id: 'add-column-volatile-default',
   scope: 'statement',
+  kinds: COLUMN_DEF_KINDS,
   severity: 'error',
   message: 'adding a column with a volatile DEFAULT rewrites the whole table under an ACCESS EXCLUSIVE lock',
   help: 'Add the column without a default (or with a constant one), set the default afterwards, and backfill in batches.',

@@ -1,10 +1,11 @@
 import { s } from '../ast';
 import type { StatementRule } from './types';
-import { colType, columnDefs } from './util';
+import { colType, COLUMN_DEF_KINDS, columnDefs } from './util';
 
 export const banCharType: StatementRule = {
   id: 'ban-char-type',
   scope: 'statement',
+  kinds: COLUMN_DEF_KINDS,
   severity: 'warning',
   message: 'char(n) pads with spaces and is never faster than text',
   help: 'Use text (with a CHECK on length if needed) or varchar.',

@@ -5,6 +5,7 @@ import { alterCmds } from './util';
 export const columnTypeChange: StatementRule = {
   id: 'column-type-change',
   scope: 'statement',
+  kinds: ['AlterTableStmt'],
   severity: 'error',
   message: 'changing a column type rewrites the table under an ACCESS EXCLUSIVE lock',
   help: 'Add a new column, backfill it in batches, switch readers and writers, then drop the old one; or make the change binary-coercible (varchar(n) → text, wider varchar/numeric).',

@@ -5,6 +5,7 @@ import { alterCmds } from './util';
 export const constraintMissingNotValid: StatementRule = {
   id: 'constraint-missing-not-valid',
   scope: 'statement',
+  kinds: ['AlterTableStmt'],
   severity: 'error',
   message: 'adding a CHECK or FOREIGN KEY constraint without NOT VALID scans the whole table under lock',
   help: 'Add the constraint with NOT VALID, then VALIDATE CONSTRAINT in a later statement or migration.',

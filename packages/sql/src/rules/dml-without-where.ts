@@ -5,6 +5,7 @@ import { body, relName } from './util';
 export const dmlWithoutWhere: StatementRule = {
   id: 'dml-without-where',
   scope: 'statement',
+  kinds: ['UpdateStmt', 'DeleteStmt'],
   severity: 'error',
   message: 'UPDATE or DELETE without WHERE touches every row of the table',
   help: 'Add a WHERE clause (WHERE true if you really mean every row) and batch large backfills.',

@@ -1,5 +1,5 @@
 import type { StatementRule } from './types';
-import { primaryKeyColumns } from './util';
+import { COLUMN_DEF_KINDS, primaryKeyColumns } from './util';
 
 const SMALL = new Set([
   'int4',
@@ -16,6 +16,7 @@ const SMALL = new Set([
 export const preferBigintPrimaryKey: StatementRule = {
   id: 'prefer-bigint-primary-key',
   scope: 'statement',
+  kinds: COLUMN_DEF_KINDS,
   severity: 'warning',
   message: 'an integer primary key can run out of values (2^31)',
   help: 'Use bigint (GENERATED … AS IDENTITY) for primary keys.',

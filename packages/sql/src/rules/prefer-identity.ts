@@ -1,10 +1,11 @@
 import { s } from '../ast';
 import type { StatementRule } from './types';
-import { colType, columnDefs } from './util';
+import { colType, COLUMN_DEF_KINDS, columnDefs } from './util';
 
 export const preferIdentity: StatementRule = {
   id: 'prefer-identity',
   scope: 'statement',
+  kinds: COLUMN_DEF_KINDS,
   severity: 'warning',
   message: 'serial columns are legacy: use GENERATED … AS IDENTITY',
   help: 'Write `id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY` instead of serial/bigserial.',

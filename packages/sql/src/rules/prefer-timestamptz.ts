@@ -1,11 +1,12 @@
 import { s } from '../ast';
 import type { StatementRule } from './types';
-import { alterCmds, colType, columnDefs } from './util';
+import { alterCmds, colType, COLUMN_DEF_KINDS, columnDefs } from './util';
 import { o } from '../ast';
 
 export const preferTimestamptz: StatementRule = {
   id: 'prefer-timestamptz',
   scope: 'statement',
+  kinds: COLUMN_DEF_KINDS,
   severity: 'warning',
   message: 'timestamp without time zone loses the instant a value refers to',
   help: 'Use timestamptz (timestamp with time zone).',

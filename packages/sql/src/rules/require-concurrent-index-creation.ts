@@ -5,6 +5,7 @@ import { body, relName } from './util';
 export const requireConcurrentIndexCreation: StatementRule = {
   id: 'require-concurrent-index-creation',
   scope: 'statement',
+  kinds: ['IndexStmt'],
   severity: 'error',
   message: 'CREATE INDEX without CONCURRENTLY blocks writes to the table while the index builds',
   help: 'Use CREATE INDEX CONCURRENTLY in a migration marked `-- braid:no-transaction`.',

@@ -5,6 +5,7 @@ import { body } from './util';
 export const requireConcurrentIndexDeletion: StatementRule = {
   id: 'require-concurrent-index-deletion',
   scope: 'statement',
+  kinds: ['DropStmt'],
   severity: 'error',
   message: 'DROP INDEX without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on the table',
   help: 'Use DROP INDEX CONCURRENTLY in a migration marked `-- braid:no-transaction`.',

@@ -5,6 +5,7 @@ import { alterCmds } from './util';
 export const setNotNullWithoutCheck: StatementRule = {
   id: 'set-not-null-without-check',
   scope: 'statement',
+  kinds: ['AlterTableStmt'],
   severity: 'error',
   message: 'SET NOT NULL scans the whole table under an ACCESS EXCLUSIVE lock',
   help: 'Add CHECK (col IS NOT NULL) NOT VALID, VALIDATE it, then SET NOT NULL (PostgreSQL ≥ 12 skips the scan), then drop the CHECK.',

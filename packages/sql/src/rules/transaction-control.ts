@@ -3,6 +3,7 @@ import type { StatementRule } from './types';
 export const transactionControl: StatementRule = {
   id: 'transaction-control',
   scope: 'statement',
+  kinds: ['TransactionStmt'],
   severity: 'error',
   message: 'transaction control (BEGIN/COMMIT/ROLLBACK) inside a migration',
   help: 'Remove it: braid wraps each migration in a transaction (or none, with -- braid:no-transaction).',

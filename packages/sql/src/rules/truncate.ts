@@ -3,6 +3,7 @@ import type { StatementRule } from './types';
 export const truncate: StatementRule = {
   id: 'truncate',
   scope: 'statement',
+  kinds: ['TruncateStmt'],
   severity: 'error',
   message: 'TRUNCATE deletes every row and takes an ACCESS EXCLUSIVE lock',
   help: 'Delete the rows you mean to delete with a WHERE clause, in batches; suppress with a reason if the table must be emptied.',

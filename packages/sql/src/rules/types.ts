@@ -41,6 +41,12 @@ export interface StatementContext {
 
 export interface StatementRule extends RuleBase {
   scope: 'statement';
+  /**
+   * The statement kinds (parser node types, AnalyzedStatement.kind) the rule can report on: the
+   * engine does not call it for other statements. Omit it when the rule looks at every
+   * statement (footprints, locks). A test checks that a rule finds nothing outside its kinds.
+   */
+  kinds?: readonly string[];
   /** Returns messages (or [] / undefined when fine). A string replaces the default message. */
   check(st: AnalyzedStatement, ctx: StatementContext): Array<string | true> | undefined;
 }

@@ -5,6 +5,7 @@ import { alterCmds } from './util';
 export const uniqueConstraintWithoutIndex: StatementRule = {
   id: 'unique-constraint-without-index',
   scope: 'statement',
+  kinds: ['AlterTableStmt'],
   severity: 'error',
   message: 'adding a UNIQUE or PRIMARY KEY constraint builds an index under an ACCESS EXCLUSIVE lock',
   help: 'CREATE UNIQUE INDEX CONCURRENTLY first, then ADD CONSTRAINT … UNIQUE/PRIMARY KEY USING INDEX.',

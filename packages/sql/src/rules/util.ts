@@ -44,6 +44,9 @@ export function alterCmds(st: AnalyzedStatement): readonly AlterCmd[] {
   return out;
 }
 
+/** The statement kinds columnDefs() and primaryKeyColumns() find anything in. */
+export const COLUMN_DEF_KINDS: readonly string[] = ['CreateStmt', 'AlterTableStmt'];
+
 /** Column definitions a statement introduces: CREATE TABLE columns and ALTER TABLE ADD COLUMN. */
 export function columnDefs(st: AnalyzedStatement): readonly ColumnDefOf[] {
   if (st.kind !== 'CreateStmt' && st.kind !== 'AlterTableStmt') return [];
