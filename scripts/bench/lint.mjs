@@ -3,6 +3,7 @@
 // default), whole process, against squawk (squawk-cli from npm) on the same up.sql files in the
 // same run. Prints statements per second for both and the ratio (goal: within 2x of squawk's time).
 // Usage: node scripts/bench/lint.mjs [N] [RUNS]   (run `npm run build` first)
+// BRAID_BENCH_BIN=<dist/braid.js of another build> times that build (before/after comparisons).
 // BRAID_BENCH_KEEP=1 keeps the generated project (its path is printed) for profiling, e.g.
 //   cd <dir> && node --cpu-prof <repo>/packages/cli/dist/braid.js lint --json --fail-on none
 import { spawnSync } from 'node:child_process';
@@ -84,7 +85,8 @@ try {
 } catch (e) {
   console.log(`squawk unavailable (${String(e.message).split('\n')[0]}): comparison skipped`);
 }
-const braidArgs = [braidBin, 'lint', '--json', '--fail-on', 'none'];
+// BRAID_BENCH_BIN=<path of another build's dist/braid.js> times that build instead (before/after)
+const braidArgs = [process.env.BRAID_BENCH_BIN || braidBin, 'lint', '--json', '--fail-on', 'none'];
 const squawkArgs = ['--reporter', 'gcc', ...files.map((f) => path.relative(work, f))];
 // The machine is shared: braid and squawk runs alternate (and swap order every round) so that
 // both see the same load, instead of all braid runs and then all squawk runs.
