@@ -110,6 +110,9 @@ try {
       ],
       'pg_dump --schema-only',
     );
+    // runs next to each other share the machine's load: the steadier figure on a shared machine
+    const paired = median(t.intro.map((x, i) => x / t.dump[i]));
+    console.log(`  introspection / pg_dump: median of per-run ratios ${paired.toFixed(2)}x (goal <= 1.0)`);
     dropDatabase(name);
   }
 } finally {
