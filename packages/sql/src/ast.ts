@@ -46,13 +46,28 @@ export function strings(list: AstNode[]): string[] {
   }
   return out;
 }
-/** A type name's last component in lower case: pg_catalog.int4 -> int4; varchar(10) -> varchar. */
-export function typeNameOf(typeName: AstNode | undefined): {
+export interface TypeNameInfo {
   name: string;
   schema?: string;
   mods: number[];
   array: boolean;
-} {
+}
+
+// Several rules and the lock classifier ask for the same column's type: computed once per node.
+const typeNameMemo = new WeakMap<AstNode, TypeNameInfo>();
+
+/**
+ * A type name's last component in lower case: pg_catalog.int4 -> int4; varchar(10) -> varchar.
+ * The result is shared between callers (do not modify it).
+ */
+export function typeNameOf(typeName: AstNode | undefined): TypeNameInfo {
+  if (!typeName) return typeNameOf0(undefined);
+  let info = typeNameMemo.get(typeName);
+  if (!info) typeNameMemo.set(typeName, (info = typeNameOf0(typeName)));
+  return info;
+}
+
+function typeNameOf0(typeName: AstNode | undefined): TypeNameInfo {
   const names = strings(a(typeName, 'names'));
   const mods: number[] = [];
   for (const m of a(typeName, 'typmods')) {

@@ -157,16 +157,17 @@ function typeChangeRewrites(
   return { rewrite: true, reason: `${from} -> ${to} rewrites the table` };
 }
 
+const TYPE_ALIAS: Record<string, string> = {
+  int4: 'integer',
+  int8: 'bigint',
+  int2: 'smallint',
+  bpchar: 'char',
+  timestamptz: 'timestamptz',
+};
+
 function typeText(typeName: AstNode | undefined): string {
   const t = typeNameOf(typeName);
-  const alias: Record<string, string> = {
-    int4: 'integer',
-    int8: 'bigint',
-    int2: 'smallint',
-    bpchar: 'char',
-    timestamptz: 'timestamptz',
-  };
-  const name = alias[t.name] ?? t.name;
+  const name = TYPE_ALIAS[t.name] ?? t.name;
   return `${name}${t.mods.length ? `(${t.mods.join(',')})` : ''}${t.array ? '[]' : ''}`;
 }
 export { typeText };
