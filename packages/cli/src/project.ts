@@ -178,16 +178,16 @@ export interface ScanResult extends CheckInput {
   folders: Map<string, ScannedFolder>;
 }
 
-function statBig(p: string): fs.BigIntStats | undefined {
+function statOf(p: string): fs.Stats | undefined {
   try {
-    return fs.statSync(p, { bigint: true });
+    return fs.statSync(p, { throwIfNoEntry: false });
   } catch {
     return undefined;
   }
 }
 
 /** Stat (of the open file, so that both describe the same file), then contents. */
-function readWithStat(file: string): { text: string; stat: fs.BigIntStats } | undefined {
+function readWithStat(file: string): { text: string; stat: fs.Stats } | undefined {
   let fd: number;
   try {
     fd = fs.openSync(file, 'r');
@@ -197,7 +197,7 @@ function readWithStat(file: string): { text: string; stat: fs.BigIntStats } | un
     throw new EnvironmentError('read-failed', `cannot read ${file}: ${(e as Error).message}`);
   }
   try {
-    const stat = fs.fstatSync(fd, { bigint: true });
+    const stat = fs.fstatSync(fd);
     return { stat, text: fs.readFileSync(fd, 'utf8') };
   } catch (e) {
     throw new EnvironmentError('read-failed', `cannot read ${file}: ${(e as Error).message}`);
@@ -210,11 +210,11 @@ function readWithStat(file: string): { text: string; stat: fs.BigIntStats } | un
 function cachedFolder(cache: StatCache, id: string, full: string): ScannedFolder | undefined {
   const stored = cache.stored(id);
   if (!stored) return undefined;
-  const d = statBig(full);
+  const d = statOf(full);
   if (!d || statStamp(d) !== stored.d) return undefined;
   const names = Object.keys(stored.f);
   for (const name of names) {
-    const st = statBig(path.join(full, name));
+    const st = statOf(full + path.sep + name);
     if (!st || !st.isFile() || statStamp(st) !== stored.f[name]) return undefined;
   }
   cache.keep(id, stored);
@@ -253,10 +253,10 @@ export function scanProject(root: string, opts: { cache?: StatCache } = {}): Sca
       }
     }
     // Stat data first, then the stamp, then the contents (see statcache.ts on racy files).
-    const dirStat = cacheable ? statBig(full) : undefined;
+    const dirStat = cacheable ? statOf(full) : undefined;
     if (cacheable) cache.stamp();
     const files: Partial<MigrationFiles> = {};
-    const fileStats: Record<string, fs.BigIntStats> = {};
+    const fileStats: Record<string, fs.Stats> = {};
     let plain = dirStat !== undefined;
     for (const sub of fs.readdirSync(full, { withFileTypes: true })) {
       if (sub.name.startsWith('.')) continue;
