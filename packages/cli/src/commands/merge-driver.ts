@@ -297,6 +297,15 @@ export const mergeDriverCommand = defineCommand<DriverArgs>({
       const dir = path.posix.dirname(manifestPath);
       const projectRoot = path.resolve(repo.root, path.posix.dirname(dir));
       const branch = await branchName(repo);
+      const head = await repo.resolveRef('HEAD');
+
+      // A criss-cross merge: git first merges the merge bases into a virtual base, calling this
+      // driver with two merge bases' manifests (not HEAD's) as %A and %B.
+      if ((await blobOid(repo, oursF.text)) !== (await oidAt(repo, head, manifestPath))) {
+        const code = await mergeBasesCall(repo, head, manifestPath, baseF, oursF, theirsF, oursFile, ctx);
+        if (code !== undefined) return code;
+      }
+
       const other = await findOtherCommit(repo, theirsF.text, manifestPath);
       const oursName = branch;
       const theirsName = other?.name ?? 'theirs';
@@ -318,14 +327,6 @@ export const mergeDriverCommand = defineCommand<DriverArgs>({
         );
         return 1;
       };
-      const head = await repo.resolveRef('HEAD');
-
-      // A criss-cross merge: git first merges the merge bases into a virtual base, calling this
-      // driver with two merge bases' manifests (not HEAD's) as %A and %B.
-      if ((await blobOid(repo, oursF.text)) !== (await oidAt(repo, head, manifestPath))) {
-        const code = await mergeBasesCall(repo, head, manifestPath, baseF, oursF, theirsF, oursFile, ctx);
-        if (code !== undefined) return code;
-      }
 
       // The merge base. After a criss-cross there are several: the verdict is against their
       // union (what the virtual base must be), computed here from `git merge-base --all` rather
