@@ -1,9 +1,9 @@
 import {
   makeMigration,
-  mergeManifests,
   MIGRATIONS_DIR,
   parseManifest,
   UsageError,
+  type Manifest,
   type Migration,
   type MigrationFiles,
 } from '@braid/core';
@@ -54,24 +54,30 @@ export function parseRange(refA: string, refB: string | undefined): [string, str
 async function readSides(
   repo: GitRepo,
   root: string,
-  refs: [string, string, string],
+  refs: [Promise<string>, string, string],
   staticOnly: boolean,
 ): Promise<[History, History, History]> {
   if (!staticOnly) {
-    const [x, y, z] = await Promise.all(refs.map((r) => migrationsAt(repo, root, r)));
+    const base = await refs[0];
+    const [x, y, z] = await Promise.all([base, refs[1], refs[2]].map((r) => migrationsAt(repo, root, r)));
     return [x, y, z];
   }
   const dir = repoRelativeDir(repo, root);
-  const manifests = await Promise.all(refs.map((r) => manifestAt(repo, dir, r)));
-  const [mb, mo, mt] = manifests.map((m) => m.manifest);
-  const merge = mergeManifests(mb, mo, mt);
-  const oursIds = new Set([...merge.oursNew, ...merge.oursEdited]);
-  const theirsIds = new Set([...merge.theirsNew, ...merge.theirsEdited]);
+  // The sides' manifests do not wait for the merge base.
+  const sides = Promise.all([manifestAt(repo, dir, refs[1]), manifestAt(repo, dir, refs[2])]);
+  sides.catch(() => {});
+  const mb = await manifestAt(repo, dir, await refs[0]);
+  const [mo, mt] = await sides;
+  // What a side added or edited since the base (a superset of what the manifests' merge names,
+  // also after a criss-cross, whose virtual base unites several merge bases).
+  const baseHash = new Map(mb.manifest.entries.map((e) => [e.id, e.hash] as const));
+  const changed = (m: Manifest): Set<string> =>
+    new Set(m.entries.filter((e) => baseHash.get(e.id) !== e.hash).map((e) => e.id));
   const [o, t] = await Promise.all([
-    staticHistoryAt(repo, dir, manifests[1], oursIds),
-    staticHistoryAt(repo, dir, manifests[2], theirsIds),
+    staticHistoryAt(repo, dir, mo, changed(mo.manifest)),
+    staticHistoryAt(repo, dir, mt, changed(mt.manifest)),
   ]);
-  const base: History = { ...manifests[0], migrations: [] };
+  const base: History = { ...mb, migrations: [] };
   return [base, o, t];
 }
 
@@ -183,13 +189,17 @@ export const diffCommand = defineCommand<DiffArgs>({
     let manifests;
     try {
       // Several merge bases after a criss-cross: the verdict is against their union (mergebase.ts).
-      const bases = await mergeBases(repo, a, b);
+      const basesP = mergeBases(repo, a, b);
+      // --static needs the three manifests and the files of the migrations each side added or
+      // edited, not every migration at every ref (thousands of blobs): read just those, the
+      // sides' manifests while git computes the merge base.
+      const sidesP = readSides(repo, root, [basesP.then((x) => x[0]), a, b], args.static === true);
+      sidesP.catch(() => {}); // reported through basesP when the merge base fails
+      const bases = await basesP;
       const baseCommit = bases[0];
       // Footprints by migration id and content, kept in .git/braid: a warm memo spares the parser.
       const footprints = JsonMemo.load<MigrationFootprint>(repo.gitDir, FOOTPRINTS_MEMO);
-      // --static needs the three manifests and the files of the migrations each side added or
-      // edited, not every migration at every ref (thousands of blobs): read just those.
-      const [single, ours, theirs] = await readSides(repo, root, [baseCommit, a, b], args.static === true);
+      const [single, ours, theirs] = await sidesP;
       const base =
         bases.length > 1
           ? await baseHistory(repo, root, bases, ours.manifest, args.static !== true)
