@@ -684,26 +684,62 @@ async function runNoTransaction(
     );
   }
   const done = new Set(direction === 'up' ? mine.map((p) => p.statementIndex) : []);
+  const markDone = async (indices: number[]): Promise<void> => {
+    if (direction !== 'up' || indices.length === 0) return;
+    await c.ex.query(
+      `insert into braid.progress (id, checksum, statement_index, statement_hash)
+       select $1, $2, i, h from unnest($3::int[], $4::text[]) as x(i, h)`,
+      [m.id, m.hash, indices, indices.map((i) => sha(stmts[i].text))],
+    );
+  };
+  // An explicit BEGIN … COMMIT group of the file (golang-migrate style): its statements run bare
+  // and their progress rows are written inside the group, just before its COMMIT, so a crash
+  // leaves either the whole group done and recorded or nothing.
+  let group: number[] | undefined;
   for (let i = 0; i < stmts.length; i++) {
     if (done.has(i)) continue;
     const s = stmts[i];
+    const control = txControl(s.text);
     try {
+      if (control === 'begin' || group) {
+        if (control === 'begin') group = [];
+        group?.push(i);
+        if (control === 'commit' && group) await markDone(group.slice(0, -1));
+        await c.ex.exec(s.text);
+        if (control === 'commit' || control === 'rollback') {
+          if (control === 'rollback' && group) await markDone(group);
+          else await markDone([i]);
+          group = undefined;
+        }
+        continue;
+      }
       if (direction === 'up') await dropInvalidIndex(c, m.id, s.text);
       await withLockRetries(c, m.id, async () => {
+        // The statement and its progress row commit together, so a crash between the two cannot
+        // make a resume run it twice. A statement PostgreSQL refuses inside a transaction block
+        // (CREATE INDEX CONCURRENTLY, VACUUM, a procedure that commits) runs bare instead; an
+        // interrupted CONCURRENTLY index is dropped and rebuilt on resume (dropInvalidIndex).
+        await c.ex.exec(`begin; ${lockTimeoutSql(c, true)}`);
+        try {
+          await c.ex.exec(s.text);
+          await markDone([i]);
+          await c.ex.exec('commit');
+          return;
+        } catch (e) {
+          await c.ex.exec('rollback').catch(() => undefined);
+          const code = pgErrorInfo(e)?.code;
+          if (code !== '25001' && code !== '2D000') throw e;
+        }
         await c.ex.exec(lockTimeoutSql(c, false));
         try {
           await c.ex.exec(s.text);
         } finally {
           await c.ex.exec('reset lock_timeout').catch(() => undefined);
         }
+        await markDone([i]);
       });
-      if (direction === 'up') {
-        await c.ex.query(
-          'insert into braid.progress (id, checksum, statement_index, statement_hash) values ($1, $2, $3, $4)',
-          [m.id, m.hash, i, sha(s.text)],
-        );
-      }
     } catch (e) {
+      if (group) await c.ex.exec('rollback').catch(() => undefined);
       const f = failure(c, m.id, fileName, text, e, s);
       if (!f.statement) f.statement = s.text;
       await auditFailure(c, m.id, direction, m.hash, performance.now() - t0, f);
@@ -731,6 +767,19 @@ async function runNoTransaction(
     throw f.error;
   }
   return performance.now() - t0;
+}
+
+/** Whether a statement (leading comments already stripped) is transaction control. */
+function txControl(text: string): 'begin' | 'commit' | 'rollback' | undefined {
+  const m = /^(begin|start\s+transaction|commit|end|rollback|abort)\b/i.exec(text.trimStart());
+  if (!m) return undefined;
+  const w = m[1].toLowerCase();
+  if (w === 'begin' || w.startsWith('start')) return 'begin';
+  if (w === 'rollback' || w === 'abort') {
+    // ROLLBACK TO SAVEPOINT stays inside the group.
+    return /^\w+\s+(?:work\s+|transaction\s+)?to\b/i.test(text.trimStart()) ? undefined : 'rollback';
+  }
+  return 'commit';
 }
 
 function context(ex: Executor, migrations: readonly SourceMigration[], opts: ApplyOptions): Ctx {
