@@ -80,3 +80,34 @@ test('a project with its own schema named braid: diff sees its objects, and a co
     c.repo.cleanup();
   }
 });
+
+test('braid up on a target: a migration that clashes with the registry fails with a note naming the reserved schema', async () => {
+  const b = buildScenario({
+    base: [
+      'create schema if not exists braid;\ncreate table braid.registry_migrations (id text primary key);',
+    ],
+    ours: [],
+    theirs: [],
+  });
+  try {
+    const r = await runBraid(['up'], { cwd: b.repo.dir });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${b.baseIds[0]}/up.sql:2:1: relation "registry_migrations" already exists`);
+    expect(r.stderr).toMatch(/braid: the schema "braid" is reserved: it holds braid's registry/);
+    // A failure that has nothing to do with it gets no such note.
+    const c = buildScenario({
+      base: ['create table t (id int);\ncreate table t (id int);'],
+      ours: [],
+      theirs: [],
+    });
+    try {
+      const r2 = await runBraid(['up'], { cwd: c.repo.dir });
+      expect(r2.code).toBe(1);
+      expect(r2.stderr).not.toMatch(/reserved/);
+    } finally {
+      c.repo.cleanup();
+    }
+  } finally {
+    b.repo.cleanup();
+  }
+});

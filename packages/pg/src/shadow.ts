@@ -95,11 +95,19 @@ function engineTag(spec: ShadowSpec, serverVersionNum?: number, bare = false): s
  * costs the bare replay.
  */
 export function usesRegistrySchema(migrations: readonly SourceMigration[]): boolean {
-  const re =
-    /(^|[^\w$"])"?braid"?\s*\.\s*["a-z_]|\bschema\s+(if\s+(not\s+)?exists\s+)?"?braid"?(?![\w$])|search_path\b[^;]*\bbraid\b/i;
   return migrations.some(
-    (m) => re.test(m.files.up) || (m.files.verify !== undefined && re.test(m.files.verify)),
+    (m) =>
+      mentionsRegistrySchema(m.files.up) ||
+      (m.files.verify !== undefined && mentionsRegistrySchema(m.files.verify)),
   );
+}
+
+const REGISTRY_SCHEMA_RE =
+  /(^|[^\w$"])"?braid"?\s*\.\s*["a-z_]|\bschema\s+(if\s+(not\s+)?exists\s+)?"?braid"?(?![\w$])|search_path\b[^;]*\bbraid\b/i;
+
+/** Whether SQL text names the schema `braid` (see usesRegistrySchema). */
+export function mentionsRegistrySchema(sql: string): boolean {
+  return REGISTRY_SCHEMA_RE.test(sql);
 }
 
 /**

@@ -1,6 +1,7 @@
 import { EXIT_FINDINGS, type ExitCode } from '@braid/core';
 import {
   applyUp,
+  mentionsRegistrySchema,
   MigrationFailedError,
   type ApplyEvent,
   type ApplyResult,
@@ -157,7 +158,15 @@ export async function runApply(
     printResult(ctx, r, db);
     return 0;
   } catch (e) {
-    if (e instanceof MigrationFailedError) return reportMigrationFailure(ctx, e);
+    if (e instanceof MigrationFailedError) {
+      const code = reportMigrationFailure(ctx, e);
+      const st = e.data['statement'];
+      if (typeof st === 'string' && mentionsRegistrySchema(st))
+        ctx.out.note(
+          'braid: the schema "braid" is reserved: it holds braid\'s registry (braid.applied, braid.history, ...) in every database braid migrates, so migrations must not put objects there (they clash with it, and drift checks leave that schema out); rename that schema (replays for braid check, diff and the merge driver accept it, a target database cannot)',
+        );
+      return code;
+    }
     throw e;
   } finally {
     await ex.close();
