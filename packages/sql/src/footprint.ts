@@ -164,7 +164,6 @@ const TYPE_NAMES: Record<string, string> = {
   bool: 'boolean',
   varchar: 'character varying',
   bpchar: 'character',
-  char: 'character',
   decimal: 'numeric',
   timestamp: 'timestamp without time zone',
   timestamptz: 'timestamp with time zone',
@@ -184,9 +183,8 @@ export function normalizeArgType(tn: AstNode | undefined): string | undefined {
   const names = strings(a(tn, 'names'));
   const last = names[names.length - 1];
   if (!last) return undefined;
-  // "char" (quoted, the one-byte internal type) is written unqualified; char(n) is pg_catalog.bpchar.
-  const qualifiedCatalog = names.length >= 2 && names[names.length - 2] === 'pg_catalog';
-  const base = last === 'char' && !qualifiedCatalog ? '"char"' : (TYPE_NAMES[last] ?? last);
+  // The parser turns char(n) into pg_catalog.bpchar; a type named char is the one-byte "char".
+  const base = last === 'char' ? '"char"' : (TYPE_NAMES[last] ?? last);
   return a(tn, 'arrayBounds').length > 0 ? `${base}[]` : base;
 }
 

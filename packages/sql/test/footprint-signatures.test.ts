@@ -56,6 +56,10 @@ describe('function signatures', () => {
       },
     ],
     [
+      'CREATE FUNCTION f(a pg_catalog."char", b character(2), c bpchar) RETURNS int LANGUAGE sql AS \'select 1\'',
+      { creates: ['function public.f("char", character, character)'] },
+    ],
+    [
       "CREATE FUNCTION f(m public.mood, n mood) RETURNS int LANGUAGE sql AS 'select 1'",
       { creates: ['function public.f(mood, mood)'] },
     ],
