@@ -108,6 +108,8 @@ try {
     'git diff --stat main...feature',
     measure('git diff', 'git', ['diff', '--stat', 'main...feature']),
   ]);
+  // The floor of any Node process on this machine right now (the machine is often shared).
+  rows.push(['node -e 0 (Node start-up)', measure('node', 'node', ['-e', '0'])]);
   // braid keeps a stat cache and remembered lint results / footprints in .git/braid: time the
   // first run (no cache), the steady state (nothing changed since the last run) and the usual
   // pre-commit case (one unshared migration edited and rehashed: one folder read, lint rerun).
