@@ -53,15 +53,18 @@ export class CatFile {
   private need = 0;
   private failed: Error | undefined;
   private stderr = '';
+  /** Whether git has written any answer (a usage error comes before any). */
+  private answered = false;
 
   /**
    * @param commandMode use `--batch-command --buffer` (git >= 2.36): answers are written in one
    *   flush per pipelined batch instead of one write per object (several times faster for
-   *   thousands of small objects). Otherwise plain `--batch`.
+   *   thousands of small objects). Otherwise plain `--batch`. An older git that rejects the
+   *   option is detected by its usage error, and the reader falls back to plain `--batch`.
    */
   constructor(
     private readonly cwd: string,
-    private readonly commandMode = false,
+    private commandMode = false,
   ) {}
 
   private start(): ChildProcessWithoutNullStreams {
@@ -85,6 +88,17 @@ export class CatFile {
       if (this.child !== child) return;
       this.child = undefined;
       live.delete(this);
+      // git < 2.36 has no --batch-command: it exits at once with a usage error (129) before
+      // answering anything. Fall back to plain --batch and send the pending reads again.
+      if (this.commandMode && !this.answered && code === 129 && this.queue.length > 0) {
+        this.commandMode = false;
+        this.stderr = '';
+        this.refd = false;
+        const again = this.start();
+        this.ref(true);
+        again.stdin.write(this.queue.map((p) => p.names.join('\n') + '\n').join(''));
+        return;
+      }
       if (this.queue.length > 0) {
         this.fail(
           new EnvironmentError(
@@ -159,6 +173,7 @@ export class CatFile {
   }
 
   private onData(d: Buffer): void {
+    this.answered = true;
     this.chunks.push(d);
     this.buffered += d.length;
     if (this.buffered < this.need) return;

@@ -7,7 +7,7 @@ import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, resolve as resolvePath } from 'node:path';
 import { EnvironmentError, UsageError } from '@braid/core';
 import { CatFile, type GitObject } from './catfile';
-import { firstLine, gitText, hasBatchCommand, runGit } from './exec';
+import { firstLine, gitText, runGit } from './exec';
 
 export const DEFAULT_MIGRATIONS_DIR = '.migrations';
 
@@ -153,16 +153,16 @@ export class GitRepo {
     if (!existsSync(dir) || !statSync(dir).isDirectory()) {
       throw new UsageError('no-such-directory', `${dir}: no such directory`, { data: { path: dir } });
     }
-    const [r, batchCommand] = await Promise.all([
-      runGit(dir, [
-        'rev-parse',
-        '--show-toplevel',
-        '--absolute-git-dir',
-        '--git-common-dir',
-        '--is-shallow-repository',
-        '--show-object-format',
-      ]),
-      hasBatchCommand(),
+    // No `git version` process: the cat-file reader tries --batch-command (git >= 2.36) and
+    // falls back to --batch when git rejects it (catfile.ts).
+    const batchCommand = true;
+    const r = await runGit(dir, [
+      'rev-parse',
+      '--show-toplevel',
+      '--absolute-git-dir',
+      '--git-common-dir',
+      '--is-shallow-repository',
+      '--show-object-format',
     ]);
     if (r.code !== 0) {
       const msg = firstLine(r.stderr);
