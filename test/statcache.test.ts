@@ -24,6 +24,7 @@ import {
   STAT_CACHE_DIR,
   STAT_CACHE_FILE,
   StatCache,
+  statCacheName,
 } from '../packages/cli/src/statcache';
 import { createGitRepo, runBraid, runBraidJson, type TempRepo } from './helpers/repo';
 
@@ -289,6 +290,30 @@ describe('stat cache', () => {
     } finally {
       rmSync(wt, { recursive: true, force: true });
     }
+  });
+
+  it('keeps one cache per project when a repository holds several', async () => {
+    const roots = ['services/one', 'services/two'].map((d) => join(repo.dir, d));
+    const ids: string[] = [];
+    for (const r of roots) {
+      // its own .migrations/, so that braid does not take the repository's top-level project
+      mkdirSync(join(r, '.migrations'), { recursive: true });
+      expect((await runBraid(['init'], { cwd: r })).code).toBe(0);
+      ids.push((await runBraidJson<{ id: string }>(['new', 'x'], { cwd: r })).json.id);
+    }
+    for (const r of roots) expect((await runBraid(['check'], { cwd: r })).code).toBe(0);
+    for (const r of roots) expect((await runBraid(['check'], { cwd: r })).code).toBe(0);
+    const names = readdirSync(join(repo.dir, '.git', STAT_CACHE_DIR)).filter((n) =>
+      n.startsWith('stat-cache'),
+    );
+    expect(names.sort()).toEqual(roots.map((r) => statCacheName(join(r, '.migrations'))).sort());
+    expect(names.every((n) => /^stat-cache\.[0-9a-f]{12}\.json$/.test(n))).toBe(true);
+    // each project's folders come from its own cache
+    roots.forEach((r, i) => {
+      age(join(r, '.migrations', ids[i]));
+      const cache = StatCache.load(findGitDir(r), join(r, '.migrations'));
+      expect(cache.stored(ids[i])).toBeDefined();
+    });
   });
 
   it('remembers lint results by content and recomputes them after an edit', async () => {

@@ -27,7 +27,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { FolderFacts, MigrationFiles } from '@braid/core';
 
 export const STAT_CACHE_DIR = 'braid';
@@ -170,6 +170,18 @@ export function decodeEntry(line: string): FolderEntry | undefined {
 }
 
 /**
+ * The cache file's name: `stat-cache.json` for a project at the top of its work tree (the usual
+ * layout), else `stat-cache.<12 hex of the directory's path>.json`, so that several projects in
+ * one repository (`braid --cwd services/db`) keep one cache each instead of evicting each other.
+ */
+export function statCacheName(migrationsDir: string): string {
+  const dir = path.resolve(migrationsDir);
+  if (fs.existsSync(path.join(path.dirname(dir), '.git'))) return STAT_CACHE_FILE;
+  const h = createHash('sha256').update(dir).digest('hex').slice(0, 12);
+  return STAT_CACHE_FILE.replace(/\.json$/, `.${h}.json`);
+}
+
+/**
  * The git directory for a project root, found on disk without spawning git: `$GIT_DIR` when
  * set, else the nearest `.git` at or above root (a directory, or a file `gitdir: <path>` as in
  * worktrees and submodules). Undefined when there is none.
@@ -217,6 +229,8 @@ export class StatCache {
     private readonly cacheDir: string | undefined,
     migrationsDir: string,
     old: CacheDoc | undefined,
+    /** The cache's file name in cacheDir (statCacheName). */
+    private readonly name: string,
   ) {
     const dir = path.resolve(migrationsDir);
     this.old = old && old.dir === dir ? old : { v: VERSION, dir, lines: new Map(), lint: [] };
@@ -227,20 +241,21 @@ export class StatCache {
 
   /** Loads the cache of the project whose `.migrations` directory is `migrationsDir`. */
   static load(gitDir: string | undefined, migrationsDir: string): StatCache {
-    if (!gitDir) return new StatCache(undefined, migrationsDir, undefined);
+    const name = statCacheName(migrationsDir);
+    if (!gitDir) return new StatCache(undefined, migrationsDir, undefined, name);
     const cacheDir = path.join(gitDir, STAT_CACHE_DIR);
     let doc: CacheDoc | undefined;
     try {
-      doc = parseDoc(fs.readFileSync(path.join(cacheDir, STAT_CACHE_FILE), 'utf8'));
+      doc = parseDoc(fs.readFileSync(path.join(cacheDir, name), 'utf8'));
     } catch {
       doc = undefined; // missing or unreadable: start empty
     }
-    return new StatCache(cacheDir, migrationsDir, doc);
+    return new StatCache(cacheDir, migrationsDir, doc, name);
   }
 
   /** The file the cache lives in (undefined without a git directory). */
   get file(): string | undefined {
-    return this.cacheDir && path.join(this.cacheDir, STAT_CACHE_FILE);
+    return this.cacheDir && path.join(this.cacheDir, this.name);
   }
 
   /** The stored entry for a folder, if any (not yet validated against the disk). */
@@ -266,7 +281,7 @@ export class StatCache {
       makeCacheDir(this.cacheDir);
       const tmp = path.join(
         this.cacheDir,
-        `.${STAT_CACHE_FILE}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`,
+        `.${this.name}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`,
       );
       fs.writeFileSync(tmp, '', { flag: 'wx' });
       this.tmp = tmp;
@@ -334,7 +349,7 @@ export class StatCache {
         if (line !== undefined) lines.push(line);
       }
       fs.writeFileSync(this.tmp, lines.join('\n') + '\n');
-      fs.renameSync(this.tmp, path.join(this.cacheDir, STAT_CACHE_FILE));
+      fs.renameSync(this.tmp, path.join(this.cacheDir, this.name));
       this.tmp = undefined;
       removeStaleTemps(this.cacheDir);
     } catch {
@@ -366,7 +381,7 @@ function makeCacheDir(dir: string): void {
 
 /** Temporary files of killed processes (older than ten minutes) are removed when braid writes. */
 function removeStaleTemps(dir: string): void {
-  const re = new RegExp(`^\\.${STAT_CACHE_FILE.replace('.', '\\.')}\\.\\d+\\.[0-9a-f]+\\.tmp$`);
+  const re = /^\.stat-cache(\.[0-9a-f]{12})?\.json\.\d+\.[0-9a-f]+\.tmp$/;
   for (const name of fs.readdirSync(dir)) {
     if (!re.test(name)) continue;
     const p = path.join(dir, name);
