@@ -12,7 +12,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { scanProject, type ScanResult } from '../packages/cli/src/project';
+import { CachedFolder, scanProject, type ScanResult } from '../packages/cli/src/project';
 import type { FolderFacts } from '@braid/core';
 import {
   decodeEntry,
@@ -48,9 +48,8 @@ describe('stat cache', () => {
     cache.save();
     return r;
   };
-  /** Whether a folder came from the cache (its files are then read lazily, through getters). */
-  const fromCache = (r: ScanResult, id: string): boolean =>
-    Object.getOwnPropertyDescriptor(r.folders.get(id)!.files, 'up')?.get !== undefined;
+  /** Whether a folder came from the cache (its files are then read lazily). */
+  const fromCache = (r: ScanResult, id: string): boolean => r.folders.get(id) instanceof CachedFolder;
   /** Sets a path's times to one second ago, so that its stat data is not racy. */
   const age = (p: string, seconds = 5): void => {
     const t = Date.now() / 1000 - seconds;

@@ -21,7 +21,7 @@ import {
   type Migration,
   type MigrationFiles,
 } from '@braid/core';
-import { lazyFiles, statStamp, type StatCache } from './statcache';
+import { statStamp, type StatCache } from './statcache';
 
 /** The manifest's path relative to the project root, as shown to users. */
 export const MANIFEST_REL = `${MIGRATIONS_DIR}/${MANIFEST_FILE}`;
@@ -218,7 +218,39 @@ function cachedFolder(cache: StatCache, id: string, full: string): ScannedFolder
     if (!st || !st.isFile() || statStamp(st) !== stored.f[name]) return undefined;
   }
   cache.keep(id, stored);
-  return { files: lazyFiles(full, names), facts: stored.facts, treeOids: stored.trees };
+  return new CachedFolder(full, names, stored.facts, stored.trees);
+}
+
+/**
+ * A folder whose facts came from the stat cache: its files are read from disk only when
+ * `files` is used (rarely: a finding's line, a protected folder that differs, lint).
+ */
+export class CachedFolder implements ScannedFolder {
+  private loaded: MigrationFiles | undefined;
+
+  constructor(
+    private readonly dir: string,
+    private readonly names: readonly string[],
+    readonly facts: FolderFacts,
+    readonly treeOids: Record<string, string>,
+  ) {}
+
+  get files(): MigrationFiles {
+    if (!this.loaded) {
+      const read = (name: string): string => {
+        try {
+          return fs.readFileSync(path.join(this.dir, name), 'utf8');
+        } catch {
+          return ''; // gone since the scan: the next scan reports it
+        }
+      };
+      const files: MigrationFiles = { up: read('up.sql') };
+      if (this.names.includes('down.sql')) files.down = read('down.sql');
+      if (this.names.includes('verify.sql')) files.verify = read('verify.sql');
+      this.loaded = files;
+    }
+    return this.loaded;
+  }
 }
 
 /**

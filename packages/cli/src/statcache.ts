@@ -28,7 +28,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
-import type { FolderFacts, MigrationFiles } from '@braid/core';
+import type { FolderFacts } from '@braid/core';
 
 export const STAT_CACHE_DIR = 'braid';
 export const STAT_CACHE_FILE = 'stat-cache.json';
@@ -86,6 +86,12 @@ interface CacheDoc {
 }
 
 const FILE_NAMES = ['up.sql', 'down.sql', 'verify.sql'] as const;
+/** Shared (frozen) by every decoded entry with the usual facts: fewer objects per warm scan. */
+const NO_MISPLACED: FolderFacts['misplaced'] = Object.freeze([]) as unknown as FolderFacts['misplaced'];
+const USUAL_DIRECTIVES: NonNullable<FolderFacts['directives']> = Object.freeze({
+  irreversible: false,
+  requires: Object.freeze([]) as unknown as string[],
+});
 const HEX64 = /^[0-9a-f]{64}$/;
 
 function usualFacts(f: FolderFacts): boolean {
@@ -130,8 +136,8 @@ export function decodeEntry(line: string): FolderEntry | undefined {
     facts: {
       hash: `sha256:${hash}`,
       hasDown: down !== '-',
-      misplaced: [],
-      directives: { irreversible: false, requires: [] },
+      misplaced: NO_MISPLACED,
+      directives: USUAL_DIRECTIVES,
     },
     trees: {},
   };
@@ -419,39 +425,6 @@ function parseDoc(text: string): CacheDoc | undefined {
     pos = end + 1;
   }
   return { v: VERSION, dir: h.dir, lines, lint };
-}
-
-/**
- * The files of a folder, read from disk only when a property is used (a cached folder's
- * contents are usually not needed at all). `names` are the files it holds.
- */
-export function lazyFiles(folder: string, names: readonly string[]): MigrationFiles {
-  const files = {} as MigrationFiles;
-  const keys: Record<string, keyof MigrationFiles> = {
-    'up.sql': 'up',
-    'down.sql': 'down',
-    'verify.sql': 'verify',
-  };
-  for (const name of names) {
-    const key = keys[name];
-    if (!key) continue;
-    let text: string | undefined;
-    Object.defineProperty(files, key, {
-      enumerable: true,
-      configurable: true,
-      get(): string {
-        if (text === undefined) {
-          try {
-            text = fs.readFileSync(path.join(folder, name), 'utf8');
-          } catch {
-            text = '';
-          }
-        }
-        return text;
-      },
-    });
-  }
-  return files;
 }
 
 declare const BRAID_VERSION: string;
