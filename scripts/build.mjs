@@ -11,7 +11,7 @@ import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { external, pgNodeOnly, supported } from './esbuild-shared.mjs';
+import { external, pgNodeOnly, supported, yargsMainFilename } from './esbuild-shared.mjs';
 
 const pkg = JSON.parse(readFileSync(new URL('../packages/cli/package.json', import.meta.url)));
 const dist = new URL('../packages/cli/dist/', import.meta.url);
@@ -36,7 +36,7 @@ const result = await build({
   logLevel: 'warning',
   external,
   supported,
-  plugins: [pgNodeOnly],
+  plugins: [pgNodeOnly, yargsMainFilename],
   define: { BRAID_VERSION: JSON.stringify(pkg.version) },
 });
 const bundle = result.outputFiles.find((f) => f.path.endsWith('braid-main.js'));

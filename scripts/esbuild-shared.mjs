@@ -35,3 +35,36 @@ export const pgNodeOnly = {
     });
   },
 };
+
+/**
+ * Every yargs() call guesses a version (`yargs.version()` in its factory) by walking up from
+ * `mainFilename`, which its ESM shim derives from import.meta.url: empty in a CommonJS bundle, so
+ * the walk starts at the working directory and lists every directory up to / (a crowded /tmp
+ * costs milliseconds), then fails and builds an AssertionError with util.inspect. Starting at the
+ * bundle itself finds the CLI's own package.json one or two directories up. braid sets its
+ * version explicitly; nothing else in yargs reads mainFilename.
+ */
+export const yargsMainFilename = {
+  name: 'yargs-main-filename',
+  setup(b) {
+    b.onLoad(
+      { filter: /[\\/]node_modules[\\/]yargs[\\/]lib[\\/]platform-shims[\\/]esm\.mjs$/ },
+      async (args) => {
+        const src = await readFile(args.path, 'utf8');
+        const line = "const mainFilename = __dirname.substring(0, __dirname.lastIndexOf('node_modules'));";
+        if (!src.includes(line)) {
+          throw new Error(
+            `${args.path}: mainFilename line not found (yargs changed); update scripts/esbuild-shared.mjs`,
+          );
+        }
+        return {
+          contents: src.replace(
+            line,
+            "const mainFilename = typeof __filename === 'string' ? __filename : '';",
+          ),
+          loader: 'js',
+        };
+      },
+    );
+  },
+};
