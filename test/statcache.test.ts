@@ -14,6 +14,7 @@ import {
 import { join } from 'node:path';
 import { CachedFolder, scanProject, type ScanResult } from '../packages/cli/src/project';
 import type { FolderFacts } from '@braid/core';
+import { checkProtected } from '@braid/git';
 import {
   decodeEntry,
   encodeEntry,
@@ -289,6 +290,22 @@ describe('stat cache', () => {
     } finally {
       rmSync(wt, { recursive: true, force: true });
     }
+  });
+
+  it('checkProtected uses the cached tree ids and reads no file of an unchanged folder', async () => {
+    repo.commit('two migrations on main'); // main is protected
+    expect((await check()).ok).toBe(true); // fills the cache, tree ids included
+    const r = scan();
+    expect(fromCache(r, a) && fromCache(r, b)).toBe(true);
+    // Remove a file after the scan: nothing reads it (the cached tree id stands for it).
+    rmSync(mig(a, 'up.sql'));
+    const prot = await checkProtected(repo.dir, r.folders);
+    expect(prot.protectedIds).toEqual(new Set([a, b]));
+    expect(prot.findings).toEqual([]);
+    expect((r.folders.get(a) as CachedFolder).isRead).toBe(false);
+    expect((r.folders.get(b) as CachedFolder).isRead).toBe(false);
+    // the next scan sees the removal
+    expect((await check()).findings.map((f) => f.code)).toContain('missing-up');
   });
 
   it('keeps one cache per project when a repository holds several', async () => {

@@ -235,6 +235,11 @@ export class CachedFolder implements ScannedFolder {
     readonly treeOids: Record<string, string>,
   ) {}
 
+  /** Whether `files` has been read (one use is enough to read every file of the folder). */
+  get isRead(): boolean {
+    return this.loaded !== undefined;
+  }
+
   get files(): MigrationFiles {
     if (!this.loaded) {
       const read = (name: string): string => {

@@ -394,21 +394,21 @@ export async function checkProtected(
     }
     const pr = await protectedRefs(repo, config);
     const prot = { ...(await readProtectedFolders(repo, repoDir, pr.refs)), missing: pr.missing };
-    const files = new Map<string, ProtectFiles>();
-    const memo = new Map<string, Record<string, string>>();
     // The caller may still be reading the working tree (a promise): git has started meanwhile.
-    for (const [id, w] of await working) {
-      if ('files' in w) {
-        files.set(id, w.files);
-        if (w.treeOids) memo.set(id, w.treeOids);
-      } else files.set(id, w);
-    }
+    // A folder's files are touched only when its tree id is not memoized or it differs from the
+    // protected one (a caller's cached folder reads them from disk on first use).
+    const entries = await working;
+    const filesOf = (id: string): ProtectFiles | undefined => {
+      const w = entries.get(id);
+      return w === undefined ? undefined : 'files' in w ? w.files : w;
+    };
     const fmt = repo.objectFormat;
-    const treeOf = (id: string, w: ProtectFiles): string => {
-      const m = memo.get(id);
+    const treeOf = (id: string): string => {
+      const w = entries.get(id)!;
+      const m = 'files' in w ? w.treeOids : undefined;
       const known = m?.[fmt];
       if (known !== undefined) return known;
-      const oid = gitFolderTreeOid(w, fmt);
+      const oid = gitFolderTreeOid(filesOf(id)!, fmt);
       if (m) m[fmt] = oid;
       return oid;
     };
@@ -426,10 +426,9 @@ export async function checkProtected(
     };
     const suspects: string[] = [];
     for (const [id, p] of prot.folders) {
-      const w = files.get(id);
-      if (!w) {
+      if (!entries.has(id)) {
         if (await headHas(id)) suspects.push(id);
-      } else if (treeOf(id, w) !== p.tree) suspects.push(id);
+      } else if (treeOf(id) !== p.tree) suspects.push(id);
     }
     const versions = new Map<string, ProtectedVersion>();
     if (suspects.length > 0) {
@@ -455,6 +454,11 @@ export async function checkProtected(
         }
         versions.set(id, { id, ref: p.ref, files: f });
       }
+    }
+    const files = new Map<string, ProtectFiles>();
+    for (const id of suspects) {
+      const f = filesOf(id);
+      if (f) files.set(id, f);
     }
     const findings = compareWithProtected(files, versions, dir);
     const edited = new Map<string, ProtectedVersion>();
