@@ -274,7 +274,7 @@ export function scanProject(root: string, opts: { cache?: StatCache } = {}): Sca
   const missingUp: string[] = [];
   for (const ent of fs.readdirSync(dir, { withFileTypes: true })) {
     if (ent.name.startsWith('.')) continue;
-    const full = path.join(dir, ent.name);
+    const full = dir + path.sep + ent.name; // dir is absolute and normalized: no path.join per folder
     const directory = ent.isDirectory() || (ent.isSymbolicLink() && isDir(full));
     if (!directory) {
       if (ent.name !== MANIFEST_FILE) strayEntries.push(ent.name);

@@ -83,6 +83,8 @@ interface CacheDoc {
   /** Encoded entries by id (see encodeEntry). */
   lines: Map<string, string>;
   lint: LintEntry[];
+  /** Stat stamp of the manifest at the last write (a changed one predicts lint work). */
+  manifest?: string;
 }
 
 const FILE_NAMES = ['up.sql', 'down.sql', 'verify.sql'] as const;
@@ -229,6 +231,7 @@ export class StatCache {
   private stampFailed = false;
   /** Number of tree ids each kept entry had (checkProtected may add some: then rewrite). */
   private readonly keptTrees = new Map<string, number>();
+  private manifestNow: string | undefined;
 
   private constructor(
     /** `<git dir>/braid`, or undefined when there is no git directory (nothing is stored). */
@@ -320,6 +323,17 @@ export class StatCache {
     this.dirty = true;
   }
 
+  /**
+   * Whether the manifest's stat data differs from the last run's (`braid new`/`hash` rewrote
+   * it): then migrations changed and lint will likely run. Records it for the next write.
+   */
+  manifestChanged(manifestFile: string): boolean {
+    const st = fs.statSync(manifestFile, { throwIfNoEntry: false });
+    this.manifestNow = st ? statStamp(st) : undefined;
+    if (this.manifestNow !== this.old.manifest) this.dirty = true;
+    return this.manifestNow !== this.old.manifest;
+  }
+
   /** The most recently stored lint result. */
   lastLint(): LintEntry | undefined {
     return this.old.lint[0];
@@ -349,7 +363,9 @@ export class StatCache {
         if (Object.keys(this.next.folders.get(id)?.trees ?? {}).length !== n) grown = true;
       if (!this.dirty && !removed && !grown) return;
       if (this.stamp() === undefined || !this.tmp) return;
-      const lines = [JSON.stringify({ v: VERSION, dir: this.next.dir, lint: this.next.lint })];
+      const lines = [
+        JSON.stringify({ v: VERSION, dir: this.next.dir, lint: this.next.lint, manifest: this.manifestNow }),
+      ];
       for (const [id, e] of this.next.folders) {
         const line = encodeEntry(id, e);
         if (line !== undefined) lines.push(line);
@@ -410,7 +426,7 @@ function parseDoc(text: string): CacheDoc | undefined {
     return undefined;
   }
   if (typeof head !== 'object' || head === null) return undefined;
-  const h = head as { v?: unknown; dir?: unknown; lint?: unknown };
+  const h = head as { v?: unknown; dir?: unknown; lint?: unknown; manifest?: unknown };
   if (h.v !== VERSION || typeof h.dir !== 'string' || !Array.isArray(h.lint)) return undefined;
   const lint = (h.lint as unknown[]).filter(
     (l): l is LintEntry => typeof l === 'object' && l !== null && typeof (l as LintEntry).key === 'string',
@@ -424,7 +440,9 @@ function parseDoc(text: string): CacheDoc | undefined {
     if (tab > pos && tab < end) lines.set(text.slice(pos, tab), text.slice(pos, end));
     pos = end + 1;
   }
-  return { v: VERSION, dir: h.dir, lines, lint };
+  const doc: CacheDoc = { v: VERSION, dir: h.dir, lines, lint };
+  if (typeof h.manifest === 'string') doc.manifest = h.manifest;
+  return doc;
 }
 
 declare const BRAID_VERSION: string;

@@ -12,7 +12,14 @@ import { lint, loadParser, type MigrationInput } from '@braid/sql';
 import { compareDeclared, DECLARED_DIR } from '../declared';
 import { defineCommand } from '../runtime';
 import { withShadow, type ShadowArgs } from '../shadow';
-import { findProject, migrationsDir, scanProject, type ScannedFolder, type ScanResult } from '../project';
+import {
+  findProject,
+  manifestPath,
+  migrationsDir,
+  scanProject,
+  type ScannedFolder,
+  type ScanResult,
+} from '../project';
 import { buildIdentity, findGitDir, StatCache } from '../statcache';
 
 /** A remembered lint outcome: the error findings and the number of warnings. */
@@ -61,6 +68,13 @@ export const checkCommand = defineCommand<{ lint: boolean; schema: boolean } & S
     const working = new Promise<ReadonlyMap<string, ScannedFolder>>((r) => (scanned = r));
     const protPromise = checkProtected(root, working);
     protPromise.catch(() => {});
+    // A manifest rewritten since the last run (braid new / hash after an edit) predicts lint
+    // work: start compiling the parser now, so that the WebAssembly compile (background
+    // threads) overlaps the scan. One turn of the event loop lets it reach WebAssembly.
+    if (args.lint && cache.manifestChanged(manifestPath(root))) {
+      loadParser().catch(() => undefined);
+      await new Promise((r) => setImmediate(r));
+    }
     let input: ScanResult | undefined;
     try {
       input = scanProject(root, { cache });
