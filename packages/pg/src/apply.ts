@@ -618,7 +618,8 @@ async function runTransactional(c: Ctx, m: SourceMigration, direction: 'up' | 'd
           c.ex,
           { id: m.id, checksum: m.hash, direction, durationMs: ms },
           c.opts.provenance,
-          { auditOk: true },
+          // prepared once per session: only where the pooler check passed (advisory lock)
+          { auditOk: true, prepared: c.checkPooler === true },
         );
         await c.ex.exec('commit');
       } catch (e) {

@@ -34,6 +34,20 @@ export class PgExecutor implements Executor {
   }
 
   /**
+   * A statement prepared once per session under `name` (the server parses and plans it once,
+   * not on every call). Not through a transaction pooler: a named statement lives in one
+   * backend. The name must stand for this exact text.
+   */
+  async queryNamed<R = Record<string, unknown>>(
+    name: string,
+    sql: string,
+    params: readonly unknown[],
+  ): Promise<QueryResult<R>> {
+    const r = await this.client.query({ name, text: sql, values: params as unknown[] });
+    return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
+  }
+
+  /**
    * Several parameterless statements in one round trip (one simple-protocol message; the
    * server runs them in one implicit transaction unless they open their own): the rows of each.
    * The client parses each result while the server computes the next.

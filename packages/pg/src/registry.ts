@@ -4,7 +4,9 @@
  * advisory lock. A registry newer than this braid is refused (exit 3).
  */
 import { EnvironmentError } from '@braid/core';
+import { createHash } from 'node:crypto';
 import type { Executor } from './executor';
+import { PgExecutor } from './executors';
 import { withTransaction } from './lock';
 import { REGISTRY_MIGRATIONS } from './registry-migrations';
 
@@ -171,7 +173,7 @@ export async function recordHistory(
   ex: Executor,
   e: HistoryEntry,
   p: Provenance,
-  opts: { auditOk?: boolean } = {},
+  opts: { auditOk?: boolean; prepared?: boolean } = {},
 ): Promise<void> {
   // One statement (data-modifying CTEs): the history row, the applied set and, for a success,
   // its audit row change together, in one round trip.
@@ -185,25 +187,34 @@ export async function recordHistory(
     e.direction === 'up'
       ? 'insert into braid.applied (id, checksum, history_seq) select $1, $2, seq from h'
       : 'delete from braid.applied where id = $1 and exists (select 1 from h)';
-  await ex.query(
-    `with h as (
+  const text = `with h as (
        insert into braid.history (id, checksum, direction, duration_ms, git_author_name, git_author_email, git_commit, braid_version${promoteCols(p)}${rolloutCols(p)})
        values ($1, $2, $3, $4, $5, $6, $7, $8${promoteVals(p, 9)}${rolloutVals(p, 9 + promoteParams(p).length)}) returning seq
      )${audit}
-     ${applied}`,
-    [
-      e.id,
-      e.checksum,
-      e.direction,
-      Math.round(e.durationMs),
-      p.gitAuthorName ?? null,
-      p.gitAuthorEmail ?? null,
-      p.gitCommit ?? null,
-      p.braidVersion,
-      ...promoteParams(p),
-      ...rolloutParams(p),
-    ],
-  );
+     ${applied}`;
+  const values = [
+    e.id,
+    e.checksum,
+    e.direction,
+    Math.round(e.durationMs),
+    p.gitAuthorName ?? null,
+    p.gitAuthorEmail ?? null,
+    p.gitCommit ?? null,
+    p.braidVersion,
+    ...promoteParams(p),
+    ...rolloutParams(p),
+  ];
+  // One history statement per migration: prepared once per session on a server session that is
+  // known not to be behind a pooler (the caller says so)
+  if (opts.prepared && ex instanceof PgExecutor) {
+    await ex.queryNamed(
+      `braid_history_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`,
+      text,
+      values,
+    );
+  } else {
+    await ex.query(text, values);
+  }
 }
 
 export interface AuditEntry {
