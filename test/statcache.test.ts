@@ -13,7 +13,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { CachedFolder, scanProject, type ScanResult } from '../packages/cli/src/project';
-import type { FolderFacts } from '@braid/core';
+import { hashMigration, type FolderFacts } from '@braid/core';
 import { checkProtected } from '@braid/git';
 import {
   decodeEntry,
@@ -87,6 +87,9 @@ describe('stat cache', () => {
   it('is written by braid check in the git dir, and a second scan reads no unchanged folder', async () => {
     expect((await check()).ok).toBe(true);
     expect(existsSync(cacheFile())).toBe(true);
+    // written by another build (the bundle; this test runs the sources): not used, rewritten
+    const first = scan();
+    expect(fromCache(first, a) || fromCache(first, b)).toBe(false);
     const r = scan();
     expect(fromCache(r, a) && fromCache(r, b)).toBe(true);
     // the lazily read files are still the real contents
@@ -190,6 +193,9 @@ describe('stat cache', () => {
     writeFileSync(cacheFile(), `{"v":${version},"dir":`);
     expect((await check()).ok).toBe(true);
     expect(header().v).toBe(version);
+    // from here in-process, on a cache written by this build
+    scan();
+    expect(fromCache(scan(), a)).toBe(true);
     // a malformed entry line (a bad hash) is not used: the folder is read again
     const lines = readFileSync(cacheFile(), 'utf8').split('\n');
     const i = lines.findIndex((l) => l.startsWith(`${a}\t`));
@@ -197,7 +203,9 @@ describe('stat cache', () => {
     fields[5] = 'not-a-hash';
     lines[i] = fields.join('\t');
     writeFileSync(cacheFile(), lines.join('\n'));
-    expect(fromCache(scan(), a)).toBe(false);
+    let r = scan();
+    expect(fromCache(r, a)).toBe(false);
+    expect(fromCache(r, b)).toBe(true);
     expect(fromCache(scan(), a)).toBe(true);
     // a stored hash that lies (well-formed) is what a corrupt cache could do: stat data guards it,
     // so the lie is only believed for a file whose stat data is unchanged. Change the file:
@@ -207,9 +215,14 @@ describe('stat cache', () => {
       .join('\n');
     writeFileSync(cacheFile(), lied);
     writeFileSync(mig(a, 'down.sql'), 'drop table if exists users;\n');
-    expect((await check()).findings.map((f) => [f.code, f.id])).toEqual([['stale-hash', a]]);
+    r = scan();
+    expect(fromCache(r, a)).toBe(false);
+    expect(r.folders.get(a)!.facts!.hash).toBe(
+      hashMigration({ up: readFileSync(mig(a, 'up.sql'), 'utf8'), down: 'drop table if exists users;\n' }),
+    );
     writeFileSync(mig(a, 'down.sql'), 'drop table users;\n');
     expect((await check()).ok).toBe(true);
+    scan();
     // another project's cache (other directory): ignored
     writeFileSync(
       cacheFile(),
@@ -271,6 +284,7 @@ describe('stat cache', () => {
     renameSync(mig(b), real);
     symlinkSync(real, mig(b));
     expect((await check()).ok).toBe(true);
+    scan();
     const r = scan();
     expect(fromCache(r, a)).toBe(true);
     expect(fromCache(r, b)).toBe(false);
@@ -294,7 +308,11 @@ describe('stat cache', () => {
 
   it('checkProtected uses the cached tree ids and reads no file of an unchanged folder', async () => {
     repo.commit('two migrations on main'); // main is protected
-    expect((await check()).ok).toBe(true); // fills the cache, tree ids included
+    // fill the cache, tree ids included (what braid check does, in-process)
+    const cache = StatCache.load(findGitDir(repo.dir), join(repo.dir, '.migrations'));
+    const first = scanProject(repo.dir, { cache })!;
+    expect((await checkProtected(repo.dir, first.folders)).findings).toEqual([]);
+    cache.save();
     const r = scan();
     expect(fromCache(r, a) && fromCache(r, b)).toBe(true);
     // Remove a file after the scan: nothing reads it (the cached tree id stands for it).
@@ -311,11 +329,11 @@ describe('stat cache', () => {
   it('keeps one cache per project when a repository holds several', async () => {
     const roots = ['services/one', 'services/two'].map((d) => join(repo.dir, d));
     const ids: string[] = [];
-    for (const r of roots) {
+    for (const [n, r] of roots.entries()) {
       // its own .migrations/, so that braid does not take the repository's top-level project
       mkdirSync(join(r, '.migrations'), { recursive: true });
       expect((await runBraid(['init'], { cwd: r })).code).toBe(0);
-      ids.push((await runBraidJson<{ id: string }>(['new', 'x'], { cwd: r })).json.id);
+      ids.push((await runBraidJson<{ id: string }>(['new', `project_${n}`], { cwd: r })).json.id);
     }
     for (const r of roots) expect((await runBraid(['check'], { cwd: r })).code).toBe(0);
     for (const r of roots) expect((await runBraid(['check'], { cwd: r })).code).toBe(0);
@@ -326,9 +344,12 @@ describe('stat cache', () => {
     expect(names.every((n) => /^stat-cache\.[0-9a-f]{12}\.json$/.test(n))).toBe(true);
     // each project's folders come from its own cache
     roots.forEach((r, i) => {
-      age(join(r, '.migrations', ids[i]));
-      const cache = StatCache.load(findGitDir(r), join(r, '.migrations'));
-      expect(cache.stored(ids[i])).toBeDefined();
+      const text = readFileSync(
+        join(repo.dir, '.git', STAT_CACHE_DIR, statCacheName(join(r, '.migrations'))),
+        'utf8',
+      );
+      expect(text.split('\n').some((l) => l.startsWith(`${ids[i]}\t`))).toBe(true);
+      expect(text.split('\n').some((l) => l.startsWith(`${ids[1 - i]}\t`))).toBe(false);
     });
   });
 

@@ -21,8 +21,8 @@
  * JSON or `-` when they are the usual ones) and decoded only when looked up — a JSON document
  * of 2,000 objects took longer to parse than the scan it saves.
  *
- * Failure modes: an unreadable, corrupt or foreign cache (other directory, other version) is
- * ignored and rewritten; a read-only git directory means no cache (slower, same results). The
+ * Failure modes: an unreadable, corrupt or foreign cache (other directory, format version or
+ * braid build: the facts depend on braid's directive rules) is ignored and rewritten; a read-only git directory means no cache (slower, same results). The
  * file is written through a temporary file and a rename, so readers never see half of it.
  */
 import fs from 'node:fs';
@@ -85,6 +85,8 @@ interface CacheDoc {
   lint: LintEntry[];
   /** Stat stamp of the manifest at the last write (a changed one predicts lint work). */
   manifest?: string;
+  /** buildIdentity() of the braid that wrote it. */
+  build?: string;
 }
 
 const FILE_NAMES = ['up.sql', 'down.sql', 'verify.sql'] as const;
@@ -232,6 +234,7 @@ export class StatCache {
   /** Number of tree ids each kept entry had (checkProtected may add some: then rewrite). */
   private readonly keptTrees = new Map<string, number>();
   private manifestNow: string | undefined;
+  private readonly build: string;
 
   private constructor(
     /** `<git dir>/braid`, or undefined when there is no git directory (nothing is stored). */
@@ -242,10 +245,15 @@ export class StatCache {
     private readonly name: string,
   ) {
     const dir = path.resolve(migrationsDir);
-    this.old = old && old.dir === dir ? old : { v: VERSION, dir, lines: new Map(), lint: [] };
+    // Facts are computed by this build (directive rules may change between versions): a cache
+    // written by another build, or for another directory, is not used.
+    const build = buildIdentity();
+    const usable = old !== undefined && old.dir === dir && old.build === build;
+    this.build = build;
+    this.old = usable ? old : { v: VERSION, dir, build, lines: new Map(), lint: [] };
     this.next = { dir, folders: new Map(), lint: this.old.lint.slice() };
     // A foreign or missing cache is worth replacing even if every folder turns out racy.
-    if (old === undefined || old.dir !== dir) this.dirty = true;
+    if (!usable) this.dirty = true;
   }
 
   /** Loads the cache of the project whose `.migrations` directory is `migrationsDir`. */
@@ -364,7 +372,13 @@ export class StatCache {
       if (!this.dirty && !removed && !grown) return;
       if (this.stamp() === undefined || !this.tmp) return;
       const lines = [
-        JSON.stringify({ v: VERSION, dir: this.next.dir, lint: this.next.lint, manifest: this.manifestNow }),
+        JSON.stringify({
+          v: VERSION,
+          dir: this.next.dir,
+          build: this.build,
+          lint: this.next.lint,
+          manifest: this.manifestNow,
+        }),
       ];
       for (const [id, e] of this.next.folders) {
         const line = encodeEntry(id, e);
@@ -426,7 +440,7 @@ function parseDoc(text: string): CacheDoc | undefined {
     return undefined;
   }
   if (typeof head !== 'object' || head === null) return undefined;
-  const h = head as { v?: unknown; dir?: unknown; lint?: unknown; manifest?: unknown };
+  const h = head as { v?: unknown; dir?: unknown; lint?: unknown; manifest?: unknown; build?: unknown };
   if (h.v !== VERSION || typeof h.dir !== 'string' || !Array.isArray(h.lint)) return undefined;
   const lint = (h.lint as unknown[]).filter(
     (l): l is LintEntry => typeof l === 'object' && l !== null && typeof (l as LintEntry).key === 'string',
@@ -442,6 +456,7 @@ function parseDoc(text: string): CacheDoc | undefined {
   }
   const doc: CacheDoc = { v: VERSION, dir: h.dir, lines, lint };
   if (typeof h.manifest === 'string') doc.manifest = h.manifest;
+  if (typeof h.build === 'string') doc.build = h.build;
   return doc;
 }
 
