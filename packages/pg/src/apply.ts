@@ -21,6 +21,7 @@ import {
   readRegistryState,
   recordAudit,
   recordHistory,
+  historySql,
   type AppliedRow,
   type ProgressRow,
   type Provenance,
@@ -515,11 +516,26 @@ async function auditFailure(
  * (an error position is then shifted back into the file); without it, the savepoint is taken
  * first.
  */
-async function execFile(c: Ctx, id: string, fileName: string, text: string, opening?: string): Promise<void> {
+/**
+ * Runs a file in the open transaction (or opens it: `opening`), falling back to statement by
+ * statement to name the failing one. `closing` (only with `opening`) is sent after the file in
+ * the same round trip — the history row and `commit` — and the result says whether it ran: when
+ * the file passes statement by statement after failing as a whole, the transaction is still
+ * open and the caller records the history itself (which names a failure of its own correctly).
+ */
+async function execFile(
+  c: Ctx,
+  id: string,
+  fileName: string,
+  text: string,
+  opening?: string,
+  closing?: string,
+): Promise<boolean> {
   if (opening === undefined) await c.ex.exec('savepoint braid_file');
   try {
-    await c.ex.exec(opening === undefined ? text : opening + text);
-    return;
+    const whole = opening === undefined ? text : opening + text;
+    await c.ex.exec(closing === undefined ? whole : `${whole}\n;\n${closing}`);
+    return closing !== undefined;
   } catch (e) {
     if (opening !== undefined) shiftPosition(e, opening.length);
     const info = pgErrorInfo(e);
@@ -539,6 +555,7 @@ async function execFile(c: Ctx, id: string, fileName: string, text: string, open
       await c.ex.exec(opening);
     }
     await execStatements(c, id, fileName, text);
+    if (closing !== undefined) return false;
     // The statements passed one by one although the file failed as a whole: report the file.
     throw Object.assign(new Error('file failed'), {
       braidFailure: failure(c, id, fileName, text, e),
@@ -605,7 +622,14 @@ async function runTransactional(c: Ctx, m: SourceMigration, direction: 'up' | 'd
       // One round trip: the transaction, its lock_timeout, the savepoint execFile falls back to
       // and the file itself.
       try {
-        await execFile(c, m.id, fileName, text, `begin; ${lockTimeoutSql(c, true)}; savepoint braid_file;\n`);
+        // Without verify.sql, a lease to fence or a dry run, the history row and the commit
+        // travel in that same round trip.
+        const oneTrip = !c.opts.dryRun && !c.lease && !(direction === 'up' && m.files.verify !== undefined);
+        const closing = oneTrip
+          ? `${historySql({ id: m.id, checksum: m.hash, direction }, c.opts.provenance, { auditOk: true })};\ncommit`
+          : undefined;
+        const opening = `begin; ${lockTimeoutSql(c, true)}; savepoint braid_file;\n`;
+        if (await execFile(c, m.id, fileName, text, opening, closing)) return;
         if (direction === 'up' && m.files.verify !== undefined)
           await execFile(c, m.id, 'verify.sql', m.files.verify);
         const ms = performance.now() - t0;

@@ -7,6 +7,7 @@ import { EnvironmentError } from '@braid/core';
 import { createHash } from 'node:crypto';
 import type { Executor } from './executor';
 import { PgExecutor } from './executors';
+import { quoteLiteral } from './quote';
 import { withTransaction } from './lock';
 import { REGISTRY_MIGRATIONS } from './registry-migrations';
 
@@ -168,13 +169,12 @@ export interface HistoryEntry {
   durationMs: number;
 }
 
-/** Appends a history row and updates braid.applied. Run inside the migration's transaction. */
-export async function recordHistory(
-  ex: Executor,
+/** The statement recordHistory runs: parameters $1…$n and their values. */
+function historyStatement(
   e: HistoryEntry,
   p: Provenance,
-  opts: { auditOk?: boolean; prepared?: boolean } = {},
-): Promise<void> {
+  opts: { auditOk?: boolean },
+): { text: string; values: (string | number | null)[] } {
   // One statement (data-modifying CTEs): the history row, the applied set and, for a success,
   // its audit row change together, in one round trip.
   const audit = opts.auditOk
@@ -204,6 +204,17 @@ export async function recordHistory(
     ...promoteParams(p),
     ...rolloutParams(p),
   ];
+  return { text, values };
+}
+
+/** Appends a history row and updates braid.applied. Run inside the migration's transaction. */
+export async function recordHistory(
+  ex: Executor,
+  e: HistoryEntry,
+  p: Provenance,
+  opts: { auditOk?: boolean; prepared?: boolean } = {},
+): Promise<void> {
+  const { text, values } = historyStatement(e, p, opts);
   // One history statement per migration: prepared once per session on a server session that is
   // known not to be behind a pooler (the caller says so)
   if (opts.prepared && ex instanceof PgExecutor) {
@@ -215,6 +226,26 @@ export async function recordHistory(
   } else {
     await ex.query(text, values);
   }
+}
+
+/**
+ * recordHistory's statement with its values inlined as literals, for a simple-query string that
+ * ends a migration's transaction in the same round trip as its file. The duration is measured by
+ * the server: from the start of that string to this statement.
+ */
+export function historySql(
+  e: Omit<HistoryEntry, 'durationMs'>,
+  p: Provenance,
+  opts: { auditOk?: boolean },
+): string {
+  const { text, values } = historyStatement({ ...e, durationMs: 0 }, p, opts);
+  return text.replace(/\$(\d+)\b/g, (_m, n: string) => {
+    const i = Number(n) - 1;
+    if (i === 3) return '(extract(epoch from clock_timestamp() - statement_timestamp()) * 1000)::int';
+    const v = values[i];
+    if (v === undefined) throw new Error(`historySql: no value for $${n}`);
+    return quoteLiteral(v);
+  });
 }
 
 export interface AuditEntry {
