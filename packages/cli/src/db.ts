@@ -30,7 +30,8 @@ export interface ResolvedDb {
   secrets: string[];
 }
 
-function gitDir(cwd: string): string | undefined {
+/** The git directory of the repository at cwd (per worktree), or undefined outside git. */
+export function gitDir(cwd: string): string | undefined {
   try {
     const out = execFileSync('git', ['rev-parse', '--git-dir'], {
       cwd,

@@ -6,23 +6,11 @@
  * runner's own state write can never lose it) and `<file>.lock` (the pid of the process running
  * the rollout; a dead pid's lock is taken over).
  */
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { EnvironmentError, UsageError, parseRolloutState, type RolloutState } from '@braid/core';
-
-function gitDir(cwd: string): string | undefined {
-  try {
-    const out = execFileSync('git', ['rev-parse', '--git-dir'], {
-      cwd,
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    }).trim();
-    return out ? path.resolve(cwd, out) : undefined;
-  } catch {
-    return undefined;
-  }
-}
+import { gitDir } from '../db';
+import { writeFileAtomic } from '../project';
 
 /** The default state directory: `<git-dir>/braid/rollout` (outside git: `<root>/.braid/rollout`). */
 export function defaultStateDir(cwd: string, root: string): string {
@@ -60,21 +48,6 @@ export function currentStateFile(cwd: string, root: string, state?: string): str
   return f;
 }
 
-function writeAtomic(file: string, text: string): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  try {
-    fs.writeFileSync(tmp, text, 'utf8');
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    try {
-      fs.unlinkSync(tmp);
-    } catch {
-      // already gone
-    }
-    throw new EnvironmentError('write-failed', `cannot write ${file}: ${(e as Error).message}`);
-  }
-}
-
 export class StateStore {
   constructor(
     readonly file: string,
@@ -96,7 +69,7 @@ export class StateStore {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     const s = new StateStore(file, state);
     s.save();
-    if (pointer) writeAtomic(path.join(path.dirname(file), 'current'), `${state.rolloutId}\n`);
+    if (pointer) writeFileAtomic(path.join(path.dirname(file), 'current'), `${state.rolloutId}\n`);
     return s;
   }
 
@@ -114,7 +87,7 @@ export class StateStore {
   }
 
   requestPause(): void {
-    writeAtomic(this.pauseFile, `${new Date().toISOString()}\n`);
+    writeFileAtomic(this.pauseFile, `${new Date().toISOString()}\n`);
     this.state = { ...this.state, pauseRequested: true };
   }
 
@@ -130,7 +103,7 @@ export class StateStore {
   /** Writes the state (temp file + rename); the pause flag mirrors the marker file. */
   save(): void {
     this.state = { ...this.state, pauseRequested: this.pauseRequested() };
-    writeAtomic(this.file, JSON.stringify(this.state, null, 2) + '\n');
+    writeFileAtomic(this.file, JSON.stringify(this.state, null, 2) + '\n');
   }
 
   /**
