@@ -393,7 +393,7 @@ describe('braid promote with policy requireTest', () => {
 
 if (serverUrl()) {
   describe('a role without superuser (server)', () => {
-    it('owns only its database and runs up, status, drift, down and promote', async () => {
+    it('owns only its database and runs up, status, drift, test, down and promote', async () => {
       const db = await createTestDatabase({ prefix: 'braid_role' });
       const role = `braid_app_${Date.now().toString(36)}`;
       const admin = await openExecutor(db.url);
@@ -416,6 +416,12 @@ if (serverUrl()) {
         expect((status.json['applied'] as { id: string }[]).map((a) => a.id)).toEqual(p.ids);
         const drift = await braid(['drift']);
         expect(drift.code).toBe(0);
+        // braid test replays on its own shadow (PGlite here); the role's database only lends its
+        // planner statistics, which the role may read for the tables it owns.
+        await admin.exec('analyze');
+        const tested = await runBraid(['test', '--all', '--stats-from', url], { cwd: p.repo.dir });
+        expect(tested.code).toBe(0);
+        expect(tested.stdout).toContain('ok');
         expect((await braid(['down', '--steps', '2'])).code).toBe(0);
         writeConfig(p, {});
         const promoted = await runBraid(['promote', 'prod'], {
@@ -423,7 +429,8 @@ if (serverUrl()) {
           env: { PROD_DATABASE_URL: url },
         });
         expect(promoted.code).toBe(0);
-        for (const r of [status, drift, promoted]) expect(r.stdout + r.stderr).not.toContain(PASSWORD);
+        for (const r of [status, drift, tested, promoted])
+          expect(r.stdout + r.stderr).not.toContain(PASSWORD);
         const roles = await admin.query<{ db_role: string }>('select distinct db_role from braid.history');
         expect(roles.rows).toEqual([{ db_role: role }]);
       } finally {
