@@ -50,7 +50,8 @@ export function embeddedPath(cwd: string, root: string = cwd): string {
   return g ? path.join(g, 'braid', 'pglite') : path.join(root, '.braid', 'pglite');
 }
 
-function urlPassword(url: string): string | undefined {
+/** The password of a connection URL (decoded), to scrub from output; undefined when none. */
+export function urlPassword(url: string): string | undefined {
   try {
     const u = new URL(url);
     return u.password ? decodeURIComponent(u.password) : undefined;

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import type { Argv } from 'yargs';
 import type { ShadowSpec } from '@braid/pg';
-import { braidVersion } from './db';
+import { braidVersion, urlPassword } from './db';
 import type { Context } from './runtime';
 
 export interface ShadowArgs {
@@ -52,7 +52,7 @@ export function shadowSpec(
   opts: { fallbackServer?: string; dirLabel?: string } = {},
 ): ShadowSpec {
   const server = args['shadow-db'] ?? opts.fallbackServer;
-  if (args['shadow-db']) ctx.out.addSecret(passwordOf(args['shadow-db']));
+  if (args['shadow-db']) ctx.out.addSecret(urlPassword(args['shadow-db']));
   return {
     cacheDir: shadowCacheDir(ctx.cwd, root),
     braidVersion: braidVersion(),
@@ -60,13 +60,4 @@ export function shadowSpec(
     ...(args.cache === false ? { noCache: true } : {}),
     ...(opts.dirLabel ? { dirLabel: opts.dirLabel } : {}),
   };
-}
-
-function passwordOf(url: string): string | undefined {
-  try {
-    const u = new URL(url);
-    return u.password ? decodeURIComponent(u.password) : undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -28,7 +28,7 @@ import {
 } from '@braid/core';
 import { openExecutor, type Executor } from '@braid/pg';
 import { renderHistoryHtml, renderHistoryJson, renderHistoryText } from '@braid/report';
-import { braidVersion, parseCount, parseDuration, resolveDb } from '../db';
+import { braidVersion, parseCount, parseDuration, resolveDb, urlPassword } from '../db';
 import { findProject } from '../project';
 import { defineCommand, withDb, type Context } from '../runtime';
 import { writeOut } from './report';
@@ -316,15 +316,6 @@ function resolveTargets(
   return { fleet: false, list: [{ name: databaseLabel(db.url), url: db.url }] };
 }
 
-function passwordOf(url: string): string | undefined {
-  try {
-    const u = new URL(url);
-    return u.password ? decodeURIComponent(u.password) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 export const historyCommand = defineCommand<HistoryArgs>({
   command: 'history',
   describe:
@@ -364,7 +355,7 @@ export const historyCommand = defineCommand<HistoryArgs>({
     const lockWaitMs = parseDuration(args['lock-wait'], '--lock-wait', 60_000);
     const root = findProject(ctx.cwd);
     const { fleet, list } = resolveTargets(args, ctx, root);
-    for (const t of list) ctx.out.addSecret(passwordOf(t.url));
+    for (const t of list) ctx.out.addSecret(urlPassword(t.url));
     const reads = await mapLimit(list, 4, (t) => readTarget(t.name, t.url, opts, lockWaitMs));
     const reachable = reads.filter((r) => r.reachable).length;
     if (!fleet && reachable === 0) {
