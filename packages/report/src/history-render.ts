@@ -150,7 +150,7 @@ export function renderHistoryHtml(m: HistoryModel): string {
   ].filter(Boolean);
   if (filters.length) out.push(`<p class="muted">Showing ${e(filters.join(', '))}.</p>`);
   out.push(
-    `<p class="summary">${m.totals.attempts} attempts, ${m.totals.ok} ok, <span class="failed">${m.totals.failed} failed</span>, ${m.totals.healthFailed} failed health checks, ${m.totals.rolledBack} rolled back; success rate ${e(formatRate(m.totals.successRate))}.</p>`,
+    `<p class="summary">${m.totals.attempts} attempts, ${m.totals.ok} ok, ${m.totals.failed > 0 ? `<span class="failed">${m.totals.failed} failed</span>` : '0 failed'}, ${m.totals.healthFailed} failed health checks, ${m.totals.rolledBack} rolled back; success rate ${e(formatRate(m.totals.successRate))}.</p>`,
   );
 
   out.push(
