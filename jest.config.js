@@ -20,6 +20,7 @@ module.exports = {
     {
       displayName: 'e2e',
       testMatch: ['<rootDir>/test/**/*.test.ts'],
+      setupFilesAfterEnv: ['<rootDir>/test/helpers/setup.ts'],
       transform,
       moduleNameMapper,
       testEnvironment: 'node',

@@ -45,8 +45,20 @@ export interface TempRepo {
   cleanup(): void;
 }
 
+// Every temporary directory a test file made: removed after the file (test/helpers/setup.ts), so
+// a test that fails before its own cleanup, or forgets it, leaves nothing in the temp folder.
+const created = new Set<string>();
+
 export function tempDir(prefix = 'braid-git-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  created.add(dir);
+  return dir;
+}
+
+/** Removes every directory tempDir() made in this test file. */
+export function removeTempDirs(): void {
+  for (const d of created) rmSync(d, { recursive: true, force: true });
+  created.clear();
 }
 
 /** Wraps an existing directory (a clone or worktree) as a TempRepo. */
