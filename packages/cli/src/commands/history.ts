@@ -13,7 +13,6 @@ import {
   isValidId,
   MIGRATIONS_DIR,
   parseDirectives,
-  parseTargets,
   parseManifest,
   parseSince,
   withoutUrls,
@@ -28,6 +27,7 @@ import {
 } from '@braid/core';
 import { openExecutor, type Executor } from '@braid/pg';
 import { renderHistoryHtml, renderHistoryJson, renderHistoryText } from '@braid/report';
+import { readTargetsFile, resolveTargetUrls } from '../targets';
 import { braidVersion, parseCount, parseDuration, resolveDb, urlPassword } from '../db';
 import { findProject } from '../project';
 import { defineCommand, withDb, type Context } from '../runtime';
@@ -288,28 +288,9 @@ function resolveTargets(
   root: string,
 ): { fleet: boolean; list: Array<{ name: string; url: string }> } {
   if (args.targets !== undefined) {
-    const file = path.resolve(ctx.cwd, args.targets);
-    let text: string;
-    try {
-      text = fs.readFileSync(file, 'utf8');
-    } catch {
-      throw new UsageError('bad-targets', `--targets ${args.targets}: cannot read the file`, {
-        data: { argument: '--targets' },
-      });
-    }
-    const specs = parseTargets(text, args.targets);
-    const list = specs.map((s) => {
-      const url = process.env[s.urlEnv];
-      if (!url) {
-        throw new UsageError(
-          'unset-variable',
-          `${args.targets}: target ${s.name}: the variable ${s.urlEnv} is not set`,
-          { data: { target: s.name, variable: s.urlEnv } },
-        );
-      }
-      return { name: s.name, url };
-    });
-    return { fleet: true, list };
+    const specs = readTargetsFile(ctx.cwd, args.targets);
+    const urls = resolveTargetUrls(ctx, root, specs, args.targets);
+    return { fleet: true, list: specs.map((s) => ({ name: s.name, url: urls.get(s.name)! })) };
   }
   const db = resolveDb(args.db, ctx.cwd, root);
   for (const s of db.secrets) ctx.out.addSecret(s);

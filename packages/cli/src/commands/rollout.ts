@@ -11,9 +11,7 @@ import {
   EXIT_FINDINGS,
   EXIT_OK,
   UsageError,
-  manifestBodyHash,
   newRolloutState,
-  parseTargets,
   parseWaves,
   rolloutIdFor,
   summarize,
@@ -21,11 +19,12 @@ import {
   type RolloutState,
   type TargetState,
 } from '@braid/core';
-import type { SourceMigration } from '@braid/pg';
 import { defineCommand, type Context } from '../runtime';
-import { findProject, loadProject } from '../project';
-import { gitProvenance, parseCount, parseDuration, resolveDb } from '../db';
+import { findProject } from '../project';
+import { projectMigrations } from './up';
+import { gitProvenance, parseCount, parseDuration } from '../db';
 import { Progress } from '../rollout/progress';
+import { readTargetsFile, resolveTargetUrls } from '../targets';
 import { Runner } from '../rollout/run';
 import { StateStore, currentStateFile, newStateFile } from '../rollout/store';
 import { execFileSync } from 'node:child_process';
@@ -49,28 +48,6 @@ interface RolloutArgs {
   new: boolean;
 }
 
-function loadMigrations(cwd: string): {
-  root: string;
-  migrations: SourceMigration[];
-  dependsOn: Map<string, string[]>;
-  manifestHash: string;
-} {
-  const root = findProject(cwd);
-  const project = loadProject(root);
-  const dependsOn = new Map(
-    project.manifest.entries.map((e) => [
-      e.id,
-      [...e.parents, ...(project.migrations.get(e.id)?.directives.requires ?? [])],
-    ]),
-  );
-  return {
-    root,
-    migrations: [...project.migrations.values()],
-    dependsOn,
-    manifestHash: manifestBodyHash(project.manifest),
-  };
-}
-
 function currentBranch(root: string): string | undefined {
   try {
     const b = execFileSync('git', ['rev-parse', '--abbrev-ref', 'HEAD'], {
@@ -82,41 +59,6 @@ function currentBranch(root: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/**
- * Reads each target's connection string from its variable (unset or empty → exit 2 naming it,
- * before anything is applied) and registers its password with the output's scrubber.
- */
-function resolveUrls(
-  ctx: Context,
-  root: string,
-  targets: readonly TargetState[] | { name: string; urlEnv: string }[],
-  file: string,
-): Map<string, string> {
-  const urls = new Map<string, string>();
-  for (const t of targets) {
-    const v = process.env[t.urlEnv];
-    if (v === undefined || v.trim() === '') {
-      throw new UsageError(
-        'target-url-unset',
-        `the variable ${t.urlEnv} (${file}: target ${t.name}) is not set; export it with the target's connection string`,
-        { data: { variable: t.urlEnv, target: t.name } },
-      );
-    }
-    if (!/^postgres(ql)?:\/\//i.test(v) && !v.startsWith('pglite:')) {
-      throw new UsageError(
-        'target-url-invalid',
-        `the variable ${t.urlEnv} (${file}: target ${t.name}) does not hold a postgres:// or pglite: connection string`,
-        { data: { variable: t.urlEnv, target: t.name } },
-      );
-    }
-    const db = resolveDb(v, ctx.cwd, root);
-    ctx.out.addSecret(v);
-    for (const s of db.secrets) ctx.out.addSecret(s);
-    urls.set(t.name, db.url);
-  }
-  return urls;
 }
 
 function readHealthSql(cwd: string, file: string | undefined): string | undefined {
@@ -161,7 +103,7 @@ function exitFor(s: RolloutState): number {
 async function execute(
   ctx: Context,
   store: StateStore,
-  env: ReturnType<typeof loadMigrations>,
+  env: ReturnType<typeof projectMigrations>,
   urls: Map<string, string>,
   fn: (r: Runner) => Promise<RolloutState>,
 ): Promise<RolloutState> {
@@ -233,24 +175,15 @@ async function start(args: RolloutArgs, ctx: Context): Promise<number> {
       'missing-targets',
       'braid rollout: --targets FILE is required (a JSON file listing the targets)',
     );
-  const env = loadMigrations(ctx.cwd);
+  const env = projectMigrations(ctx.cwd);
   const targetsPath = path.resolve(ctx.cwd, args.targets);
-  let text: string;
-  try {
-    text = fs.readFileSync(targetsPath, 'utf8');
-  } catch (e) {
-    throw new UsageError(
-      'bad-targets',
-      `--targets: cannot read ${args.targets} (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
-    );
-  }
-  const targets = parseTargets(text, args.targets);
+  const targets = readTargetsFile(ctx.cwd, args.targets);
   const options = optionsFrom(args);
   if (options.healthSql !== undefined) {
     readHealthSql(ctx.cwd, options.healthSql);
     options.healthSql = path.resolve(ctx.cwd, options.healthSql);
   }
-  const urls = resolveUrls(ctx, env.root, targets, args.targets);
+  const urls = resolveTargetUrls(ctx, env.root, targets, args.targets);
   if (args.state === undefined && !args.new) {
     let cur: string | undefined;
     try {
@@ -314,9 +247,9 @@ function targetsToRun(s: RolloutState): TargetState[] {
 
 async function resume(args: RolloutArgs, ctx: Context): Promise<number> {
   const { store } = loadCurrent(args, ctx);
-  const env = loadMigrations(ctx.cwd);
+  const env = projectMigrations(ctx.cwd);
   const pendingRollback = store.state.targets.filter((t) => t.status === 'failed' && t.rollback?.pending);
-  const urls = resolveUrls(
+  const urls = resolveTargetUrls(
     ctx,
     env.root,
     [...targetsToRun(store.state), ...pendingRollback],
@@ -352,8 +285,8 @@ async function retry(args: RolloutArgs, ctx: Context): Promise<number> {
       `braid rollout retry: ${t.name} is already done in rollout ${store.state.rolloutId}`,
     );
   }
-  const env = loadMigrations(ctx.cwd);
-  const urls = resolveUrls(ctx, env.root, [t], store.state.targetsFile);
+  const env = projectMigrations(ctx.cwd);
+  const urls = resolveTargetUrls(ctx, env.root, [t], store.state.targetsFile);
   const s = await execute(ctx, store, env, urls, (r) => r.retry(t.name));
   const after = s.targets.find((x) => x.name === t.name)!;
   if (!ctx.out.json && process.stdout.isTTY)

@@ -1,4 +1,4 @@
-import { EXIT_FINDINGS, type ExitCode } from '@braid/core';
+import { EXIT_FINDINGS, manifestBodyHash, type ExitCode } from '@braid/core';
 import {
   applyUp,
   mentionsRegistrySchema,
@@ -26,6 +26,8 @@ export function projectMigrations(cwd: string): {
   root: string;
   migrations: SourceMigration[];
   dependsOn: Map<string, string[]>;
+  /** The manifest's body hash (its first line): what a rollout or promotion records. */
+  manifestHash: string;
 } {
   const root = findProject(cwd);
   const project = loadProject(root);
@@ -35,7 +37,12 @@ export function projectMigrations(cwd: string): {
       [...e.parents, ...(project.migrations.get(e.id)?.directives.requires ?? [])],
     ]),
   );
-  return { root, migrations: [...project.migrations.values()], dependsOn };
+  return {
+    root,
+    migrations: [...project.migrations.values()],
+    dependsOn,
+    manifestHash: manifestBodyHash(project.manifest),
+  };
 }
 
 /** Progress lines on stderr (results go to stdout at the end). */
