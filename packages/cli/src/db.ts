@@ -137,37 +137,13 @@ export async function openDb(
   return { ex, db };
 }
 
-/** Git identity and commit of the working directory, when known. */
-export function gitProvenance(cwd: string): Provenance {
-  const git = (argv: string[]): string | undefined => {
-    try {
-      const out = execFileSync('git', argv, {
-        cwd,
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'ignore'],
-      }).trim();
-      return out || undefined;
-    } catch {
-      return undefined;
-    }
-  };
-  const p: Provenance = { braidVersion: braidVersion() };
-  const commit = git(['rev-parse', '--verify', '-q', 'HEAD']);
-  const name = git(['config', 'user.name']);
-  const email = git(['config', 'user.email']);
-  if (commit) p.gitCommit = commit;
-  if (name) p.gitAuthorName = name;
-  if (email) p.gitAuthorEmail = email;
-  return p;
-}
-
 /**
- * gitProvenance without blocking the process: HEAD and the user's name and email are read by two
- * git processes running in parallel with whatever the caller does next (loading the project,
- * connecting), instead of three synchronous spawns in a row. Never rejects. Same values as
- * gitProvenance (`git config user.name` is the last value of user.name, as here).
+ * Git identity and commit of the working directory, when known. HEAD and the user's name and
+ * email are read by two git processes that run while the caller goes on (loading the project,
+ * connecting). Never rejects. The name and email are what `git config user.name` prints (the
+ * last value).
  */
-export async function gitProvenanceAsync(cwd: string): Promise<Provenance> {
+export async function gitProvenance(cwd: string): Promise<Provenance> {
   const git = (argv: string[]): Promise<string | undefined> =>
     new Promise((resolve) => {
       execFile('git', argv, { cwd, encoding: 'utf8' }, (err, stdout) => resolve(err ? undefined : stdout));

@@ -1,6 +1,6 @@
 import { applyDown } from '@braid/pg';
 import { withDb, defineCommand } from '../runtime';
-import { gitProvenanceAsync, lockOptions, openDb, parseCount, parseDuration, withApplyOptions } from '../db';
+import { gitProvenance, lockOptions, openDb, parseCount, parseDuration, withApplyOptions } from '../db';
 import { eventPrinter, projectMigrations, runApply } from './up';
 
 export const downCommand = defineCommand({
@@ -16,7 +16,7 @@ export const downCommand = defineCommand({
       .conflicts('to', 'steps'),
   handler: async (args, ctx) => {
     // git answers (provenance) while the project loads and the database connects
-    const provenance = gitProvenanceAsync(ctx.cwd);
+    const provenance = gitProvenance(ctx.cwd);
     const { root, migrations } = projectMigrations(ctx.cwd);
     const opts = {
       lockWaitMs: parseDuration(args['lock-wait'], '--lock-wait', 60_000),

@@ -88,7 +88,7 @@ export const driftCommand = defineCommand<DriftArgs>({
           if (captureSlug !== undefined && dbDrift) {
             captured = await capture(ctx.cwd, root, captureSlug, replay.model, live, async (id, hash) => {
               await withTransaction(ex, async () => {
-                const prov = gitProvenance(ctx.cwd);
+                const prov = await gitProvenance(ctx.cwd);
                 await recordHistory(ex, { id, checksum: hash, direction: 'up', durationMs: 0 }, prov);
                 await recordAudit(ex, { id, direction: 'capture', outcome: 'ok', checksum: hash }, prov);
               });

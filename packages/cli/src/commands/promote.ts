@@ -311,7 +311,7 @@ export const promoteCommand = defineCommand<{
           );
         return 0;
       }
-      const base = gitProvenance(root);
+      const base = await gitProvenance(root);
       const result = await applyUp(ex, migrations, {
         dependsOn,
         provenance: {

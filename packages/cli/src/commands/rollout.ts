@@ -129,7 +129,7 @@ async function execute(
     if (env.manifestHash !== s.manifestHash) {
       store.state = { ...s, manifestHash: env.manifestHash };
     }
-    const base = gitProvenance(env.root);
+    const base = await gitProvenance(env.root);
     if (base.gitCommit) store.state = { ...store.state, commit: base.gitCommit };
     const branch = currentBranch(env.root);
     const runner = new Runner({
@@ -209,7 +209,7 @@ async function start(args: RolloutArgs, ctx: Context): Promise<number> {
       'state-exists',
       `--state: ${args.state} already exists (braid rollout resume --state ${args.state} continues it)`,
     );
-  const base = gitProvenance(env.root);
+  const base = await gitProvenance(env.root);
   const state = newRolloutState({
     rolloutId,
     now: new Date().toISOString(),

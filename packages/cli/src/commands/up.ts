@@ -12,7 +12,7 @@ import {
 import { withDb, defineCommand, type Context } from '../runtime';
 import { findProject, loadProject } from '../project';
 import {
-  gitProvenanceAsync,
+  gitProvenance,
   lockOptions,
   openDb,
   parseCount,
@@ -134,7 +134,7 @@ export const upCommand = defineCommand({
       }),
   handler: async (args, ctx) => {
     // git answers (provenance) while the project loads and the database connects
-    const provenance = gitProvenanceAsync(ctx.cwd);
+    const provenance = gitProvenance(ctx.cwd);
     const { root, migrations, dependsOn } = projectMigrations(ctx.cwd);
     const opts = {
       dependsOn,
