@@ -171,10 +171,11 @@ export interface HistoryEntry {
 
 /** The statement recordHistory runs: parameters $1…$n and their values. */
 function historyStatement(
-  e: HistoryEntry,
+  // historySql passes an SQL expression for the duration, measured by the server
+  e: Omit<HistoryEntry, 'durationMs'> & { durationMs: number | { sql: string } },
   p: Provenance,
   opts: { auditOk?: boolean },
-): { text: string; values: (string | number | null)[] } {
+): { text: string; values: (string | number | null | { sql: string })[] } {
   // One statement (data-modifying CTEs): the history row, the applied set and, for a success,
   // its audit row change together, in one round trip.
   const audit = opts.auditOk
@@ -196,7 +197,7 @@ function historyStatement(
     e.id,
     e.checksum,
     e.direction,
-    Math.round(e.durationMs),
+    typeof e.durationMs === 'number' ? Math.round(e.durationMs) : e.durationMs,
     p.gitAuthorName ?? null,
     p.gitAuthorEmail ?? null,
     p.gitCommit ?? null,
@@ -238,13 +239,12 @@ export function historySql(
   p: Provenance,
   opts: { auditOk?: boolean },
 ): string {
-  const { text, values } = historyStatement({ ...e, durationMs: 0 }, p, opts);
+  const durationMs = { sql: '(extract(epoch from clock_timestamp() - statement_timestamp()) * 1000)::int' };
+  const { text, values } = historyStatement({ ...e, durationMs }, p, opts);
   return text.replace(/\$(\d+)\b/g, (_m, n: string) => {
-    const i = Number(n) - 1;
-    if (i === 3) return '(extract(epoch from clock_timestamp() - statement_timestamp()) * 1000)::int';
-    const v = values[i];
+    const v = values[Number(n) - 1];
     if (v === undefined) throw new Error(`historySql: no value for $${n}`);
-    return quoteLiteral(v);
+    return typeof v === 'object' && v !== null ? v.sql : quoteLiteral(v);
   });
 }
 
