@@ -15,7 +15,9 @@ const NOTX: MigSpec = {
   down: '-- braid:no-transaction\ndrop table once;\n',
 };
 
-// golang-migrate style: explicit groups inside a no-transaction migration.
+// golang-migrate style: explicit groups inside a no-transaction migration. A regression guard: the
+// group's progress rows were already written inside the user's transaction before this change;
+// the plain-statement case above is the one the change fixed (it fails on the earlier engine).
 const GROUPED: MigSpec = {
   slug: 'grouped',
   up: '-- braid:no-transaction\nbegin;\ncreate table g1 (id int);\ninsert into g1 values (1);\ncommit;\ncreate table g2 (id int);\n',
