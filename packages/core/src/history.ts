@@ -168,14 +168,8 @@ export interface DurationStat {
   max: number;
 }
 
-export interface TargetSummary {
-  name: string;
-  database: string;
-  engine?: 'postgres' | 'pglite';
-  reachable: boolean;
-  error?: string;
-  registryVersion: number;
-  applied: string[];
+/** A target as read, without its rows, and what they add up to. */
+export interface TargetSummary extends Omit<TargetRead, 'history' | 'audit'> {
   ups: number;
   downs: number;
   failed: number;
