@@ -5,7 +5,7 @@
  */
 import { kindOf } from './ast';
 import { footprint, searchPathAfter, type Footprint, type FootprintOptions } from './footprint';
-import { classify, type ClassifyOptions, type LockInfo } from './locks';
+import { classify, type ClassifyOptions, type ColumnTypeLookup, type LockInfo } from './locks';
 import { parseSql } from './parser';
 import { SourceMap, splitLexically, splitParsed, type Statement } from './split';
 
@@ -47,7 +47,8 @@ export interface AnalyzedFile {
 export interface AnalyzeOptions {
   pgVersion?: number;
   searchPath?: string[];
-  columnTypes?: Map<string, Map<string, string>>;
+  /** Column types known from earlier migrations (ALTER TYPE rewrite decisions). */
+  columnType?: ColumnTypeLookup;
   /** Analyse CREATE FUNCTION bodies in footprints (default true; see FootprintOptions). */
   functionBodies?: boolean;
 }
@@ -124,7 +125,7 @@ export function analyzeFile(path: string, text: string, opts: AnalyzeOptions = {
       clOpts = {
         pgVersion: opts.pgVersion ?? 15,
         searchPath,
-        ...(opts.columnTypes ? { columnTypes: opts.columnTypes } : {}),
+        ...(opts.columnType ? { columnType: opts.columnType } : {}),
       };
     }
     const out: AnalyzedStatement = {

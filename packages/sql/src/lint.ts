@@ -5,7 +5,7 @@
 import { a, b, o, s, strings } from './ast';
 import { analyzeFile, type AnalyzedFile, type AnalyzedStatement } from './analyze';
 import { qname } from './footprint';
-import { typeText } from './locks';
+import { typeText, type ColumnTypeLookup } from './locks';
 import { loadParser, type AstNode } from './parser';
 import {
   RULES,
@@ -83,14 +83,20 @@ function notNullCheck(con: AstNode | undefined): string | undefined {
   return fields[fields.length - 1];
 }
 
+/**
+ * Analyses one migration's files. `columnTypes` answers for columns declared by earlier
+ * migrations (a Map of table -> column -> type, or a lookup function).
+ */
 export function analyzeMigration(
   m: MigrationInput,
   pgVersion: number,
-  columnTypes: Map<string, Map<string, string>>,
+  columnTypes: Map<string, Map<string, string>> | ColumnTypeLookup,
   functionBodies = true,
 ): AnalyzedMigration {
   const dir = m.dir ?? `.migrations/${m.id}`;
-  const opts = { pgVersion, columnTypes, functionBodies };
+  const columnType: ColumnTypeLookup =
+    typeof columnTypes === 'function' ? columnTypes : (t, c) => columnTypes.get(t)?.get(c);
+  const opts = { pgVersion, columnType, functionBodies };
   const up = m.up !== undefined ? analyzeFile(`${dir}/up.sql`, m.up, opts) : undefined;
   const down = m.down !== undefined ? analyzeFile(`${dir}/down.sql`, m.down, opts) : undefined;
   const verify = m.verify !== undefined ? analyzeFile(`${dir}/verify.sql`, m.verify, opts) : undefined;
@@ -102,26 +108,21 @@ export function analyzeMigration(
 }
 
 /** Records column types declared by a statement (for ALTER COLUMN TYPE rewrite decisions). */
-function recordTypes(st: AnalyzedStatement, types: Map<string, Map<string, string>>): void {
-  const put = (table: string, col: string, type: string) => {
-    let m = types.get(table);
-    if (!m) types.set(table, (m = new Map<string, string>()));
-    m.set(col, type);
-  };
+function recordTypes(st: AnalyzedStatement, state: CarriedState): void {
   const cs = body(st, 'CreateStmt');
   if (cs) {
     const t = relName(st, o(cs, 'relation'));
     for (const el of a(cs, 'tableElts')) {
       const col = o(el, 'ColumnDef');
-      if (col) put(t, s(col, 'colname') ?? '', typeText(o(col, 'typeName')));
+      if (col) state.setColumnType(t, s(col, 'colname') ?? '', typeText(o(col, 'typeName')));
     }
   }
   for (const c of alterCmds(st)) {
     const col = o(o(c.cmd, 'def'), 'ColumnDef');
     if (c.subtype === 'AT_AddColumn' && col)
-      put(c.table, s(col, 'colname') ?? '', typeText(o(col, 'typeName')));
+      state.setColumnType(c.table, s(col, 'colname') ?? '', typeText(o(col, 'typeName')));
     if (c.subtype === 'AT_AlterColumnType' && col)
-      put(c.table, s(c.cmd, 'name') ?? '', typeText(o(col, 'typeName')));
+      state.setColumnType(c.table, s(c.cmd, 'name') ?? '', typeText(o(col, 'typeName')));
   }
 }
 
@@ -145,34 +146,156 @@ function statementAt(file: AnalyzedFile | undefined, line: number): AnalyzedStat
 }
 
 /**
- * Lints migrations (in apply order). Requires the parser to be loaded. Findings are sorted by
- * file, line, column, rule; suppressed findings are included with `suppressed` set.
+ * What linting a migration needs from the migrations before it: the column types they declared
+ * (ALTER TYPE rewrite decisions) and the tables that unprotected migrations created (new, so
+ * locking them is not a hazard). Everything else a lint looks at is in the migration itself.
  */
-export function lintMigrations(migrations: MigrationInput[], options: LintOptions = {}): Finding[] {
-  const pgVersion = options.pgVersion ?? 15;
-  const unprotected = new Set(options.unprotected ?? []);
-  const only = options.only ? new Set(options.only) : undefined;
-  const disabled = new Set(options.disable ?? []);
-  const rules = RULES.filter((r) => !disabled.has(r.id));
-  const statementRules = rules.filter((r): r is StatementRule => r.scope === 'statement');
+export interface CarriedState {
+  columnType(table: string, column: string): string | undefined;
+  setColumnType(table: string, column: string, type: string): void;
+  isBranchNew(table: string): boolean;
+  addBranchNew(table: string): void;
+}
+
+/** The carried state of a lint that has seen every earlier migration. */
+export class ExactState implements CarriedState {
+  private readonly types = new Map<string, Map<string, string>>();
+  private readonly branchNew = new Set<string>();
+
+  columnType(table: string, column: string): string | undefined {
+    return this.types.get(table)?.get(column);
+  }
+
+  setColumnType(table: string, column: string, type: string): void {
+    let cols = this.types.get(table);
+    if (!cols) this.types.set(table, (cols = new Map<string, string>()));
+    cols.set(column, type);
+  }
+
+  isBranchNew(table: string): boolean {
+    return this.branchNew.has(table);
+  }
+
+  addBranchNew(table: string): void {
+    this.branchNew.add(table);
+  }
+
+  /** Applies writes logged by a SpeculativeState, in their order. */
+  apply(writes: readonly StateWrite[]): void {
+    for (const w of writes) {
+      if (w.length === 4) this.setColumnType(w[1], w[2], w[3]);
+      else this.addBranchNew(w[1]);
+    }
+  }
+}
+
+/** A question to the carried state, by the migration at `index` (apply order): a column type or a branch-new table. */
+export type StateRead = [index: number, table: string, column: string] | [index: number, table: string];
+/** A change to the carried state, by the migration at `index`: a column type or a branch-new table. */
+export type StateWrite =
+  [index: number, table: string, column: string, type: string] | [index: number, table: string];
+
+/**
+ * The carried state of a lint that starts in the middle of the history without knowing what came
+ * before it (a chunk linted on another thread). It answers from what the chunk itself declared
+ * (which is newer than anything earlier, so right) and logs every question it could not answer:
+ * the answer "unknown" is a guess that mergeChunk checks against the exact state.
+ */
+export class SpeculativeState implements CarriedState {
+  /** Index (apply order) of the migration being linted. */
+  index = 0;
+  readonly reads: StateRead[] = [];
+  readonly writes: StateWrite[] = [];
+  private readonly own = new ExactState();
+
+  columnType(table: string, column: string): string | undefined {
+    const t = this.own.columnType(table, column);
+    if (t === undefined) this.reads.push([this.index, table, column]);
+    return t;
+  }
+
+  setColumnType(table: string, column: string, type: string): void {
+    this.own.setColumnType(table, column, type);
+    this.writes.push([this.index, table, column, type]);
+  }
+
+  isBranchNew(table: string): boolean {
+    if (this.own.isBranchNew(table)) return true;
+    this.reads.push([this.index, table]);
+    return false;
+  }
+
+  addBranchNew(table: string): void {
+    this.own.addBranchNew(table);
+    this.writes.push([this.index, table]);
+  }
+}
+
+/** Reads through `layers` (first answer wins); writes go to a scratch layer of its own. */
+class LayeredState implements CarriedState {
+  private readonly scratch = new ExactState();
+  constructor(private readonly layers: readonly CarriedState[]) {}
+
+  columnType(table: string, column: string): string | undefined {
+    for (const l of [this.scratch, ...this.layers]) {
+      const t = l.columnType(table, column);
+      if (t !== undefined) return t;
+    }
+    return undefined;
+  }
+
+  setColumnType(table: string, column: string, type: string): void {
+    this.scratch.setColumnType(table, column, type);
+  }
+
+  isBranchNew(table: string): boolean {
+    return this.scratch.isBranchNew(table) || this.layers.some((l) => l.isBranchNew(table));
+  }
+
+  addBranchNew(table: string): void {
+    this.scratch.addBranchNew(table);
+  }
+}
+
+/**
+ * The lint engine: rules, options and per-migration context. `lintOne` lints one migration given
+ * the state the migrations before it carried; sequential callers pass one ExactState through all
+ * migrations in apply order (lintMigrations).
+ */
+export class Linter {
+  private readonly pgVersion: number;
+  private readonly unprotected: Set<string>;
+  private readonly only: Set<string> | undefined;
+  private readonly migrationRules: MigrationRule[];
+  private readonly statementRules: StatementRule[];
   // the statement rules that apply to a statement kind (same order as RULES)
-  const rulesByKind = new Map<string, StatementRule[]>();
-  const rulesFor = (kind: string): StatementRule[] => {
-    let list = rulesByKind.get(kind);
+  private readonly rulesByKind = new Map<string, StatementRule[]>();
+
+  constructor(options: LintOptions = {}) {
+    this.pgVersion = options.pgVersion ?? 15;
+    this.unprotected = new Set(options.unprotected ?? []);
+    this.only = options.only ? new Set(options.only) : undefined;
+    const disabled = new Set(options.disable ?? []);
+    const rules = RULES.filter((r) => !disabled.has(r.id));
+    this.statementRules = rules.filter((r): r is StatementRule => r.scope === 'statement');
+    this.migrationRules = rules.filter((r): r is MigrationRule => r.scope === 'migration');
+  }
+
+  private rulesFor(kind: string): StatementRule[] {
+    let list = this.rulesByKind.get(kind);
     if (!list) {
-      list = statementRules.filter((r) => !r.kinds || r.kinds.includes(kind));
-      rulesByKind.set(kind, list);
+      list = this.statementRules.filter((r) => !r.kinds || r.kinds.includes(kind));
+      this.rulesByKind.set(kind, list);
     }
     return list;
-  };
-  const migrationRules = rules.filter((r): r is MigrationRule => r.scope === 'migration');
-  const columnTypes = new Map<string, Map<string, string>>();
-  const branchNew = new Set<string>(); // created by unprotected migrations so far
-  const findings: Finding[] = [];
+  }
 
-  for (const input of migrations) {
-    const m = analyzeMigration(input, pgVersion, columnTypes, false);
-    const report = !only || only.has(m.id);
+  /** Lints one migration after the ones before it went through `state` (which it updates). Unsorted. */
+  lintOne(input: MigrationInput, state: CarriedState): Finding[] {
+    const pgVersion = this.pgVersion;
+    const findings: Finding[] = [];
+    const m = analyzeMigration(input, pgVersion, (t, c) => state.columnType(t, c), false);
+    const report = !this.only || this.only.has(m.id);
     const local = new Set<string>();
     const notNullChecks = new Set<string>(); // validated: table.column
     const pendingChecks = new Map<string, string>(); // table.conname -> column (NOT VALID)
@@ -182,14 +305,14 @@ export function lintMigrations(migrations: MigrationInput[], options: LintOption
     const ctx: StatementContext | undefined = up && {
       pgVersion,
       transactional: m.transactional,
-      isNew: (t) => local.has(t) || branchNew.has(t),
+      isNew: (t) => local.has(t) || state.isBranchNew(t),
       lockTimeoutSet: false,
       hasNotNullCheck: (t, c) => notNullChecks.has(`${t}.${c}`),
       file: up,
     };
     for (const st of up?.statements ?? []) {
       if (report && ctx) {
-        for (const rule of rulesFor(st.kind)) {
+        for (const rule of this.rulesFor(st.kind)) {
           const res = rule.check(st, ctx);
           if (res === undefined) continue;
           for (const r of res)
@@ -218,26 +341,105 @@ export function lintMigrations(migrations: MigrationInput[], options: LintOption
           if (col) notNullChecks.add(`${c.table}.${col}`);
         }
       }
-      recordTypes(st, columnTypes);
+      recordTypes(st, state);
     }
-    if (unprotected.has(m.id)) for (const t of local) branchNew.add(t);
-    if (!report) continue;
-    for (const rule of migrationRules) {
+    if (this.unprotected.has(m.id)) for (const t of local) state.addBranchNew(t);
+    if (!report) return findings;
+    for (const rule of this.migrationRules) {
       for (const f of rule.check(m, { pgVersion })) {
         const file = [m.up, m.down, m.verify].find((x) => x?.path === f.file);
         const st = statementAt(file, f.line);
         findings.push(make(rule, m.id, file, st, f.message ?? rule.message, f.line, f.column, f.file));
       }
     }
+    return findings;
   }
-  findings.sort((x, y) =>
+}
+
+/** Sorts findings by file, line, column, rule (in place). */
+export function sortFindings(findings: Finding[]): Finding[] {
+  return findings.sort((x, y) =>
     x.file < y.file
       ? -1
       : x.file > y.file
         ? 1
         : x.line - y.line || x.column - y.column || (x.rule < y.rule ? -1 : x.rule > y.rule ? 1 : 0),
   );
-  return findings;
+}
+
+/**
+ * Lints migrations (in apply order). Requires the parser to be loaded. Findings are sorted by
+ * file, line, column, rule; suppressed findings are included with `suppressed` set.
+ */
+export function lintMigrations(migrations: MigrationInput[], options: LintOptions = {}): Finding[] {
+  const linter = new Linter(options);
+  const state = new ExactState();
+  const findings: Finding[] = [];
+  for (const input of migrations) for (const f of linter.lintOne(input, state)) findings.push(f);
+  return sortFindings(findings);
+}
+
+/** A run of consecutive migrations linted without knowing the ones before it (lintChunk). */
+export interface ChunkResult {
+  /** Index (apply order) of the chunk's first migration. */
+  start: number;
+  /** Findings of each migration of the chunk, in order (unsorted within). */
+  findings: Finding[][];
+  /** The questions the chunk's own migrations could not answer (see SpeculativeState). */
+  reads: StateRead[];
+  /** What the chunk's migrations add to the carried state, in order. */
+  writes: StateWrite[];
+}
+
+/**
+ * Lints `inputs`, the migrations at `start`, `start + 1`, … of the history, as if nothing came
+ * before them, and logs what would have to be known about the earlier migrations to be sure.
+ * The result is plain data (it crosses threads); mergeChunk turns it into exact findings.
+ */
+export function lintChunk(linter: Linter, inputs: readonly MigrationInput[], start: number): ChunkResult {
+  const state = new SpeculativeState();
+  const findings = inputs.map((input, i) => {
+    state.index = start + i;
+    return linter.lintOne(input, state);
+  });
+  return { start, findings, reads: state.reads, writes: state.writes };
+}
+
+/**
+ * Folds a chunk linted by lintChunk into `state`, the exact state of every migration before the
+ * chunk, and returns the chunk's findings exactly as a sequential lint would give them. A
+ * migration whose guess was wrong (it asked about a column type or a branch-new table that the
+ * earlier migrations do know) is linted again with the exact state at its place (`reload` gives
+ * its files back); the others keep their findings, since nothing else they depend on comes
+ * from outside the chunk. Leaves `state` as after the chunk's last migration.
+ */
+export function mergeChunk(
+  linter: Linter,
+  state: ExactState,
+  chunk: ChunkResult,
+  reload: (index: number) => MigrationInput,
+): Finding[] {
+  const wrong = new Set<number>();
+  for (const r of chunk.reads) {
+    if (wrong.has(r[0])) continue;
+    const known = r.length === 3 ? state.columnType(r[1], r[2]) !== undefined : state.isBranchNew(r[1]);
+    if (known) wrong.add(r[0]);
+  }
+  const out: Finding[] = [];
+  // the chunk's own writes before the migration being merged (only needed for a re-lint)
+  const before = new ExactState();
+  let w = 0;
+  for (let i = 0; i < chunk.findings.length; i++) {
+    const index = chunk.start + i;
+    if (wrong.has(index)) {
+      while (w < chunk.writes.length && chunk.writes[w][0] < index) before.apply([chunk.writes[w++]]);
+      for (const f of linter.lintOne(reload(index), new LayeredState([before, state]))) out.push(f);
+    } else {
+      for (const f of chunk.findings[i]) out.push(f);
+    }
+  }
+  state.apply(chunk.writes);
+  return out;
 }
 
 function make(

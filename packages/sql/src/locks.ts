@@ -56,9 +56,15 @@ export interface LockInfo {
 export interface ClassifyOptions {
   pgVersion?: number;
   searchPath?: string[];
-  /** Known column types (table qname -> column -> lower-case type name with modifiers), for ALTER TYPE. */
-  columnTypes?: Map<string, Map<string, string>>;
+  /** Known column types, for ALTER TYPE (see ColumnTypeLookup). */
+  columnType?: ColumnTypeLookup;
 }
+
+/**
+ * The declared type of a column as earlier statements left it (table qname, column name ->
+ * lower-case type name with modifiers), or undefined when unknown.
+ */
+export type ColumnTypeLookup = (table: string, column: string) => string | undefined;
 
 /** Functions that are not volatile (a DEFAULT calling only these does not rewrite on PG >= 11). */
 const NON_VOLATILE = new Set([
@@ -349,7 +355,7 @@ export function classify(stmt: AstNode | undefined, opts: ClassifyOptions = {}):
           case 'AT_AlterColumnType': {
             const cd = o(def, 'ColumnDef');
             const to = typeText(o(cd, 'typeName'));
-            const from = col ? opts.columnTypes?.get(t)?.get(col) : undefined;
+            const from = col ? opts.columnType?.(t, col) : undefined;
             const r = typeChangeRewrites(from, to, o(cd, 'raw_default') !== undefined);
             fx.touch(t, tkind, 'ACCESS EXCLUSIVE', r.reason, { rewrite: r.rewrite });
             break;
