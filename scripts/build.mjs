@@ -50,6 +50,23 @@ if (/\bimport\(/.test(bundle.text)) {
 for (const f of result.outputFiles.filter((o) => o !== bundle)) writeAtomic(f.path, f.contents);
 writeAtomic(bundle.path, bundle.contents);
 
+// The `braid lint` worker thread (packages/cli/src/lint-run.ts): a bundle of its own, holding only
+// the linter, so that a worker boots without the whole CLI.
+const worker = await build({
+  write: false,
+  entryPoints: ['packages/cli/src/lint-worker.ts'],
+  outfile: 'packages/cli/dist/lint-worker.js',
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: true,
+  logLevel: 'warning',
+  external,
+  supported,
+});
+for (const f of worker.outputFiles) writeAtomic(f.path, f.contents);
+
 const entry = fileURLToPath(new URL('braid.js', dist));
 writeAtomic(
   entry,

@@ -1,9 +1,8 @@
 import { execFile } from 'node:child_process';
 import { setFlagsFromString } from 'node:v8';
-import { EnvironmentError, UsageError } from '@braid/core';
+import { EnvironmentError, parseManifest, UsageError } from '@braid/core';
 import {
   failsAt,
-  lint,
   LINT_FORMATS,
   loadParser,
   renderGithub,
@@ -13,10 +12,10 @@ import {
   renderText,
   ruleById,
   type LintFormat,
-  type MigrationInput,
 } from '@braid/sql';
 import { defineCommand } from '../runtime';
-import { findProject, loadProject } from '../project';
+import { lintProject } from '../lint-run';
+import { findProject, MANIFEST_REL, migrationsDir, requireManifestText } from '../project';
 
 declare const BRAID_VERSION: string;
 
@@ -116,19 +115,14 @@ export const lintCommand = defineCommand<LintArgs>({
     const pgVersion = parsePgVersion(args['pg-version']);
     const format: LintFormat = (args.format as LintFormat | undefined) ?? (args.json ? 'json' : 'text');
     const root = findProject(ctx.cwd);
-    const project = loadProject(root);
-    const all: MigrationInput[] = [];
-    for (const m of project.migrations.values()) {
-      const input: MigrationInput = { id: m.id, dir: `.migrations/${m.id}`, up: m.files.up };
-      if (m.files.down !== undefined) input.down = m.files.down;
-      if (m.files.verify !== undefined) input.verify = m.files.verify;
-      all.push(input);
-    }
+    const { manifest } = parseManifest(requireManifestText(root), MANIFEST_REL);
+    const ids = manifest.entries.map((e) => e.id);
     let only: string[] | undefined;
     let unprotected: string[] = [];
     if (args.ids && args.ids.length) {
+      const known = new Set(ids);
       for (const id of args.ids) {
-        if (!project.migrations.has(id)) {
+        if (!known.has(id)) {
           throw new UsageError('unknown-migration', `${id}: no such migration in .migrations/manifest`, {
             data: { argument: id },
           });
@@ -138,7 +132,7 @@ export const lintCommand = defineCommand<LintArgs>({
     }
     if (args.since !== undefined) {
       const atRef = await idsAtRef(root, args.since);
-      unprotected = all.map((m) => m.id).filter((id) => !atRef.has(id));
+      unprotected = ids.filter((id) => !atRef.has(id));
       only = only ? only.filter((id) => unprotected.includes(id)) : unprotected;
     }
     const disable = (args.disable ?? [])
@@ -151,16 +145,22 @@ export const lintCommand = defineCommand<LintArgs>({
           data: { argument: '--disable' },
         });
     }
-    const findings = await lint(all, {
-      disable,
-      ...(pgVersion ? { pgVersion } : {}),
-      unprotected,
-      ...(only ? { only } : {}),
-    });
+    const run = await lintProject(
+      migrationsDir(root),
+      ids,
+      { disable, ...(pgVersion ? { pgVersion } : {}), unprotected, ...(only ? { only } : {}) },
+      format === 'text',
+      parserReady,
+    );
+    const findings = run.findings;
     const failOn = args['fail-on'] as 'error' | 'warning' | 'none';
     switch (format) {
       case 'json':
-        ctx.out.result({ ...renderJson(findings), migrations: only ? only.length : all.length });
+        ctx.out.resultCompact({
+          ...renderJson(findings),
+          migrations: only ? only.length : ids.length,
+          stats: run.stats,
+        });
         break;
       case 'sarif':
         ctx.out.result(
@@ -174,13 +174,7 @@ export const lintCommand = defineCommand<LintArgs>({
         for (const line of renderGithub(findings)) process.stdout.write(ctx.out.clean(line) + '\n');
         break;
       default: {
-        const sources = new Map<string, string>();
-        for (const m of all) {
-          if (only && !only.includes(m.id)) continue;
-          if (m.up !== undefined) sources.set(`${m.dir!}/up.sql`, m.up);
-          if (m.down !== undefined) sources.set(`${m.dir!}/down.sql`, m.down);
-          if (m.verify !== undefined) sources.set(`${m.dir!}/verify.sql`, m.verify);
-        }
+        const sources = run.sources;
         for (const line of renderText(findings, sources)) ctx.out.print(line);
       }
     }

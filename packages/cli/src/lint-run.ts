@@ -1,0 +1,302 @@
+/**
+ * `braid lint` over a whole project, on more than one thread when the history is long.
+ *
+ * The history is cut into chunks of consecutive migrations. The main thread lints chunks from the
+ * front, in order, with the exact carried state (column types, branch-new tables). Worker threads
+ * (lint-worker.ts) lint chunks from the back, each as if nothing came before it, and log what
+ * they would have needed to know (@braid/sql lintChunk). Each chunk is claimed through a shared
+ * array, so no chunk is linted twice and the threads meet wherever the work balances. The main
+ * thread then folds the workers' chunks in order (mergeChunk), linting again the rare migration
+ * whose guess about earlier migrations was wrong: the findings are exactly a sequential lint's.
+ *
+ * Errors are a sequential lint's too: the first migration (in manifest order) whose folder cannot
+ * be read or whose directives are bad is reported, whichever thread met it. A worker that
+ * crashes or cannot start costs time, not results: its unfinished chunks are linted here.
+ *
+ * Knobs (environment): BRAID_LINT_WORKERS=N (default: one fewer than the cores, at most 3, for
+ * histories of 256 migrations or more; 0 = this thread only), BRAID_LINT_CHUNK=K (migrations per
+ * chunk), BRAID_LINT_MAIN_CHUNKS=K (the main thread lints at most K chunks itself, for tests),
+ * BRAID_LINT_TRACE=1 (when each thread reached each phase, on stderr, in ms since the process
+ * started).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import {
+  EnvironmentError,
+  FindingsError,
+  MIGRATIONS_DIR,
+  parseDirectives,
+  UsageError,
+  isBraidError,
+} from '@braid/core';
+import {
+  ExactState,
+  Linter,
+  loadParser,
+  mergeChunk,
+  sortFindings,
+  type ChunkResult,
+  type Finding,
+  type LintOptions,
+  type MigrationInput,
+} from '@braid/sql';
+import { readMigrationFolder } from './project';
+
+/** Reads one migration for the lint, with the checks loadProject makes (folder, up.sql, directives). */
+export function readLintInput(migrationsAbs: string, id: string): MigrationInput {
+  const files = readMigrationFolder(migrationsAbs, id);
+  parseDirectives(files.up, `${MIGRATIONS_DIR}/${id}/up.sql`);
+  const input: MigrationInput = { id, dir: `${MIGRATIONS_DIR}/${id}`, up: files.up };
+  if (files.down !== undefined) input.down = files.down;
+  if (files.verify !== undefined) input.verify = files.verify;
+  return input;
+}
+
+/** What a worker is given (workerData). Plain data. */
+export interface LintWorkerData {
+  /** Absolute `.migrations/`. */
+  dir: string;
+  /** Every migration id, in apply (manifest) order. */
+  ids: string[];
+  chunkSize: number;
+  /** One Int32 per chunk: 0 = free, 1 = the main thread's, 2 + k = worker k's. */
+  claims: SharedArrayBuffer;
+  /** This worker's claim mark (2 + k). */
+  mark: number;
+  options: { pgVersion?: number; unprotected: string[]; only?: string[]; disable: string[] };
+  /** Send the texts of files with findings (for the text format's source lines). */
+  sources: boolean;
+}
+
+/** An error as it crosses threads: enough to rebuild the BraidError the worker met. */
+export interface ErrorData {
+  kind: 'usage' | 'environment' | 'findings' | 'internal';
+  code: string;
+  message: string;
+  data: Record<string, unknown>;
+}
+
+/** What a worker posts. */
+export type LintWorkerMessage =
+  | { type: 'chunk'; n: number; result: ChunkResult; sources: Array<[string, string]> }
+  | { type: 'error'; n: number; error: ErrorData }
+  | { type: 'done'; trace: Array<[string, number]> };
+
+/** Milliseconds since the Unix epoch, comparable across threads. */
+export const clock = (): number => performance.timeOrigin + performance.now();
+
+export const MAIN_MARK = 1;
+
+export function errorData(e: unknown): ErrorData {
+  if (isBraidError(e)) {
+    const kind =
+      e instanceof UsageError ? 'usage' : e instanceof EnvironmentError ? 'environment' : 'findings';
+    return { kind, code: e.code, message: e.message, data: e.data };
+  }
+  return { kind: 'internal', code: 'internal', message: String((e as Error)?.stack ?? e), data: {} };
+}
+
+function rebuild(e: ErrorData): Error {
+  switch (e.kind) {
+    case 'usage':
+      return new UsageError(e.code, e.message, { data: e.data });
+    case 'environment':
+      return new EnvironmentError(e.code, e.message, { data: e.data });
+    case 'findings':
+      return new FindingsError(e.code, e.message, { data: e.data });
+    default:
+      return new Error(e.message);
+  }
+}
+
+/** Texts of the files that findings point at, from a set of inputs. */
+export function sourcesOf(
+  findings: readonly Finding[],
+  inputs: readonly MigrationInput[],
+): Array<[string, string]> {
+  const wanted = new Set(findings.map((f) => f.file));
+  const out: Array<[string, string]> = [];
+  for (const m of inputs) {
+    const dir = m.dir ?? `${MIGRATIONS_DIR}/${m.id}`;
+    for (const [name, text] of [
+      ['up.sql', m.up],
+      ['down.sql', m.down],
+      ['verify.sql', m.verify],
+    ] as const) {
+      const p = `${dir}/${name}`;
+      if (text !== undefined && wanted.has(p)) out.push([p, text]);
+    }
+  }
+  return out;
+}
+
+function envInt(name: string): number | undefined {
+  const v = process.env[name];
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) {
+    throw new UsageError('bad-env', `${name}=${v}: expected a whole number`, { data: { argument: name } });
+  }
+  return n;
+}
+
+/** The worker script next to the running bundle (absent when running from sources). */
+function workerScript(): string | undefined {
+  const file = path.join(__dirname, 'lint-worker.js');
+  return fs.existsSync(file) ? file : undefined;
+}
+
+export interface LintRunStats {
+  workers: number;
+  chunks: number;
+  /** Chunks linted on the main thread / by workers. */
+  mainChunks: number;
+  workerChunks: number;
+  /** Migrations of workers' chunks linted again on the main thread (a guess was wrong). */
+  relinted: number;
+}
+
+export interface LintRunResult {
+  findings: Finding[];
+  /** Texts of the files findings point at (text format), when asked for. */
+  sources: Map<string, string>;
+  stats: LintRunStats;
+}
+
+/**
+ * Lints every migration of `ids` (manifest order) under `migrationsAbs`. `parserReady` is the
+ * pending loadParser() (started early so that it overlaps with reading).
+ */
+export async function lintProject(
+  migrationsAbs: string,
+  ids: readonly string[],
+  options: LintOptions & { unprotected: string[]; disable: string[] },
+  wantSources: boolean,
+  parserReady: Promise<void> = loadParser(),
+): Promise<LintRunResult> {
+  const tracing = Boolean(process.env['BRAID_LINT_TRACE']);
+  const trace = (what: string, at = clock()): void => {
+    if (tracing) process.stderr.write(`lint trace: ${(at - performance.timeOrigin).toFixed(0)} ms ${what}\n`);
+  };
+  trace('main: start');
+  const script = workerScript();
+  const auto = ids.length >= 256 ? Math.min(3, Math.max(0, os.availableParallelism() - 1)) : 0;
+  const workers = script ? (envInt('BRAID_LINT_WORKERS') ?? auto) : 0;
+  const chunkSize = envInt('BRAID_LINT_CHUNK') || Math.max(8, Math.ceil(ids.length / 64));
+  const mainLimit = envInt('BRAID_LINT_MAIN_CHUNKS') ?? Infinity;
+  const chunks = Math.ceil(ids.length / chunkSize);
+  const claims = new Int32Array(new SharedArrayBuffer(4 * Math.max(1, chunks)));
+  const stats: LintRunStats = { workers, chunks, mainChunks: 0, workerChunks: 0, relinted: 0 };
+
+  // Started before the main thread gets busy: a worker needs ~0.1 s to boot and load the parser.
+  const results = new Map<number, ChunkResult>();
+  const failures = new Map<number, ErrorData>();
+  const sources = new Map<string, string>();
+  const pool: Worker[] = [];
+  let settled = 0;
+  let onSettled: (() => void) | undefined;
+  for (let k = 0; k < workers && chunks > 1; k++) {
+    const data: LintWorkerData = {
+      dir: migrationsAbs,
+      ids: [...ids],
+      chunkSize,
+      claims: claims.buffer,
+      mark: 2 + k,
+      options: {
+        ...(options.pgVersion ? { pgVersion: options.pgVersion } : {}),
+        unprotected: options.unprotected,
+        ...(options.only ? { only: [...options.only] } : {}),
+        disable: options.disable,
+      },
+      sources: wantSources,
+    };
+    const w = new Worker(script!, { workerData: data });
+    let finished = false;
+    const finish = (): void => {
+      if (finished) return;
+      finished = true;
+      settled++;
+      if (settled === pool.length) onSettled?.();
+    };
+    w.on('message', (msg: LintWorkerMessage) => {
+      if (msg.type === 'chunk') {
+        results.set(msg.n, msg.result);
+        for (const [p, t] of msg.sources) sources.set(p, t);
+      } else if (msg.type === 'error') failures.set(msg.n, msg.error);
+      else {
+        for (const [what, at] of msg.trace) trace(`worker ${k}: ${what}`, at);
+        finish();
+      }
+    });
+    // a crash or a failed start: its unreported chunks are linted here
+    w.on('error', finish);
+    w.on('exit', finish);
+    w.unref(); // never keeps the process alive on its own
+    pool.push(w);
+  }
+
+  const readChunk = (n: number): MigrationInput[] =>
+    ids.slice(n * chunkSize, (n + 1) * chunkSize).map((id) => readLintInput(migrationsAbs, id));
+  // The parser compiles on background threads: read the first chunks meanwhile.
+  const readAhead = new Map<number, MigrationInput[]>();
+  let n = 0;
+  let parserLoaded = false;
+  parserReady.then(
+    () => (parserLoaded = true),
+    () => (parserLoaded = true),
+  );
+  while (!parserLoaded && n < chunks && n < mainLimit) {
+    if (Atomics.compareExchange(claims, n, 0, MAIN_MARK) !== 0) break;
+    readAhead.set(n, readChunk(n++));
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  await parserReady;
+  trace(`main: parser loaded (${readAhead.size} chunks read meanwhile)`);
+  const linter = new Linter(options);
+  const state = new ExactState();
+  const findings: Finding[] = [];
+  const lintHere = (n: number): void => {
+    const inputs = readAhead.get(n) ?? readChunk(n);
+    readAhead.delete(n);
+    const before = findings.length;
+    for (const m of inputs) for (const f of linter.lintOne(m, state)) findings.push(f);
+    if (wantSources) for (const [p, t] of sourcesOf(findings.slice(before), inputs)) sources.set(p, t);
+    stats.mainChunks++;
+  };
+  try {
+    for (const k of [...readAhead.keys()]) lintHere(k);
+    for (; n < chunks && n < mainLimit; n++) {
+      if (Atomics.compareExchange(claims, n, 0, MAIN_MARK) !== 0) break;
+      lintHere(n);
+    }
+    trace(`main: linted ${stats.mainChunks} chunks`);
+    if (n < chunks && pool.length) {
+      // the rest was claimed by workers (or is left for after them): wait for their reports
+      if (settled < pool.length) {
+        for (const w of pool) w.ref();
+        await new Promise<void>((resolve) => (onSettled = resolve));
+      }
+    }
+    for (; n < chunks; n++) {
+      const failed = failures.get(n);
+      const result = results.get(n);
+      if (failed) throw rebuild(failed);
+      if (result) {
+        const merged = mergeChunk(linter, state, result, (index) => {
+          stats.relinted++;
+          return readLintInput(migrationsAbs, ids[index]);
+        });
+        for (const f of merged) findings.push(f);
+        stats.workerChunks++;
+      } else {
+        lintHere(n); // never claimed, or claimed by a worker that did not report it
+      }
+    }
+  } finally {
+    for (const w of pool) void w.terminate();
+  }
+  trace(`main: merged ${stats.workerChunks} worker chunks`);
+  return { findings: sortFindings(findings), sources, stats };
+}
