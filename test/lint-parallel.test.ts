@@ -75,6 +75,12 @@ describe('braid lint on worker threads', () => {
     expect(par.stats.relinted).toBeGreaterThan(0);
     expect(one.findings.length).toBeGreaterThan(20);
     expect(par.findings).toEqual(one.findings);
+    // `braid lint` first boots its workers before the CLI loads (bin/early.js); with an option
+    // before the command, the lint starts them itself: the same findings either way
+    const late = await runBraid(['--json', 'lint', '--fail-on', 'none'], { cwd: p.repo.dir, env: WORKER });
+    const lateDoc = JSON.parse(late.stdout) as LintDoc;
+    expect(lateDoc.stats.workerChunks).toBeGreaterThan(5);
+    expect(lateDoc.findings).toEqual(one.findings);
     // the early varchar(10) is known: widening it is no rewrite, whichever thread linted it
     expect(one.findings.filter((f) => f['rule'] === 'column-type-change' && f['line'] === 2).length).toBe(0);
 

@@ -89,6 +89,9 @@ export const clock = (): number => performance.timeOrigin + performance.now();
 
 export const MAIN_MARK = 1;
 
+/** Where bin/early.js leaves the workers it started (a global: it is not part of the bundle). */
+const PRESTARTED = Symbol.for('braid.lint.prestarted');
+
 export function errorData(e: unknown): ErrorData {
   if (isBraidError(e)) {
     const kind =
@@ -183,7 +186,7 @@ export async function lintProject(
   trace('main: start');
   const script = workerScript();
   const auto = ids.length >= 256 ? Math.min(3, Math.max(0, os.availableParallelism() - 1)) : 0;
-  const workers = script ? (envInt('BRAID_LINT_WORKERS') ?? auto) : 0;
+  const workers = script ? Math.min(16, envInt('BRAID_LINT_WORKERS') ?? auto) : 0;
   const chunkSize = envInt('BRAID_LINT_CHUNK') || Math.max(8, Math.ceil(ids.length / 64));
   const mainLimit = envInt('BRAID_LINT_MAIN_CHUNKS') ?? Infinity;
   const chunks = Math.ceil(ids.length / chunkSize);
@@ -197,7 +200,12 @@ export async function lintProject(
   const pool: Worker[] = [];
   let settled = 0;
   let onSettled: (() => void) | undefined;
-  for (let k = 0; k < workers && chunks > 1; k++) {
+  // Workers bin/early.js started before the bundle loaded; the ones this lint does not need stop.
+  const prestarted = ((globalThis as Record<symbol, unknown>)[PRESTARTED] as Worker[] | undefined) ?? [];
+  delete (globalThis as Record<symbol, unknown>)[PRESTARTED];
+  const wanted = chunks > 1 ? workers : 0;
+  for (const w of prestarted.slice(wanted)) void w.terminate();
+  for (let k = 0; k < wanted; k++) {
     const data: LintWorkerData = {
       dir: migrationsAbs,
       ids: [...ids],
@@ -212,7 +220,9 @@ export async function lintProject(
       },
       sources: wantSources,
     };
-    const w = new Worker(script!, { workerData: data });
+    // the same young generation as bin/early.js gives the workers it starts
+    const w = prestarted[k] ?? new Worker(script!, { resourceLimits: { maxYoungGenerationSizeMb: 6 } });
+    pool.push(w);
     let finished = false;
     const finish = (): void => {
       if (finished) return;
@@ -234,7 +244,9 @@ export async function lintProject(
     w.on('error', finish);
     w.on('exit', finish);
     w.unref(); // never keeps the process alive on its own
-    pool.push(w);
+    if (w.threadId < 0)
+      finish(); // a prestarted worker that is gone already
+    else w.postMessage({ type: 'job', data });
   }
 
   const readChunk = (n: number): MigrationInput[] =>

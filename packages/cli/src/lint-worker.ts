@@ -3,9 +3,11 @@
  * lints each as if nothing came before it (@braid/sql lintChunk) and posts the results. Stops at
  * the first chunk the main thread has claimed, or at the first migration it cannot read (which
  * it reports: the main thread decides whether that error is the one a sequential lint meets).
- * Built as its own small bundle (dist/lint-worker.js): a worker loads only the linter.
+ * Built as its own small bundle (dist/lint-worker.js): a worker loads only the linter. It may
+ * boot before the main thread knows the history (bin/early.js): it loads the parser at once and
+ * waits for its job, which comes as the first message.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { Linter, lintChunk, loadParser, type MigrationInput } from '@braid/sql';
 import {
   clock,
@@ -17,13 +19,16 @@ import {
   type LintWorkerMessage,
 } from './lint-run';
 
-async function run(): Promise<void> {
-  const data = workerData as LintWorkerData;
+const trace: Array<[string, number]> = [['booted', clock()]];
+// The process-wide WebAssembly settings of a lint are already made (bin/early.js, or the lint
+// command before it starts workers).
+const parserReady = loadParser({ baselineOnly: true });
+parserReady.catch(() => undefined); // awaited (and reported) by run()
+
+async function run(data: LintWorkerData): Promise<void> {
   const post = (m: LintWorkerMessage): void => parentPort!.postMessage(m);
   const claims = new Int32Array(data.claims);
-  const trace: Array<[string, number]> = [['booted', clock()]];
-  // the main thread already set the process-wide WebAssembly flags of a lint
-  const parserReady = loadParser({ baselineOnly: true });
+  trace.push(['job received', clock()]);
   let parserLoaded = false;
   parserReady.then(
     () => (parserLoaded = true),
@@ -75,8 +80,13 @@ async function run(): Promise<void> {
   post({ type: 'done', trace });
 }
 
-run().catch((e: unknown) => {
+parentPort!.once(
+  'message',
+  (job: { type: 'job'; data: LintWorkerData }) => void run(job.data).catch(crashed),
+);
+
+function crashed(e: unknown): void {
   // reported as a crash: the main thread lints what this worker claimed but did not finish
   parentPort!.postMessage({ type: 'done', trace: [] } satisfies LintWorkerMessage);
   process.stderr.write(`braid lint worker: ${String((e as Error)?.stack ?? e)}\n`);
-});
+}

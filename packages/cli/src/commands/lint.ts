@@ -108,6 +108,9 @@ export const lintCommand = defineCommand<LintArgs>({
     // migrations: all threads 0.85 s -> 0.50 s of CPU, main thread unchanged). Process-wide,
     // and this process only lints.
     setFlagsFromString('--interrupt-budget=1000000');
+    // No helper threads for young-generation collections: on two cores they only compete with
+    // the lint's own threads (bin/early.js sets the same when it starts the lint's workers).
+    setFlagsFromString('--no-parallel-scavenge');
     // Compile the parser while the migrations are read (lint loads no other WebAssembly, so the
     // baseline-only compiler is safe here; see LoadParserOptions).
     const parserReady = loadParser({ baselineOnly: true });
