@@ -72,7 +72,8 @@ function setLockTimeout(st: AnalyzedStatement): boolean {
   const v = body(st, 'VariableSetStmt');
   if (v && (s(v, 'name') ?? '').toLowerCase() === 'lock_timeout' && s(v, 'kind') === 'VAR_SET_VALUE')
     return true;
-  return /set_config\s*\(\s*'lock_timeout'/i.test(st.text);
+  // the pattern only where it can match (it runs on every statement)
+  return /lock_timeout/i.test(st.text) && /set_config\s*\(\s*'lock_timeout'/i.test(st.text);
 }
 
 /** NOT NULL-equivalent CHECK constraints: conname -> {table, column}. */

@@ -212,6 +212,23 @@ function significant(
   let start = -1;
   let end = -1;
   let i = from;
+  // Fast path: skip the leading white space and comments; when no comment can follow, the
+  // statement ends at its last character that is not a semicolon or white space. Tokenizing the
+  // whole statement (below) is only needed to leave out trailing comments.
+  while (i < to) {
+    const tEnd = nextToken(s, i, to);
+    if (tokKind === 'comment') comments.push(s.slice(i, tEnd));
+    else if (tokKind !== 'ws' && tokKind !== 'semi') break;
+    i = tEnd;
+  }
+  if (i >= to) return undefined;
+  end = to;
+  while (end > i && (s.charCodeAt(end - 1) === 59 || isSpace(s.charCodeAt(end - 1)))) end--;
+  const text = s.slice(i, end); // (a slice: no copy; indexOf on s would search the whole rest of the file)
+  if (!text.includes('--') && !text.includes('/*')) return { start: i, end, comments };
+  end = -1;
+  i = from;
+  comments.length = 0;
   while (i < to) {
     const tEnd = nextToken(s, i, to);
     const kind = tokKind;
