@@ -140,6 +140,35 @@ describe('V8 code cache for the CLI bundle', () => {
   });
 });
 
+describe('braid lint: its own bundle and cache', () => {
+  it('every `braid lint` loads braid-lint.js under the same V8 flags: its code cache is never rewritten', () => {
+    ensureBuilt();
+    const dist = join(REPO_ROOT, 'packages', 'cli', 'dist');
+    const cache = join(dist, 'braid-lint.js.cache');
+    const dir = tempDir('braid-lint-cache-');
+    mkdirSync(join(dir, '.migrations'));
+    writeFileSync(join(dir, '.migrations', 'manifest'), `braid-manifest 1 sha256:${'0'.repeat(64)}\n`);
+    const lint = (args: string[], env: NodeJS.ProcessEnv = {}) => {
+      const r = spawnSync(process.execPath, [BRAID_JS, 'lint', ...args], {
+        cwd: dir,
+        encoding: 'utf8',
+        env: { ...process.env, ...env },
+      });
+      expect(r.stderr).toBe('');
+      return r;
+    };
+    lint(['--help']); // settles a cache that another build or test left behind
+    const before = readFileSync(cache);
+    expect(cacheHeader(cache)).toContain(`braid-code-cache 1 ${statSync(join(dist, 'braid-lint.js')).size} `);
+    expect(lint(['--help']).stdout).toContain('--fail-on');
+    expect(lint(['--json'], { BRAID_LINT_WORKERS: '0' }).status).toBe(0);
+    expect(lint(['--json']).status).toBe(0);
+    // V8 rejects a cache made under other flags: a lint that set its flags only on some runs
+    // would rewrite the cache on every switch
+    expect(readFileSync(cache).equals(before)).toBe(true);
+  });
+});
+
 describe('gitProvenance', () => {
   it('reads HEAD, and the last user.name and user.email (what git config prints)', async () => {
     const repo = createGitRepo();

@@ -1,10 +1,14 @@
 import path from 'node:path';
 import yargs from 'yargs';
 import { EXIT_USAGE, isBraidError, redact } from '@braid/core';
-import { commands } from './commands';
+import type { CommandModule } from 'yargs';
+import type { GlobalArgs } from './runtime';
 import { currentOutput, exitState } from './runtime';
 
 declare const BRAID_VERSION: string;
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs' CommandModule is invariant in its args; each module checks its own
+type AnyCommand = CommandModule<GlobalArgs, any>;
 
 /** A command-line parsing failure reported by yargs (unknown command or option, missing argument). */
 class UsageFailure extends Error {}
@@ -14,7 +18,7 @@ class UsageFailure extends Error {}
  * prints one line (its message) and exits with its code; anything else is a bug: one line
  * saying so, the stack only with BRAID_DEBUG=1.
  */
-async function main(argv: string[]): Promise<number> {
+async function main(argv: string[], commands: readonly AnyCommand[]): Promise<number> {
   const json = argv.includes('--json');
   const out = currentOutput(json);
   let usageFailure: string | undefined;
@@ -35,7 +39,7 @@ async function main(argv: string[]): Promise<number> {
         describe: 'run as if started in this directory',
         coerce: (p: string) => path.resolve(p),
       })
-      .command(commands)
+      .command(commands as AnyCommand[])
       .demandCommand(1, 'name a command (braid --help lists them)')
       .strict()
       .version(typeof BRAID_VERSION === 'string' ? BRAID_VERSION : '0.0.0-dev')
@@ -74,12 +78,15 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e: unknown) => {
-    process.stderr.write(`braid: internal error: ${redact(String(e))}\n`);
-    process.exitCode = 70;
-  },
-);
+/** Runs the CLI with `commands` on this process's arguments, and sets the exit code. */
+export function runCli(commands: readonly AnyCommand[]): void {
+  main(process.argv.slice(2), commands).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`braid: internal error: ${redact(String(e))}\n`);
+      process.exitCode = 70;
+    },
+  );
+}
