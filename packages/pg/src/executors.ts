@@ -66,6 +66,20 @@ export class PgExecutor implements Executor {
   async close(): Promise<void> {
     await this.client.end().catch(() => undefined);
   }
+
+  /**
+   * Ends the session without waiting for the server to close its side (close() waits ~10 ms
+   * for the backend to exit). Only for a session that holds no lock, since a session's locks
+   * are released when its backend exits, after this returns: introspection.
+   */
+  closeNoWait(): void {
+    void this.client.end().catch(() => undefined);
+    // the Terminate message is written at once (a local socket takes it synchronously); the
+    // process need not stay for the server's goodbye
+    (
+      this.client as unknown as { connection?: { stream?: { unref?: () => void } } }
+    ).connection?.stream?.unref?.();
+  }
 }
 
 /** The part of PGlite's API braid uses (structural: PGlite ships separate ESM/CJS typings). */
@@ -107,7 +121,20 @@ export class PGliteExecutor implements Executor {
 }
 
 /** Connects to a server URL (postgres://…). Exit 3 with a password-free message when unreachable. */
-export async function connectPg(url: string, applicationName = 'braid'): Promise<PgExecutor> {
+export interface ConnectOptions {
+  /**
+   * A read-only session that takes no lock (introspection): no session setup round trip. The
+   * server version comes from the startup message, and client_connection_check_interval (which
+   * only matters to a backend holding braid's locks) is not set.
+   */
+  lean?: boolean;
+}
+
+export async function connectPg(
+  url: string,
+  applicationName = 'braid',
+  opts: ConnectOptions = {},
+): Promise<PgExecutor> {
   const { Client } = await import('pg');
   const label = redact(url);
   let parsed: URL;
@@ -126,12 +153,22 @@ export async function connectPg(url: string, applicationName = 'braid'): Promise
   }
   const client = new Client({ connectionString, application_name: applicationName });
   client.on('error', () => undefined);
+  let startupVersion: string | undefined;
+  // pg-protocol's ParameterStatus messages, emitted by the connection under their name
+  (client as unknown as { connection: import('node:events').EventEmitter }).connection.on(
+    'parameterStatus',
+    (m: { parameterName?: string; parameterValue?: string }) => {
+      if (m.parameterName === 'server_version') startupVersion = m.parameterValue;
+    },
+  );
   try {
     await client.connect();
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     throw new EnvironmentError('db-unreachable', `cannot connect to ${label}: ${redact(msg)}`);
   }
+  const fromStartup = versionNum(startupVersion);
+  if (opts.lean && fromStartup !== undefined) return new PgExecutor(client, fromStartup, label, url);
   // One round trip: the server version and, where the setting exists (PostgreSQL 14+),
   // client_connection_check_interval: a backend whose client died (kill -9) notices within a
   // second even inside pg_sleep or a long statement, so it rolls back and releases braid's
@@ -142,6 +179,18 @@ export async function connectPg(url: string, applicationName = 'braid'): Promise
   );
   const num = Number(v.rows[0]?.v ?? 0);
   return new PgExecutor(client, num, label, url);
+}
+
+/**
+ * server_version_num from the server_version a server reports at startup ("15.19 (Debian …)",
+ * "16beta1", "9.6.24"): major * 10000 + minor from 10 on, major * 10000 + minor * 100 + patch
+ * before. Undefined when it does not look like a version.
+ */
+export function versionNum(v: string | undefined): number | undefined {
+  const m = /^(\d+)(?:\.(\d+))?(?:\.(\d+))?/.exec(v ?? '');
+  if (!m) return undefined;
+  const [major, minor, patch] = [Number(m[1]), Number(m[2] ?? 0), Number(m[3] ?? 0)];
+  return major >= 10 ? major * 10000 + minor : major * 10000 + minor * 100 + patch;
 }
 
 export interface OpenOptions {

@@ -11,7 +11,7 @@ import {
   qualifiedKey,
 } from '@braid/core';
 import type { Executor } from '../executor';
-import { PgExecutor, openExecutor } from '../executors';
+import { connectPg, PgExecutor, openExecutor } from '../executors';
 import * as Q from './queries';
 
 /** Statistics of one introspection (for --json output and benchmarks). */
@@ -56,13 +56,18 @@ function grantsOf(v: unknown): Grant[] {
  * warm-up, not the queries, is most of the cost.)
  */
 export async function introspectUrl(url: string, applicationName = 'braid introspect'): Promise<SchemaModel> {
-  const ex = await openExecutor(url, applicationName);
+  // A server session for reading only: no setup round trip, and no waiting for the backend to
+  // exit at the end (it holds no lock).
+  const ex = /^postgres(ql)?:\/\//i.test(url)
+    ? await connectPg(url, applicationName, { lean: true })
+    : await openExecutor(url, applicationName);
   try {
     return (await introspectWithStats(ex, { sessionClosesAfter: true })).model;
   } finally {
+    if (ex instanceof PgExecutor) ex.closeNoWait();
     // Not awaited: the caller works on the model while the session says goodbye (close never
-    // rejects, and the process does not exit before the socket has closed).
-    void ex.close();
+    // rejects, and the process does not exit before it has closed).
+    else void ex.close();
   }
 }
 
