@@ -30,9 +30,26 @@ function prestart(argv, distDir) {
   v8.setFlagsFromString('--interrupt-budget=1000000');
   v8.setFlagsFromString('--liftoff-only');
   v8.setFlagsFromString('--no-parallel-scavenge');
-  const n = argv.includes('--help') || argv.includes('-h') ? 0 : lintWorkers();
+  // BRAID_LINT_WORKERS set: as many as it says, whatever the history (so does lint-run.ts)
+  const explicit = Boolean(process.env.BRAID_LINT_WORKERS);
+  const n =
+    argv.includes('--help') || argv.includes('-h') || (!explicit && shortHistory()) ? 0 : lintWorkers();
   if (n > 0) startLintWorkers(n, distDir);
   return 'braid-lint.js';
+}
+
+/**
+ * The project in the working directory has a manifest too short for workers to pay off (each
+ * line takes at least 90 bytes, so under 20 KB means under 230 migrations, and lint-run.ts uses
+ * workers from 256 on). Not found there (a subdirectory, --cwd): workers start, and the lint
+ * stops them if it does not need them.
+ */
+function shortHistory() {
+  try {
+    return require('node:fs').statSync(path.join('.migrations', 'manifest')).size < 20 * 1024;
+  } catch {
+    return false;
+  }
 }
 
 function startLintWorkers(n, distDir) {

@@ -153,6 +153,8 @@ function workerScript(): string | undefined {
 
 export interface LintRunStats {
   workers: number;
+  /** Of those, started by bin/early.js before the bundle loaded. */
+  prestarted: number;
   chunks: number;
   /** Chunks linted on the main thread / by workers. */
   mainChunks: number;
@@ -191,7 +193,7 @@ export async function lintProject(
   const mainLimit = envInt('BRAID_LINT_MAIN_CHUNKS') ?? Infinity;
   const chunks = Math.ceil(ids.length / chunkSize);
   const claims = new Int32Array(new SharedArrayBuffer(4 * Math.max(1, chunks)));
-  const stats: LintRunStats = { workers, chunks, mainChunks: 0, workerChunks: 0, relinted: 0 };
+  const stats: LintRunStats = { workers, prestarted: 0, chunks, mainChunks: 0, workerChunks: 0, relinted: 0 };
 
   // Started before the main thread gets busy: a worker needs ~0.1 s to boot and load the parser.
   const results = new Map<number, ChunkResult>();
@@ -222,6 +224,7 @@ export async function lintProject(
     };
     // the same young generation as bin/early.js gives the workers it starts
     const w = prestarted[k] ?? new Worker(script!, { resourceLimits: { maxYoungGenerationSizeMb: 6 } });
+    if (prestarted[k]) stats.prestarted++;
     pool.push(w);
     let finished = false;
     const finish = (): void => {
