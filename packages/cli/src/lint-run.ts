@@ -247,40 +247,40 @@ export async function lintProject(
     w.on('error', finish);
     w.on('exit', finish);
     w.unref(); // never keeps the process alive on its own
-    if (w.threadId < 0)
-      finish(); // a prestarted worker that is gone already
+    // a prestarted worker that is gone already has nothing to report
+    if (w.threadId < 0) finish();
     else w.postMessage({ type: 'job', data });
   }
 
   const readChunk = (n: number): MigrationInput[] =>
     ids.slice(n * chunkSize, (n + 1) * chunkSize).map((id) => readLintInput(migrationsAbs, id));
-  // The parser compiles on background threads: read the first chunks meanwhile.
-  const readAhead = new Map<number, MigrationInput[]>();
-  let n = 0;
-  let parserLoaded = false;
-  parserReady.then(
-    () => (parserLoaded = true),
-    () => (parserLoaded = true),
-  );
-  while (!parserLoaded && n < chunks && n < mainLimit) {
-    if (Atomics.compareExchange(claims, n, 0, MAIN_MARK) !== 0) break;
-    readAhead.set(n, readChunk(n++));
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-  await parserReady;
-  trace(`main: parser loaded (${readAhead.size} chunks read meanwhile)`);
-  const linter = new Linter(options);
-  const state = new ExactState();
   const findings: Finding[] = [];
-  const lintHere = (n: number): void => {
-    const inputs = readAhead.get(n) ?? readChunk(n);
-    readAhead.delete(n);
-    const before = findings.length;
-    for (const m of inputs) for (const f of linter.lintOne(m, state)) findings.push(f);
-    if (wantSources) for (const [p, t] of sourcesOf(findings.slice(before), inputs)) sources.set(p, t);
-    stats.mainChunks++;
-  };
+  let n = 0;
   try {
+    // The parser compiles on background threads: read the first chunks meanwhile.
+    const readAhead = new Map<number, MigrationInput[]>();
+    let parserLoaded = false;
+    parserReady.then(
+      () => (parserLoaded = true),
+      () => (parserLoaded = true),
+    );
+    while (!parserLoaded && n < chunks && n < mainLimit) {
+      if (Atomics.compareExchange(claims, n, 0, MAIN_MARK) !== 0) break;
+      readAhead.set(n, readChunk(n++));
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    await parserReady;
+    trace(`main: parser loaded (${readAhead.size} chunks read meanwhile)`);
+    const linter = new Linter(options);
+    const state = new ExactState();
+    const lintHere = (n: number): void => {
+      const inputs = readAhead.get(n) ?? readChunk(n);
+      readAhead.delete(n);
+      const before = findings.length;
+      for (const m of inputs) for (const f of linter.lintOne(m, state)) findings.push(f);
+      if (wantSources) for (const [p, t] of sourcesOf(findings.slice(before), inputs)) sources.set(p, t);
+      stats.mainChunks++;
+    };
     for (const k of [...readAhead.keys()]) lintHere(k);
     for (; n < chunks && n < mainLimit; n++) {
       if (Atomics.compareExchange(claims, n, 0, MAIN_MARK) !== 0) break;
