@@ -5,6 +5,7 @@
 // worker threads here, so that they have loaded the SQL parser by the time the lint starts;
 // packages/cli/src/lint-run.ts adopts them (or stops them, for a short history). Only `lint` as
 // the first argument qualifies: `braid --json lint` takes the general path, with the same result.
+// Every other command runs with WebAssembly compiled by V8's baseline compiler only (below).
 const path = require('node:path');
 const os = require('node:os');
 
@@ -19,7 +20,15 @@ function lintWorkers() {
 
 /** Starts what `argv`'s command can start now; returns the file name of the bundle to run. */
 function prestart(argv, distDir) {
-  if (argv[0] !== 'lint') return 'braid-main.js';
+  if (argv[0] !== 'lint') {
+    // PGlite is WebAssembly: V8's baseline compiler only. Optimizing its hot functions on
+    // background threads costs more than it saves in a process that lives seconds (a PGlite
+    // `braid status` 1.07 s -> 0.72 s; `braid demo` 36 s -> 28 s and 39 -> 23 s of CPU; a cold
+    // 300-migration PGlite replay 5.1 s -> 4.4 s). Set on every run, --help included, so the
+    // bundle's code cache (tied to the flags) stays valid.
+    require('node:v8').setFlagsFromString('--liftoff-only');
+    return 'braid-main.js';
+  }
   // The V8 settings of a lint (packages/cli/src/commands/lint.ts says why), set while this
   // process runs no JavaScript but this file, for every `braid lint` (--help too): the workers
   // boot under them, and the lint bundle's code cache, which V8 ties to the flags it was made
