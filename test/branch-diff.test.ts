@@ -205,7 +205,9 @@ describe('braid install / uninstall', () => {
         '*.png binary\n.migrations/manifest merge=braid\n',
       );
       const driver = git(b.repo.dir, ['config', 'merge.braid.driver']).trim();
-      expect(driver).toMatch(/^'.*node[^']*' '.*braid\.js' merge-driver %O %A %B %P$/);
+      expect(driver).toMatch(
+        /^BRAID_EXTRA_CA_CERTS="\$\{NODE_EXTRA_CA_CERTS-\}" NODE_EXTRA_CA_CERTS= '.*node[^']*' '.*braid\.js' merge-driver %O %A %B %P$/,
+      );
       expect(readFileSync(join(hooks, 'pre-commit.pre-braid'), 'utf8')).toBe(mine);
       expect(readFileSync(join(hooks, 'pre-commit'), 'utf8')).toMatch(/braid-hook/);
       for (const h of ['pre-merge-commit', 'post-checkout']) expect(existsSync(join(hooks, h))).toBe(true);

@@ -16,6 +16,8 @@ export { createGitRepo, git, tempDir, wrapRepo, writeMigration, type TempRepo } 
 export const REPO_ROOT = join(__dirname, '..', '..');
 /** The bundled CLI that `npm run build` writes. */
 export const BRAID_JS = join(REPO_ROOT, 'packages', 'cli', 'dist', 'braid.js');
+/** The `braid` command as npm installs it: the launcher that runs BRAID_JS (bin/braid says how). */
+export const BRAID_BIN = join(REPO_ROOT, 'packages', 'cli', 'bin', 'braid');
 
 let built = false;
 /**
@@ -64,11 +66,11 @@ export function braidEnv(extra: Record<string, string | undefined> = {}): NodeJS
   return env;
 }
 
-/** Runs `node packages/cli/dist/braid.js ...args` as a process; never rejects on a non-zero exit. */
+/** Runs `braid ...args` (the launcher, BRAID_BIN) as a process; never rejects on a non-zero exit. */
 export function runBraid(args: string[], opts: RunOptions): Promise<BraidResult> {
   ensureBuilt();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BRAID_JS, ...args], {
+    const child = spawn(BRAID_BIN, args, {
       cwd: opts.cwd,
       env: braidEnv(opts.env),
       stdio: ['pipe', 'pipe', 'pipe'],

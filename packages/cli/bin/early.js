@@ -18,8 +18,24 @@ function lintWorkers() {
   return Math.min(3, Math.max(0, os.availableParallelism() - 1));
 }
 
+/**
+ * A launcher of braid's (bin/braid, a hook, the merge driver, braid itself) started Node without
+ * NODE_EXTRA_CA_CERTS, which Node 20 parses whole at start-up (≈35 ms), and named the file in
+ * BRAID_EXTRA_CA_CERTS: put it back for the processes braid starts, and leave the file name to
+ * packages/pg/src/tls.ts, which trusts it on TLS connections to PostgreSQL.
+ */
+function adoptDeferredCa() {
+  const file = process.env.BRAID_EXTRA_CA_CERTS;
+  if (file === undefined) return;
+  delete process.env.BRAID_EXTRA_CA_CERTS;
+  if (file === '') return;
+  process.env.NODE_EXTRA_CA_CERTS = file;
+  globalThis[Symbol.for('braid.tls.deferredExtraCa')] = file;
+}
+
 /** Starts what `argv`'s command can start now; returns the file name of the bundle to run. */
 function prestart(argv, distDir) {
+  adoptDeferredCa();
   if (argv[0] !== 'lint') {
     // PGlite is WebAssembly: V8's baseline compiler only. Optimizing its hot functions on
     // background threads costs more than it saves in a process that lives seconds (a PGlite

@@ -1,6 +1,8 @@
 import { EnvironmentError, UsageError, redact } from '@braid/core';
 import type { Executor, QueryResult } from './executor';
 import { acquireFileLock, pgliteOptions } from './pglite';
+import { deferredExtraCaFile, sslFromEnvironment, withExtraCa } from './tls';
+import type { ClientConfig } from 'pg';
 
 // The pg and PGlite modules are loaded lazily: a command that never touches a database
 // (check, lint, the merge driver's static part) never pays for them.
@@ -151,7 +153,7 @@ export async function connectPg(
     withUser.username = encodeURIComponent(process.env['PGUSER'] || process.env['USER'] || 'postgres');
     connectionString = withUser.toString();
   }
-  const client = new Client({ connectionString, application_name: applicationName });
+  const client = new Client(await clientConfig(connectionString, applicationName));
   client.on('error', () => undefined);
   let startupVersion: string | undefined;
   // pg-protocol's ParameterStatus messages, emitted by the connection under their name
@@ -179,6 +181,27 @@ export async function connectPg(
   );
   const num = Number(v.rows[0]?.v ?? 0);
   return new PgExecutor(client, num, label, url);
+}
+
+/**
+ * node-postgres settings for a URL: the URL itself, or, when braid was started without Node's
+ * NODE_EXTRA_CA_CERTS (tls.ts says why) and the connection uses TLS, the URL's settings with
+ * that CA file trusted too.
+ */
+async function clientConfig(connectionString: string, applicationName: string): Promise<ClientConfig> {
+  const caFile = deferredExtraCaFile();
+  const plain = { connectionString, application_name: applicationName };
+  if (caFile === undefined) return plain;
+  const { parse } = await import('pg-connection-string');
+  const fromUrl = parse(connectionString);
+  const ssl = fromUrl.ssl ?? sslFromEnvironment(process.env['PGSSLMODE']);
+  const trusted = withExtraCa(ssl, caFile);
+  if (trusted === ssl) return plain;
+  // what node-postgres does with a connection string: its settings over the options given
+  const settings: Record<string, unknown> = { application_name: applicationName };
+  for (const [k, v] of Object.entries(fromUrl)) if (v !== undefined) settings[k] = v;
+  settings['ssl'] = trusted;
+  return settings;
 }
 
 /**

@@ -11,3 +11,4 @@ export * from './shadow';
 export * from './roundtrip';
 export * from './stats';
 export * from './lease';
+export * from './tls';

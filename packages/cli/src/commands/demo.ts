@@ -5,6 +5,7 @@ import path from 'node:path';
 import { EnvironmentError, FindingsError } from '@braid/core';
 import { openExecutor } from '@braid/pg';
 import { defineCommand, type Context } from '../runtime';
+import { braidChildEnv } from '../self';
 
 /**
  * `braid demo`: a guided run in a temporary git repository on the embedded database. Every step
@@ -243,7 +244,11 @@ async function runDemo(args: DemoArgs, ctx: Context): Promise<0> {
         out.print(out.style('cyan', `$ ${step.run.map(shellQuote).join(' ')}`));
         const r =
           cmd === 'braid'
-            ? spawnSync(process.execPath, [braidJs, ...rest], { cwd: dir, env, encoding: 'utf8' })
+            ? spawnSync(process.execPath, [braidJs, ...rest], {
+                cwd: dir,
+                env: braidChildEnv(env),
+                encoding: 'utf8',
+              })
             : spawnSync(cmd ?? 'true', rest, { cwd: dir, env, encoding: 'utf8' });
         if (r.error) throw new EnvironmentError('demo-spawn', `demo: cannot run ${cmd}: ${r.error.message}`);
         const text = `${r.stdout ?? ''}${r.stderr ?? ''}`.trimEnd();

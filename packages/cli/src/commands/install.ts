@@ -3,6 +3,7 @@ import path from 'node:path';
 import { EnvironmentError, MIGRATIONS_DIR } from '@braid/core';
 import { GitRepo, repoRelativeDir, runGit } from '@braid/git';
 import { findProject } from '../project';
+import { shellWithDeferredCa } from '../self';
 import { defineCommand } from '../runtime';
 
 /** The marker line in every hook braid writes. */
@@ -23,10 +24,13 @@ function sq(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/** The command that runs this braid without PATH: the absolute node and bundle. */
+/**
+ * The command that runs this braid without PATH: the absolute node and bundle, started the way
+ * bin/braid starts it (Node without NODE_EXTRA_CA_CERTS; braid trusts that file itself).
+ */
 export function braidInvocation(): string {
   const script = process.argv[1] ? path.resolve(process.argv[1]) : 'braid';
-  return `${sq(process.execPath)} ${sq(script)}`;
+  return shellWithDeferredCa(`${sq(process.execPath)} ${sq(script)}`);
 }
 
 async function gitOut(cwd: string, args: string[]): Promise<string | null> {

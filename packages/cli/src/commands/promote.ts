@@ -28,6 +28,7 @@ import {
 import { lint } from '@braid/sql';
 import { defineCommand, type Context } from '../runtime';
 import { shadowSpec } from '../shadow';
+import { braidChildEnv } from '../self';
 import { computeVerdict, renderVerdictText } from '../verdict';
 import { loadProject, type Project } from '../project';
 import {
@@ -372,6 +373,7 @@ async function roundTripsPass(ctx: Context, root: string, ids: string[]): Promis
   ctx.out.note(`braid: policy requireTest: running braid test ${ids.join(' ')}`);
   const code = await new Promise<number>((resolve) => {
     const child = spawn(process.execPath, [script, 'test', ...ids, '--cwd', root], {
+      env: braidChildEnv(),
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     child.on('error', () => resolve(-1));

@@ -1,0 +1,19 @@
+/**
+ * Starting braid again (a child braid, a git hook, the merge driver) the way bin/braid does:
+ * Node without NODE_EXTRA_CA_CERTS, the file named in BRAID_EXTRA_CA_CERTS instead (bin/braid
+ * and packages/pg/src/tls.ts say why).
+ */
+
+/** `env` for a child braid process: NODE_EXTRA_CA_CERTS handed over in BRAID_EXTRA_CA_CERTS. */
+export function braidChildEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const file = env['NODE_EXTRA_CA_CERTS'];
+  if (!file) return env;
+  const out: NodeJS.ProcessEnv = { ...env, BRAID_EXTRA_CA_CERTS: file };
+  delete out['NODE_EXTRA_CA_CERTS'];
+  return out;
+}
+
+/** The same hand-over in a shell command line (a hook, git's merge driver), before `command`. */
+export function shellWithDeferredCa(command: string): string {
+  return `BRAID_EXTRA_CA_CERTS="\${NODE_EXTRA_CA_CERTS-}" NODE_EXTRA_CA_CERTS= ${command}`;
+}
