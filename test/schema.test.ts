@@ -1,5 +1,5 @@
 import { introspect, openExecutor, replaySqlFiles } from '@braid/pg';
-import { diffSchemas } from '@braid/core';
+import { diffSchemas, type SchemaModel } from '@braid/core';
 import { addMigrations, makeProject } from './helpers/cli';
 import { createTestDatabase, serverUrl } from './helpers/db';
 import { runBraid, runBraidJson } from './helpers/repo';
@@ -147,6 +147,81 @@ describe('braid schema diff', () => {
       expect(b.stderr).toContain('bad.sql:3:');
     } finally {
       p.repo.cleanup();
+    }
+  });
+});
+
+const S = `create type status as enum ('new', 'paid');
+create table customers (id int primary key, email text not null unique);
+comment on table customers is 'who pays';
+create table orders (id bigint generated always as identity primary key,
+  customer_id int not null references customers(id) on delete cascade, state status not null default 'new');
+create index orders_customer on orders (customer_id);
+create view open_orders as select id, customer_id from orders where state = 'new';
+create function order_count() returns bigint language sql as 'select count(*) from orders';
+`;
+
+describe('braid schema inspect', () => {
+  it('prints one schema as the SQL that creates it in a new database, its objects, or its model', async () => {
+    const p = makeProject([]);
+    const db = await createTestDatabase({
+      prefix: 'braid_inspect',
+      pglitePath: `${p.repo.dir}/.git/inspect-db`,
+    });
+    try {
+      p.repo.write('s.sql', S);
+      const cwd = p.repo.dir;
+      const sql = await runBraid(['schema', 'inspect', '--from', 's.sql'], { cwd });
+      expect(sql.code).toBe(0);
+      // a new database has public and PL/pgSQL already
+      expect(sql.stdout).not.toContain('CREATE SCHEMA "public"');
+      expect(sql.stdout).not.toContain('plpgsql');
+      expect(sql.stdout.indexOf('CREATE TYPE "public"."status"')).toBeGreaterThanOrEqual(0);
+      expect(sql.stdout.indexOf('CREATE TYPE "public"."status"')).toBeLessThan(
+        sql.stdout.indexOf('CREATE TABLE "public"."orders"'),
+      );
+      expect(sql.stdout.indexOf('CREATE TABLE "public"."orders"')).toBeLessThan(
+        sql.stdout.indexOf('CREATE VIEW "public"."open_orders"'),
+      );
+
+      // applied to a new database, the SQL gives the same model as the file it came from
+      const ex = await openExecutor(db.url);
+      try {
+        await ex.exec(sql.stdout);
+      } finally {
+        await ex.close();
+      }
+      // like with like: the file replayed on the engine it is compared with (docs/schema.md)
+      const shadow = db.engine === 'pglite' ? [] : ['--shadow-db', serverUrl() ?? ''];
+      const want = await runBraidJson<{ source: string; model: SchemaModel }>(
+        ['schema', 'inspect', '--from', 's.sql', ...shadow],
+        { cwd },
+      );
+      const got = await runBraidJson<{ source: string; label: string; model: SchemaModel }>(
+        ['schema', 'inspect', '--from', db.url, '--format', 'json'],
+        { cwd },
+      );
+      expect([want.code, got.code]).toEqual([0, 0]);
+      expect([want.json.source, got.json.source]).toEqual(['sql', 'database']);
+      expect(Object.keys(got.json.model.tables).sort()).toEqual(['public.customers', 'public.orders']);
+      expect(got.json.model.tables['public.customers'].comment).toBe('who pays');
+      expect(diffSchemas(want.json.model, got.json.model).changes).toEqual([]);
+
+      const text = await runBraid(['schema', 'inspect', '--from', db.url, '--format', 'text'], { cwd });
+      expect(text.code).toBe(0);
+      for (const line of ['+ enum public.status', '+ table public.orders', '+ view public.open_orders'])
+        expect(text.stdout).toContain(line);
+      expect(text.stdout).not.toContain('schema public');
+
+      const both = await runBraid(['schema', 'inspect', '--from', 's.sql', '--to', 's.sql'], { cwd });
+      expect(both.code).toBe(2);
+      expect(both.stderr).toContain('schema inspect takes --from only (--to is for schema diff)');
+      const half = await runBraid(['schema', 'diff', '--from', 's.sql'], { cwd });
+      expect(half.code).toBe(2);
+      expect(half.stderr).toContain('schema diff: missing required argument --to');
+    } finally {
+      p.repo.cleanup();
+      await db.drop();
     }
   });
 });

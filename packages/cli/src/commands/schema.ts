@@ -5,10 +5,12 @@ import {
   type DdlStatement,
   EXIT_FINDINGS,
   EXIT_OK,
+  type ExitCode,
   type SchemaDiff,
   type SchemaModel,
   UsageError,
   diffSchemas,
+  freshDatabaseModel,
   generateDdl,
   makeMigration,
   parseManifest,
@@ -27,14 +29,14 @@ import {
   replaySqlFiles,
   introspectWithBraidSchema,
 } from '@braid/pg';
-import { defineCommand, type Context } from '../runtime';
+import { defineCommand, type Context, type GlobalArgs } from '../runtime';
 import { findProject } from '../project';
 import { shadowSpec, withShadow, type ShadowArgs } from '../shadow';
 
 interface SchemaArgs extends ShadowArgs {
   action: string;
   from: string;
-  to: string;
+  to?: string;
   format: 'sql' | 'json' | 'text';
   online: boolean;
   'allow-destructive': boolean;
@@ -165,16 +167,20 @@ async function loadSource(src: string, arg: string, args: SchemaArgs, ctx: Conte
   };
 }
 
-/** `braid schema diff --from SRC --to SRC`: the SQL (or object diff) that turns one schema into another. */
+/**
+ * `braid schema diff --from SRC --to SRC`: the SQL (or object diff) that turns one schema into
+ * another. `braid schema inspect --from SRC`: one schema, as the SQL that creates it, its objects
+ * (text) or the normalized model (json).
+ */
 export const schemaCommand = defineCommand<SchemaArgs>({
   command: 'schema <action>',
   describe:
-    'schema diff --from SRC --to SRC: the SQL (or --format json|text object diff) that turns one schema into another',
+    'schema diff --from SRC --to SRC: the SQL (or --format json|text object diff) that turns one schema into another; schema inspect --from SRC: one schema (SQL, objects, or the model as json)',
   builder: (y) =>
     withShadow(y)
       .positional('action', {
-        choices: ['diff'] as const,
-        describe: 'diff',
+        choices: ['diff', 'inspect'] as const,
+        describe: 'diff two schemas, or inspect one',
         type: 'string',
         demandOption: true,
       })
@@ -183,7 +189,7 @@ export const schemaCommand = defineCommand<SchemaArgs>({
         demandOption: true,
         describe: 'source schema: postgres://…, pglite:PATH, a .sql file or folder, or a git ref',
       })
-      .option('to', { type: 'string', demandOption: true, describe: 'target schema (same kinds as --from)' })
+      .option('to', { type: 'string', describe: 'target schema (same kinds as --from); diff only' })
       .option('format', {
         choices: ['sql', 'json', 'text'] as const,
         default: 'sql' as const,
@@ -200,6 +206,10 @@ export const schemaCommand = defineCommand<SchemaArgs>({
         describe: 'exit 0 even when statements drop tables, columns or types, or narrow a type',
       }),
   handler: async (args, ctx) => {
+    if (args.action === 'inspect' && args.to !== undefined)
+      throw new UsageError('bad-args', 'schema inspect takes --from only (--to is for schema diff)');
+    if (args.action === 'diff' && args.to === undefined)
+      throw new UsageError('bad-args', 'schema diff: missing required argument --to');
     if (args['shadow-db']) {
       try {
         const pw = new URL(args['shadow-db']).password;
@@ -209,6 +219,7 @@ export const schemaCommand = defineCommand<SchemaArgs>({
       }
     }
     const from = await loadSource(args.from, '--from', args, ctx);
+    if (args.to === undefined) return inspect(from, args, ctx);
     const to = await loadSource(args.to, '--to', args, ctx);
     const diff: SchemaDiff = diffSchemas(from.model, to.model);
     const statements: DdlStatement[] = generateDdl(from.model, to.model, { online: args.online });
@@ -244,3 +255,24 @@ export const schemaCommand = defineCommand<SchemaArgs>({
     return EXIT_OK;
   },
 });
+
+/**
+ * One schema: json, the normalized model (on one line: it holds every object, and V8 writes
+ * that four times faster without indentation); sql, the statements that create it in a new
+ * database (freshDatabaseModel: public and PL/pgSQL are there already), in dependency order;
+ * text, its objects one per line.
+ */
+function inspect(src: Loaded, args: SchemaArgs & GlobalArgs, ctx: Context): ExitCode {
+  if (args.json || args.format === 'json') {
+    ctx.out.resultCompact({ source: src.kind, label: src.label, ...(src.detail ?? {}), model: src.model });
+  } else if (args.format === 'text') {
+    const lines = renderDiffText(diffSchemas(freshDatabaseModel(), src.model));
+    if (lines.length === 0) ctx.out.print('nothing beyond a new database');
+    for (const l of lines) ctx.out.print(l);
+  } else {
+    const sql = renderDdl(generateDdl(freshDatabaseModel(), src.model, { online: args.online }));
+    if (sql) process.stdout.write(ctx.out.clean(sql));
+    else ctx.out.note('braid: nothing beyond a new database');
+  }
+  return EXIT_OK;
+}

@@ -247,6 +247,27 @@ export function emptyModel(): SchemaModel {
   };
 }
 
+/**
+ * What `CREATE DATABASE` gives on PostgreSQL 15 and later (and PGlite): the `public` schema,
+ * usable by everyone, and PL/pgSQL. The baseline of `braid schema inspect`: the SQL that makes a
+ * schema in a new database starts from here, not from nothing.
+ */
+export function freshDatabaseModel(): SchemaModel {
+  const m = emptyModel();
+  m.schemas['public'] = {
+    name: 'public',
+    comment: 'standard public schema',
+    grants: [{ grantee: 'PUBLIC', privilege: 'USAGE', grantable: false }],
+  };
+  m.extensions['plpgsql'] = {
+    name: 'plpgsql',
+    schema: 'pg_catalog',
+    version: '1.0',
+    comment: 'PL/pgSQL procedural language',
+  };
+  return m;
+}
+
 /** Returns a copy of a record with its keys in sorted (code point) order. */
 export function sortRecord<T>(rec: Record<string, T>): Record<string, T> {
   const out: Record<string, T> = {};
