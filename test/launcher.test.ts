@@ -3,14 +3,15 @@
  * Node 20 parses whole at start-up; braid trusts that file on its own TLS connections to
  * PostgreSQL and hands it back to the processes it starts (packages/pg/src/tls.ts).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { braidChildEnv, shellWithDeferredCa } from '../packages/cli/src/self';
 import { withExtraCa } from '../packages/pg/src/tls';
-import { BRAID_BIN, BRAID_JS, REPO_ROOT, ensureBuilt, runBraid, tempDir } from './helpers/repo';
+import { makeProject } from './helpers/cli';
+import { BRAID_BIN, BRAID_JS, REPO_ROOT, braidEnv, ensureBuilt, runBraid, tempDir } from './helpers/repo';
 
 const MISSING = '/nonexistent/braid-extra-ca.pem';
 
@@ -161,6 +162,25 @@ describe('the braid launcher and NODE_EXTRA_CA_CERTS', () => {
       expect(server.handshakes()).toBe(1);
     } finally {
       server.close();
+    }
+  });
+});
+
+describe('braid whose reader goes away (braid … | head)', () => {
+  it('stops quietly with the status of SIGPIPE, no stack trace', async () => {
+    const p = makeProject([{ slug: 'a', up: 'create table a (id int);\n', down: 'drop table a;\n' }]);
+    try {
+      const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = spawn(BRAID_BIN, ['check'], { cwd: p.repo.dir, env: braidEnv() });
+        child.stdout.destroy(); // the reader is gone before braid writes its first line
+        let stderr = '';
+        child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+        child.on('close', (code) => resolve({ code, stderr }));
+      });
+      expect(r.stderr).not.toContain('EPIPE');
+      expect(r.code).toBe(141);
+    } finally {
+      p.repo.cleanup();
     }
   });
 });

@@ -80,6 +80,12 @@ async function main(argv: string[], commands: readonly AnyCommand[]): Promise<nu
 
 /** Runs the CLI with `commands` on this process's arguments, and sets the exit code. */
 export function runCli(commands: readonly AnyCommand[]): void {
+  // `braid … | head`: the reader went away. Stop quietly, as a Unix filter does, instead of
+  // dying on an unhandled EPIPE with a stack trace. The exit status is the shell's 141 (SIGPIPE).
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(141);
+    throw e;
+  });
   main(process.argv.slice(2), commands).then(
     (code) => {
       process.exitCode = code;
