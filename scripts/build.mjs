@@ -5,16 +5,18 @@
 // Output (packages/cli/dist/):
 //   braid-main.js        the bundle of every command (+ .map)
 //   braid-lint.js        the same CLI with `lint` only: what `braid lint` loads (bin/early.js)
+//   braid-schema.js      the same CLI with `schema` only: what `braid schema` loads
 //   lint-worker.js       a `braid lint` worker thread (packages/cli/src/lint-run.ts)
 //   braid.js             the entry point: bin/early.js picks the bundle and starts what can start
 //                        early, then the bundle runs through the V8 code cache
 //                        (packages/cli/bin/code-cache.js; BRAID_NO_CODE_CACHE=1 bypasses it)
-//   *.js.cache           the code caches, written here by warm-up runs (`braid --help`, `braid lint --help`)
+//   *.js.cache           the code caches, written here by warm-up runs (`braid --help`, `braid lint --help`,
+//                        `braid schema --help`)
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { external, pgNodeOnly, supported, yargsMainFilename } from './esbuild-shared.mjs';
+import { builtinStandIns, external, pgNodeOnly, supported, yargsMainFilename } from './esbuild-shared.mjs';
 
 const pkg = JSON.parse(readFileSync(new URL('../packages/cli/package.json', import.meta.url)));
 const dist = new URL('../packages/cli/dist/', import.meta.url);
@@ -40,7 +42,7 @@ async function bundle(entry, name) {
     logLevel: 'warning',
     external,
     supported,
-    plugins: [pgNodeOnly, yargsMainFilename],
+    plugins: [pgNodeOnly, yargsMainFilename, builtinStandIns],
     define: { BRAID_VERSION: JSON.stringify(pkg.version) },
   });
   const js = result.outputFiles.find((f) => f.path.endsWith(name));
@@ -58,6 +60,7 @@ async function bundle(entry, name) {
 mkdirSync(dist, { recursive: true });
 await bundle('packages/cli/src/bin.ts', 'braid-main.js');
 await bundle('packages/cli/src/bin-lint.ts', 'braid-lint.js');
+await bundle('packages/cli/src/bin-schema.ts', 'braid-schema.js');
 // The `braid lint` worker thread: holds only the linter, so that a worker boots without the CLI.
 await bundle('packages/cli/src/lint-worker.ts', 'lint-worker.js');
 
@@ -79,6 +82,7 @@ rmSync(new URL('braid.js.map', dist), { force: true }); // the bundle's map befo
 for (const [name, args] of [
   ['braid-main.js', ['--help']],
   ['braid-lint.js', ['lint', '--help']],
+  ['braid-schema.js', ['schema', '--help']],
 ]) {
   rmSync(new URL(`${name}.cache`, dist), { force: true });
   execFileSync(process.execPath, [entry, ...args], {

@@ -33,6 +33,28 @@ export const pgNodeOnly = {
       }
       return { contents: src.replace(marker, `${marker}\n  return false;`), loader: 'js' };
     });
+    // pg/lib/crypto/utils.js takes crypto.webcrypto and its `subtle` when pg loads, which loads
+    // node:crypto and the Web Crypto implementation (≈4 ms) in every process that opens a
+    // database; they serve only password authentication (MD5, SCRAM). Looked up when used.
+    b.onLoad({ filter: /[\\/]node_modules[\\/]pg[\\/]lib[\\/]crypto[\\/]utils\.js$/ }, async (args) => {
+      const src = await readFile(args.path, 'utf8');
+      const web = 'const webCrypto = nodeCrypto.webcrypto || globalThis.crypto';
+      const subtle = 'const subtleCrypto = webCrypto.subtle';
+      if (!src.includes(web) || !src.includes(subtle)) {
+        throw new Error(
+          `${args.path}: the webcrypto lines not found (pg changed); update scripts/esbuild-shared.mjs`,
+        );
+      }
+      const lazyWeb = `const webCryptoNow = () => nodeCrypto.webcrypto || globalThis.crypto
+const webCrypto = { getRandomValues: (b) => webCryptoNow().getRandomValues(b) }`;
+      const lazySubtle = `const subtleCrypto = new Proxy({}, {
+  get: (_, k) => {
+    const s = webCryptoNow().subtle
+    return typeof s[k] === 'function' ? s[k].bind(s) : s[k]
+  },
+})`;
+      return { contents: src.replace(web, lazyWeb).replace(subtle, lazySubtle), loader: 'js' };
+    });
   },
 };
 
@@ -66,5 +88,84 @@ export const yargsMainFilename = {
         };
       },
     );
+  },
+};
+
+/**
+ * Node built-in modules, required through stand-ins that make a start cheaper in two ways.
+ *
+ * Lazily loaded: modules that cost milliseconds to load (measured with a Module._load hook on
+ * `braid schema inspect`: child_process 5.9 ms, crypto 5.7, tls 2.8, worker_threads 2.2, assert
+ * 2.2, dns 0.9, v8 1.3; perf_hooks loads ten internal modules) and that most commands never use.
+ * A bundle runs every `require` at start-up, so each braid process paid for all of them; their
+ * stand-in loads the real module on the first read of one of its properties.
+ *
+ * Cheap default imports: `import fs from 'node:fs'` compiles to esbuild's __toESM(require(…)),
+ * which copies every property of the module onto a new object, in every file that imports it
+ * (fs: about a hundred properties, 16 files; crypto 70, 12 files): about 3 ms of each start.
+ *
+ * A stand-in is an object that says it is compiled ESM, with the module as its `default` export,
+ * and inherits from the module (or, lazily, from a proxy that loads it): __toESM then copies two
+ * properties, and every read (named imports compile to `(0, m.spawn)(…)` at the call, default
+ * and namespace imports to reads through the copy's prototype) reaches the real module.
+ * `Object.keys()` of a stand-in is all that differs, and nothing bundled asks for it.
+ */
+const LAZY_BUILTINS = [
+  'child_process',
+  'crypto',
+  'tls',
+  'worker_threads',
+  'assert',
+  'dns',
+  'perf_hooks',
+  'v8',
+  'os',
+];
+const EAGER_BUILTINS = ['fs', 'path'];
+
+/**
+ * yargs keeps assert's strictEqual and notStrictEqual from its start-up and calls them on every
+ * run, with values that pass: decided here; assert is loaded for a failure (its message).
+ */
+const ASSERT_PASSING = `
+const passing = {
+  strictEqual: (a, b, ...rest) => (Object.is(a, b) ? undefined : load().strictEqual(a, b, ...rest)),
+  notStrictEqual: (a, b, ...rest) => (Object.is(a, b) ? load().notStrictEqual(a, b, ...rest) : undefined),
+};`;
+
+function standIn(name) {
+  const spec = JSON.stringify(`node:${name}`);
+  const proto = LAZY_BUILTINS.includes(name)
+    ? `let real;
+const load = () => (real ??= require(${spec}));${name === 'assert' ? ASSERT_PASSING : ''}
+// a function target, so that a module that is itself a function (assert) can be called
+const mod = new Proxy(() => undefined, {
+  get: (_, k) => ${name === 'assert' ? '(Object.hasOwn(passing, k) ? passing[k] : load()[k])' : 'load()[k]'},
+  set: (_, k, v) => ((load()[k] = v), true),
+  has: (_, k) => k in load(),
+  apply: (_, self, argv) => Reflect.apply(load(), self, argv),
+});`
+    : `const mod = require(${spec});`;
+  return `${proto}
+module.exports = Object.create(mod, {
+  __esModule: { value: true, enumerable: true },
+  default: { value: mod, enumerable: true },
+});
+`;
+}
+
+export const builtinStandIns = {
+  name: 'builtin-stand-ins',
+  setup(b) {
+    const filter = new RegExp(`^(node:)?(${[...LAZY_BUILTINS, ...EAGER_BUILTINS].join('|')})$`);
+    b.onResolve({ filter }, (args) =>
+      args.namespace === 'builtin-stand-in'
+        ? { path: args.path, external: true } // the stand-in's own require: the real module
+        : { path: args.path.replace(/^node:/, ''), namespace: 'builtin-stand-in' },
+    );
+    b.onLoad({ filter: /.*/, namespace: 'builtin-stand-in' }, (args) => ({
+      contents: standIn(args.path),
+      loader: 'js',
+    }));
   },
 };

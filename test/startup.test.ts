@@ -7,7 +7,7 @@ import { copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync 
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { gitProvenance } from '../packages/cli/src/db';
-import { REPO_ROOT, BRAID_JS, createGitRepo, ensureBuilt, tempDir } from './helpers/repo';
+import { REPO_ROOT, BRAID_BIN, BRAID_JS, createGitRepo, ensureBuilt, tempDir } from './helpers/repo';
 
 const LOADER = join(REPO_ROOT, 'packages', 'cli', 'bin', 'code-cache.js');
 const ENTRY = `'use strict';
@@ -165,6 +165,37 @@ describe('braid lint: its own bundle and cache', () => {
     expect(lint(['--json']).status).toBe(0);
     // V8 rejects a cache made under other flags: a lint that set its flags only on some runs
     // would rewrite the cache on every switch
+    expect(readFileSync(cache).equals(before)).toBe(true);
+  });
+});
+
+describe('braid schema: its own bundle; bin/braid and node dist/braid.js start it the same way', () => {
+  it('loads braid-schema.js (the schema command only) and never rewrites its code cache', () => {
+    ensureBuilt();
+    const dist = join(REPO_ROOT, 'packages', 'cli', 'dist');
+    const cache = join(dist, 'braid-schema.js.cache');
+    const dir = tempDir('braid-schema-cache-');
+    writeFileSync(join(dir, 'a.sql'), 'create table a (id int);\n');
+    const run = (cmd: string, args: string[]) => {
+      const r = spawnSync(cmd, args, { cwd: dir, encoding: 'utf8' });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      return r.stdout;
+    };
+    run(BRAID_BIN, ['schema', '--help']); // settles a cache that another build or test left behind
+    const before = readFileSync(cache);
+    expect(cacheHeader(cache)).toContain(
+      `braid-code-cache 1 ${statSync(join(dist, 'braid-schema.js')).size} `,
+    );
+    const help = run(process.execPath, [BRAID_JS, 'schema', '--help']);
+    expect(help).toContain('inspect');
+    expect(help).not.toContain('rollout'); // the other commands are not in this bundle
+    // the launcher passes the V8 flags on Node's command line, early.js sets them otherwise:
+    // the same flags either way, or V8 would reject the cache on every switch
+    expect(run(BRAID_BIN, ['schema', 'inspect', '--from', 'a.sql', '--format', 'text'])).toContain(
+      '+ table public.a',
+    );
+    run(process.execPath, [BRAID_JS, 'schema', '--help']);
     expect(readFileSync(cache).equals(before)).toBe(true);
   });
 });

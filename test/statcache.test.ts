@@ -27,7 +27,7 @@ import {
   StatCache,
   statCacheName,
 } from '../packages/cli/src/statcache';
-import { createGitRepo, runBraid, runBraidJson, type TempRepo } from './helpers/repo';
+import { createGitRepo, runBraid, runBraidJson, tempDir, type TempRepo } from './helpers/repo';
 
 interface CheckJson {
   ok: boolean;
@@ -112,7 +112,9 @@ describe('stat cache', () => {
     expect(temps()).toEqual([]);
     // a command that fails after reading a changed folder (no git on PATH: exit 3)
     writeFileSync(mig(a, 'up.sql'), 'create table users (id bigint primary key, email text)\n\n\n');
-    const r = await runBraid(['check'], { cwd: repo.dir, env: { PATH: '' } });
+    const bin = tempDir('braid-nogit-');
+    symlinkSync(process.execPath, join(bin, 'node')); // node, and nothing else, on PATH
+    const r = await runBraid(['check'], { cwd: repo.dir, env: { PATH: bin } });
     expect(r.stderr).toContain('git is not installed');
     expect(r.code).toBe(3);
     expect(temps()).toEqual([]);

@@ -7,7 +7,6 @@
 // the first argument qualifies: `braid --json lint` takes the general path, with the same result.
 // Every other command runs with WebAssembly compiled by V8's baseline compiler only (below).
 const path = require('node:path');
-const os = require('node:os');
 
 const PRESTARTED = Symbol.for('braid.lint.prestarted');
 
@@ -15,7 +14,7 @@ const PRESTARTED = Symbol.for('braid.lint.prestarted');
 function lintWorkers() {
   const v = process.env.BRAID_LINT_WORKERS;
   if (v !== undefined && v !== '') return /^\d+$/.test(v) ? Math.min(Number(v), 16) : 0;
-  return Math.min(3, Math.max(0, os.availableParallelism() - 1));
+  return Math.min(3, Math.max(0, require('node:os').availableParallelism() - 1));
 }
 
 /**
@@ -33,17 +32,35 @@ function adoptDeferredCa() {
   globalThis[Symbol.for('braid.tls.deferredExtraCa')] = file;
 }
 
+/**
+ * The V8 settings of every braid process, set on every run (--help included) so that the
+ * bundles' code caches, which V8 ties to the flags they were made under, stay valid whichever
+ * way braid was started. bin/braid passes them to Node, which saves loading node:v8 here.
+ * - --liftoff-only: PGlite is WebAssembly; V8's baseline compiler only. Optimizing its hot
+ *   functions on background threads costs more than it saves in a process that lives seconds
+ *   (a PGlite `braid status` 1.07 s -> 0.72 s; `braid demo` 36 s -> 28 s and 39 -> 23 s of CPU;
+ *   a cold 300-migration PGlite replay 5.1 s -> 4.4 s).
+ * - --min-semi-space-size=16 (MB): a young generation that starts large instead of growing from
+ *   1 MB through a collection each time; a short command then collects never or once (a
+ *   100-table `braid schema inspect`: five scavenges, about 5 ms, to none). Only effective from
+ *   the command line; set here too for the flags' sake.
+ */
+const V8_FLAGS = ['--liftoff-only', '--min-semi-space-size=16'];
+
+function setV8Flags() {
+  const missing = V8_FLAGS.filter((f) => !process.execArgv.includes(f));
+  if (missing.length === 0) return;
+  const v8 = require('node:v8');
+  for (const f of missing) v8.setFlagsFromString(f);
+}
+
 /** Starts what `argv`'s command can start now; returns the file name of the bundle to run. */
 function prestart(argv, distDir) {
   adoptDeferredCa();
+  setV8Flags();
   if (argv[0] !== 'lint') {
-    // PGlite is WebAssembly: V8's baseline compiler only. Optimizing its hot functions on
-    // background threads costs more than it saves in a process that lives seconds (a PGlite
-    // `braid status` 1.07 s -> 0.72 s; `braid demo` 36 s -> 28 s and 39 -> 23 s of CPU; a cold
-    // 300-migration PGlite replay 5.1 s -> 4.4 s). Set on every run, --help included, so the
-    // bundle's code cache (tied to the flags) stays valid.
-    require('node:v8').setFlagsFromString('--liftoff-only');
-    return 'braid-main.js';
+    // `braid schema` (an introspection, a diff): the CLI with that command only, as for lint
+    return argv[0] === 'schema' ? 'braid-schema.js' : 'braid-main.js';
   }
   // The V8 settings of a lint (packages/cli/src/commands/lint.ts says why), set while this
   // process runs no JavaScript but this file, for every `braid lint` (--help too): the workers
@@ -53,7 +70,6 @@ function prestart(argv, distDir) {
   // about 4 % faster, median of 21 runs).
   const v8 = require('node:v8');
   v8.setFlagsFromString('--interrupt-budget=1000000');
-  v8.setFlagsFromString('--liftoff-only');
   v8.setFlagsFromString('--no-parallel-scavenge');
   // BRAID_LINT_WORKERS set: as many as it says, whatever the history (so does lint-run.ts)
   const explicit = Boolean(process.env.BRAID_LINT_WORKERS);

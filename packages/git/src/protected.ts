@@ -277,8 +277,13 @@ export async function protectedMigrations(
 }
 
 type OneShotHash = (algorithm: string, data: Buffer, encoding: 'hex' | 'buffer') => string | Buffer;
-/** `crypto.hash` (Node >= 20.12): several times cheaper than createHash for thousands of small inputs. */
-const oneShotHash = (crypto as unknown as { hash?: OneShotHash }).hash;
+/**
+ * `crypto.hash` (Node >= 20.12): several times cheaper than createHash for thousands of small
+ * inputs. Looked up on first use: the bundle loads node:crypto only when a command hashes.
+ */
+let oneShot: OneShotHash | null | undefined;
+const oneShotHash = (): OneShotHash | null =>
+  (oneShot ??= (crypto as unknown as { hash?: OneShotHash }).hash ?? null);
 
 /** `<type> <size>\0<content>`, the bytes git hashes for an object, in one allocation. */
 function objectBytes(type: string, content: string | Buffer): Buffer {
@@ -294,9 +299,8 @@ function objectBytes(type: string, content: string | Buffer): Buffer {
 function objectId(type: string, content: string | Buffer, objectFormat: string): Buffer {
   const alg = objectFormat === 'sha256' ? 'sha256' : 'sha1';
   const data = objectBytes(type, content);
-  return oneShotHash
-    ? (oneShotHash(alg, data, 'buffer') as Buffer)
-    : crypto.createHash(alg).update(data).digest();
+  const hash = oneShotHash();
+  return hash ? (hash(alg, data, 'buffer') as Buffer) : crypto.createHash(alg).update(data).digest();
 }
 
 /** The git blob id of some content (what `git hash-object` prints). */
