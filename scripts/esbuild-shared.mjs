@@ -88,6 +88,21 @@ export const yargsMainFilename = {
         };
       },
     );
+    // The factory then guesses a version from that package.json (a directory walk and a read,
+    // about 2 ms before every command); braid sets its own right after, so no guess is made.
+    b.onLoad(
+      { filter: /[\\/]node_modules[\\/]yargs[\\/]build[\\/]lib[\\/]yargs-factory\.js$/ },
+      async (args) => {
+        const src = await readFile(args.path, 'utf8');
+        const line = 'yargs.version();';
+        if (src.split(line).length !== 2) {
+          throw new Error(
+            `${args.path}: the factory's yargs.version() not found once (yargs changed); update scripts/esbuild-shared.mjs`,
+          );
+        }
+        return { contents: src.replace(line, "yargs.version('unknown');"), loader: 'js' };
+      },
+    );
   },
 };
 
