@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { braidBin, dropDatabase, freshDatabase, printTable, timeProcess } from './lib/common.mjs';
+import { braidLauncher, dropDatabase, freshDatabase, printTable, timeProcess } from './lib/common.mjs';
 import { peerBin } from './lib/peers.mjs';
 import { history } from './lib/history.mjs';
 
@@ -59,7 +59,7 @@ writeFileSync(psqlFile, migs.map((m) => (m.noTx ? `${m.up}\n` : `begin;\n${m.up}
 const repo = path.join(work, 'repo');
 mkdirSync(repo);
 execFileSync('git', ['init', '-q', '-b', 'main'], { cwd: repo });
-execFileSync('node', [braidBin, 'import', '--from', 'dbmate', dbmateDir], {
+execFileSync(braidLauncher, ['import', '--from', 'dbmate', dbmateDir], {
   cwd: repo,
   stdio: ['ignore', 'ignore', 'inherit'],
 });
@@ -87,7 +87,7 @@ try {
     );
 
     const u3 = freshDatabase('braid_bench_braid');
-    t.braid.push(timeProcess('braid', 'node', [braidBin, 'up', '--db', u3], { cwd: repo }));
+    t.braid.push(timeProcess('braid', braidLauncher, ['up', '--db', u3], { cwd: repo }));
   }
   const fmt = (xs) => xs.map((x) => x.toFixed(2)).join(' ');
   rows.push(['psql, one session', median(t.psql), fmt(t.psql)]);
@@ -98,7 +98,7 @@ try {
     const pgliteDir = path.join(work, 'pglite');
     rows.push([
       'braid up (PGlite)',
-      timeProcess('braid', 'node', [braidBin, 'up', '--db', `pglite:${pgliteDir}`], { cwd: repo }),
+      timeProcess('braid', braidLauncher, ['up', '--db', `pglite:${pgliteDir}`], { cwd: repo }),
       'embedded, no server, one run',
     ]);
   }

@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { braidBin, printTable, timeProcess } from './lib/common.mjs';
+import { braidLauncher, printTable, timeProcess } from './lib/common.mjs';
 
 const N = Number(process.argv[2] ?? 2000);
 const RUNS = Number(process.argv[3] ?? 5);
@@ -28,7 +28,7 @@ const env = {
 delete env.DATABASE_URL;
 const git = (cwd, ...args) => execFileSync('git', args, { cwd, env, encoding: 'utf8', maxBuffer: 1 << 28 });
 const braid = (cwd, ...args) =>
-  execFileSync('node', [braidBin, ...args], {
+  execFileSync(braidLauncher, [...args], {
     cwd,
     env,
     encoding: 'utf8',
@@ -117,16 +117,16 @@ try {
   const rmCache = (name) => () => rmSync(path.join(braidDir, name), { force: true });
   rows.push([
     'braid check, cold (no cache)',
-    measure('check', 'node', [braidBin, 'check'], { before: rmCache('stat-cache.json') }),
+    measure('check', braidLauncher, ['check'], { before: rmCache('stat-cache.json') }),
   ]);
   braid(repo, 'check');
-  rows.push(['braid check (pre-commit)', measure('check', 'node', [braidBin, 'check']), 'warm cache']);
+  rows.push(['braid check (pre-commit)', measure('check', braidLauncher, ['check']), 'warm cache']);
   const edited = path.join(repo, '.migrations', id(N + SIDE - 1, 'feature'), 'up.sql');
   const original = readFileSync(edited, 'utf8');
   let flip = 0;
   rows.push([
     'braid check, one migration edited',
-    measure('check', 'node', [braidBin, 'check'], {
+    measure('check', braidLauncher, ['check'], {
       before: () => {
         writeFileSync(edited, `${original}-- edit ${flip++}\n`);
         braid(repo, 'hash');
@@ -136,13 +136,13 @@ try {
   ]);
   writeFileSync(edited, original);
   braid(repo, 'hash');
-  const diffArgs = [braidBin, 'diff', 'main', 'feature', '--static'];
+  const diffArgs = ['diff', 'main', 'feature', '--static'];
   rows.push([
     'braid diff --static, cold (no memo)',
-    measure('diff', 'node', diffArgs, { before: rmCache('footprints.json') }),
+    measure('diff', braidLauncher, diffArgs, { before: rmCache('footprints.json') }),
   ]);
   braid(repo, 'diff', 'main', 'feature', '--static');
-  rows.push(['braid diff --static', measure('diff', 'node', diffArgs), 'warm footprint memo']);
+  rows.push(['braid diff --static', measure('diff', braidLauncher, diffArgs), 'warm footprint memo']);
   // Warm the replay caches once (first merge replays everything on PGlite), then time merges.
   const abort = () => {
     try {

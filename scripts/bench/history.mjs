@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { braidBin, dropDatabase, freshDatabase, timeProcess } from './lib/common.mjs';
+import { braidLauncher, dropDatabase, freshDatabase, timeProcess } from './lib/common.mjs';
 import { history } from './lib/history.mjs';
 
 const DBS = Number(process.argv[2] ?? 20);
@@ -32,7 +32,7 @@ for (const m of history(MIGS)) {
 const repo = path.join(work, 'repo');
 mkdirSync(repo);
 execFileSync('git', ['init', '-q', '-b', 'main'], { cwd: repo });
-execFileSync('node', [braidBin, 'import', '--from', 'dbmate', dbmateDir], {
+execFileSync(braidLauncher, ['import', '--from', 'dbmate', dbmateDir], {
   cwd: repo,
   stdio: ['ignore', 'ignore', 'inherit'],
 });
@@ -52,8 +52,8 @@ try {
   writeFileSync(path.join(repo, 'fleet.json'), JSON.stringify({ targets }));
   const setup = timeProcess(
     'rollout',
-    'node',
-    [braidBin, 'rollout', '--targets', 'fleet.json', '--concurrency', '8'],
+    braidLauncher,
+    ['rollout', '--targets', 'fleet.json', '--concurrency', '8'],
     {
       cwd: repo,
       env,
@@ -68,8 +68,8 @@ try {
       times[f].push(
         timeProcess(
           `history ${f}`,
-          'node',
-          [braidBin, 'history', '--targets', 'fleet.json', '--format', f, '--out', out],
+          braidLauncher,
+          ['history', '--targets', 'fleet.json', '--format', f, '--out', out],
           {
             cwd: repo,
             env,

@@ -1,26 +1,35 @@
 #!/usr/bin/env node
 // Benchmark (issue 3, introspection): generated schemas of 100, 1,000 and 5,000 tables (each with
 // a primary key, a foreign key, an index, a check, a default; a view every 10 tables) on the
-// server. Times, as whole processes on the same database in the same run:
+// server. Times, as whole processes on the same database in the same run, output to /dev/null:
 //   1. pg_dump --schema-only (the baseline),
-//   2. braid's introspection alone (a bundled driver: introspectUrl, then the model printed as JSON),
-//   3. `braid schema diff --from URL --to URL --format json` (two introspections + diff + DDL).
-// Prints times and ratios; goal: (2) <= 1.0x pg_dump. The driver is bundled with the CLI's own
-// esbuild settings (scripts/esbuild-shared.mjs) and started through the CLI's code-cache loader,
-// so it loads the same code the same way as `braid`.
+//   2. `braid schema inspect --from URL --format sql`: the introspection and the SQL that makes
+//      the schema, what pg_dump --schema-only prints (the goal row: <= 1.0x pg_dump),
+//   3. the same with --format json (the model),
+//   4. `braid schema diff --from URL --to URL --format json` (two introspections + diff + DDL).
+// braid runs as users run it: the `braid` command (packages/cli/bin/braid). Where
+// NODE_EXTRA_CA_CERTS is set, one more row shows the same command started as `node
+// dist/braid.js`, which makes Node parse that CA bundle at start-up (bin/braid says why not).
+// Prints times and ratios.
 // Usage: node scripts/bench/introspect.mjs [sizes, default 100,1000,5000] [runs, default 5]
-// BRAID_BENCH_DIFF=0 leaves out (3).
+// BRAID_BENCH_DIFF=0 leaves out (4).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { build } from 'esbuild';
-import { braidBin, dropDatabase, freshDatabase, printTable, root, timeProcess } from './lib/common.mjs';
-import { external, pgNodeOnly, supported } from '../esbuild-shared.mjs';
+import {
+  braidBin,
+  braidLauncher,
+  dropDatabase,
+  freshDatabase,
+  printTable,
+  timeProcess,
+} from './lib/common.mjs';
 
 const SIZES = (process.argv[2] ?? '100,1000,5000').split(',').map(Number);
 const RUNS = Number(process.argv[3] ?? 5);
 const WITH_DIFF = process.env.BRAID_BENCH_DIFF !== '0';
+const EXTRA_CA = Boolean(process.env.NODE_EXTRA_CA_CERTS);
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -41,36 +50,12 @@ function schemaSql(n) {
 }
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'braid-bench-introspect-'));
-// Bundled and started like the CLI: the bundle (driver-main.js) runs through V8's code cache
-// (packages/cli/bin/code-cache.js) from a three-line entry (driver.js), warmed once before timing.
-const driverMain = path.join(work, 'driver-main.js');
-const driver = path.join(work, 'driver.js');
-await build({
-  stdin: {
-    contents: `const { introspectUrl } = require('@braid/pg');
-      introspectUrl(process.argv[2]).then((m) => process.stdout.write(JSON.stringify(m)),
-        (e) => { console.error(e); process.exit(1); });`,
-    resolveDir: root,
-    loader: 'js',
-  },
-  outfile: driverMain,
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  logLevel: 'warning',
-  tsconfig: path.join(root, 'tsconfig.json'),
-  external,
-  supported,
-  plugins: [pgNodeOnly],
-  nodePaths: [path.join(root, 'node_modules')],
-});
-writeFileSync(
-  driver,
-  `require(${JSON.stringify(path.join(root, 'packages', 'cli', 'bin', 'code-cache.js'))}).runBundle(${JSON.stringify(driverMain)}, module);\n`,
-);
+const quiet = { cwd: work, stdio: ['ignore', 'ignore', 'pipe'] };
 
 try {
+  console.log(
+    `NODE_EXTRA_CA_CERTS is ${EXTRA_CA ? `set (${process.env.NODE_EXTRA_CA_CERTS})` : 'not set'}; braid runs through packages/cli/bin/braid`,
+  );
   for (const n of SIZES) {
     const name = `braid_bench_introspect_${n}`;
     const url = freshDatabase(name);
@@ -79,40 +64,50 @@ try {
     execFileSync('psql', [url, '-v', 'ON_ERROR_STOP=1', '-qf', file], {
       stdio: ['ignore', 'ignore', 'inherit'],
     });
-    // Interleaved runs (dump, introspect, diff; dump, …), median of each: fair under a shared load.
-    const t = { dump: [], intro: [], diff: [] };
-    timeProcess('introspect (warm-up: writes the code cache)', process.execPath, [driver, url], {
-      cwd: work,
-    });
+    const cases = [
+      ['pg_dump --schema-only', 'pg_dump', ['--schema-only', '-f', '/dev/null', url]],
+      ['braid schema inspect (sql)', braidLauncher, ['schema', 'inspect', '--from', url, '--format', 'sql']],
+      [
+        'braid schema inspect (json)',
+        braidLauncher,
+        ['schema', 'inspect', '--from', url, '--format', 'json'],
+      ],
+      ...(WITH_DIFF
+        ? [
+            [
+              'braid schema diff URL URL (2x)',
+              braidLauncher,
+              ['schema', 'diff', '--from', url, '--to', url, '--format', 'json'],
+            ],
+          ]
+        : []),
+      ...(EXTRA_CA
+        ? [
+            [
+              'node dist/braid.js inspect (sql)',
+              process.execPath,
+              [braidBin, 'schema', 'inspect', '--from', url, '--format', 'sql'],
+            ],
+          ]
+        : []),
+    ];
+    // a warm-up of each (page cache, the code cache), then interleaved runs, median of each
+    for (const [label, cmd, args] of cases) timeProcess(label, cmd, args, quiet);
+    const t = cases.map(() => []);
     for (let r = 0; r < RUNS; r++) {
-      t.dump.push(timeProcess('pg_dump', 'pg_dump', ['--schema-only', '-f', '/dev/null', url]));
-      t.intro.push(timeProcess('introspect', process.execPath, [driver, url], { cwd: work }));
-      if (WITH_DIFF)
-        t.diff.push(
-          timeProcess(
-            'schema diff',
-            process.execPath,
-            [braidBin, 'schema', 'diff', '--from', url, '--to', url, '--format', 'json'],
-            {
-              cwd: work,
-            },
-          ),
-        );
+      cases.forEach(([label, cmd, args], i) => t[i].push(timeProcess(label, cmd, args, quiet)));
     }
-    const [dump, intro] = [t.dump, t.intro].map(median);
     const runs = (xs) => xs.map((x) => x.toFixed(3)).join(' ');
     printTable(
       `${n} tables (+${n} indexes, ${n - 1} foreign keys, ${Math.floor(n / 10)} views), median of ${RUNS} (runs listed)`,
-      [
-        ['pg_dump --schema-only', dump, runs(t.dump)],
-        ['braid introspection (process)', intro, runs(t.intro)],
-        ...(WITH_DIFF ? [['braid schema diff URL URL (2x)', median(t.diff), runs(t.diff)]] : []),
-      ],
+      cases.map(([label], i) => [label, median(t[i]), runs(t[i])]),
       'pg_dump --schema-only',
     );
     // runs next to each other share the machine's load: the steadier figure on a shared machine
-    const paired = median(t.intro.map((x, i) => x / t.dump[i]));
-    console.log(`  introspection / pg_dump: median of per-run ratios ${paired.toFixed(2)}x (goal <= 1.0)`);
+    const paired = median(t[1].map((x, i) => x / t[0][i]));
+    console.log(
+      `  braid schema inspect (sql) / pg_dump: median of per-run ratios ${paired.toFixed(2)}x (goal <= 1.0)`,
+    );
     dropDatabase(name);
   }
 } finally {

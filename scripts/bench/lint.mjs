@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { braidBin, printTable } from './lib/common.mjs';
+import { braidLauncher, printTable } from './lib/common.mjs';
 import { peerBin } from './lib/peers.mjs';
 
 const N = Number(process.argv[2] ?? 2000);
@@ -85,8 +85,16 @@ try {
 } catch (e) {
   console.log(`squawk unavailable (${String(e.message).split('\n')[0]}): comparison skipped`);
 }
-// BRAID_BENCH_BIN=<path of another build's dist/braid.js> times that build instead (before/after)
-const braidArgs = [process.env.BRAID_BENCH_BIN || braidBin, 'lint', '--json', '--fail-on', 'none'];
+// braid as users run it (the `braid` command); BRAID_BENCH_BIN=<path of another build's
+// dist/braid.js> times that build instead, started as `node <path>` (before/after)
+const braidCmd = process.env.BRAID_BENCH_BIN ? process.execPath : braidLauncher;
+const braidArgs = [
+  ...(process.env.BRAID_BENCH_BIN ? [process.env.BRAID_BENCH_BIN] : []),
+  'lint',
+  '--json',
+  '--fail-on',
+  'none',
+];
 const squawkArgs = ['--reporter', 'gcc', ...files.map((f) => path.relative(work, f))];
 // The machine is shared: braid and squawk runs alternate (and swap order every round) so that
 // both see the same load, instead of all braid runs and then all squawk runs.
@@ -98,7 +106,7 @@ for (let r = 0; r < RUNS; r++) {
   const order = r % 2 === 0 ? ['braid', 'squawk'] : ['squawk', 'braid'];
   for (const who of order) {
     if (who === 'braid') {
-      const b = runOnce('braid lint', process.execPath, braidArgs);
+      const b = runOnce('braid lint', braidCmd, braidArgs);
       braidRuns.push(b.secs);
       braidOut = b.out;
     } else if (squawkBin) {

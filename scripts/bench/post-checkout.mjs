@@ -10,7 +10,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { braidBin, printTable, timeProcess } from './lib/common.mjs';
+import { braidLauncher, printTable, timeProcess } from './lib/common.mjs';
 import { history } from './lib/history.mjs';
 
 const N = Number(process.argv[2] ?? 200);
@@ -33,7 +33,7 @@ const work = mkdtempSync(path.join(os.tmpdir(), 'braid-bench-post-checkout-'));
 const repo = path.join(work, 'repo');
 const git = (...args) => execFileSync('git', args, { cwd: repo, env, stdio: ['ignore', 'pipe', 'pipe'] });
 const braid = (...args) =>
-  execFileSync('node', [braidBin, ...args], { cwd: repo, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  execFileSync(braidLauncher, [...args], { cwd: repo, env, stdio: ['ignore', 'pipe', 'pipe'] });
 try {
   const dbmateDir = path.join(work, 'db', 'migrations');
   mkdirSync(dbmateDir, { recursive: true });
@@ -89,7 +89,7 @@ try {
     );
     rmSync(path.join(repo, '.git', 'braid', 'pglite.state.json'), { force: true });
     slow.push(
-      timeProcess('braid post-checkout (no state file)', 'node', [braidBin, 'post-checkout', 'x', 'y', '1'], {
+      timeProcess('braid post-checkout (no state file)', braidLauncher, ['post-checkout', 'x', 'y', '1'], {
         cwd: repo,
         env,
       }),

@@ -9,7 +9,14 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { braidBin, dropDatabase, freshDatabase, printTable, serverUrl, timeProcess } from './lib/common.mjs';
+import {
+  braidLauncher,
+  dropDatabase,
+  freshDatabase,
+  printTable,
+  serverUrl,
+  timeProcess,
+} from './lib/common.mjs';
 
 const N = Number(process.argv[2] ?? 300);
 const work = mkdtempSync(path.join(os.tmpdir(), 'braid-bench-replay-'));
@@ -34,7 +41,7 @@ const repo = path.join(work, 'repo');
 mkdirSync(repo);
 const env = { ...process.env, BRAID_CACHE_DIR: path.join(work, 'cache'), NO_COLOR: '1' };
 execFileSync('git', ['init', '-q', '-b', 'main'], { cwd: repo });
-execFileSync('node', [braidBin, 'import', '--from', 'dbmate', src], { cwd: repo, env, stdio: 'ignore' });
+execFileSync(braidLauncher, ['import', '--from', 'dbmate', src], { cwd: repo, env, stdio: 'ignore' });
 execFileSync('git', ['add', '-A'], { cwd: repo });
 execFileSync('git', ['-c', 'user.name=b', '-c', 'user.email=b@x', 'commit', '-qm', 'history'], { cwd: repo });
 
@@ -52,21 +59,21 @@ try {
   rmSync(shadowDir, { recursive: true, force: true });
   rows.push([
     'braid replay, PGlite, cold',
-    timeProcess('cold', 'node', [braidBin, ...diff([])], { cwd: repo, env }),
+    timeProcess('cold', braidLauncher, [...diff([])], { cwd: repo, env }),
   ]);
   rows.push([
     'braid replay, PGlite, cached',
-    timeProcess('cached', 'node', [braidBin, ...diff([])], { cwd: repo, env }),
+    timeProcess('cached', braidLauncher, [...diff([])], { cwd: repo, env }),
   ]);
   rmSync(shadowDir, { recursive: true, force: true });
   const server = ['--shadow-db', serverUrl];
   rows.push([
     'braid replay, server, cold',
-    timeProcess('cold', 'node', [braidBin, ...diff(server)], { cwd: repo, env }),
+    timeProcess('cold', braidLauncher, [...diff(server)], { cwd: repo, env }),
   ]);
   rows.push([
     'braid replay, server, cached',
-    timeProcess('cached', 'node', [braidBin, ...diff(server)], { cwd: repo, env }),
+    timeProcess('cached', braidLauncher, [...diff(server)], { cwd: repo, env }),
   ]);
   printTable(
     `replay of ${N} migrations (whole processes, same run)`,

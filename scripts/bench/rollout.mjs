@@ -14,7 +14,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { braidBin, dropDatabase, freshDatabase, timeProcess } from './lib/common.mjs';
+import { braidLauncher, dropDatabase, freshDatabase, timeProcess } from './lib/common.mjs';
 import { history } from './lib/history.mjs';
 
 const DBS = Number(process.argv[2] ?? 100);
@@ -43,7 +43,7 @@ writeFileSync(psqlFile, migs.map((m) => `begin;\n${m.up}\ncommit;\n`).join(''));
 const repo = path.join(work, 'repo');
 mkdirSync(repo);
 execFileSync('git', ['init', '-q', '-b', 'main'], { cwd: repo });
-execFileSync('node', [braidBin, 'import', '--from', 'dbmate', dbmateDir], {
+execFileSync(braidLauncher, ['import', '--from', 'dbmate', dbmateDir], {
   cwd: repo,
   stdio: ['ignore', 'ignore', 'inherit'],
 });
@@ -111,7 +111,7 @@ try {
   const loop = path.join(work, 'loop.sh');
   writeFileSync(
     loop,
-    `#!/bin/sh\nset -e\nfor url in ${urls.map((u) => `'${u}'`).join(' ')}; do\n  node '${braidBin}' up --db "$url" > /dev/null\ndone\n`,
+    `#!/bin/sh\nset -e\nfor url in ${urls.map((u) => `'${u}'`).join(' ')}; do\n  '${braidLauncher}' up --db "$url" > /dev/null\ndone\n`,
   );
   const psqlLoop = path.join(work, 'psql.sh');
   writeFileSync(
@@ -124,9 +124,8 @@ try {
     t.rollout.push(
       timeProcess(
         'braid rollout',
-        'node',
+        braidLauncher,
         [
-          braidBin,
           'rollout',
           '--targets',
           'targets.json',

@@ -8,7 +8,14 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { braidBin, dropDatabase, freshDatabase, printTable, serverUrl, timeProcess } from './lib/common.mjs';
+import {
+  braidLauncher,
+  dropDatabase,
+  freshDatabase,
+  printTable,
+  serverUrl,
+  timeProcess,
+} from './lib/common.mjs';
 import { history } from './lib/history.mjs';
 
 const N = Number(process.argv[2] ?? 300);
@@ -32,7 +39,7 @@ for (const m of migs) {
 const repo = path.join(work, 'repo');
 mkdirSync(repo);
 execFileSync('git', ['init', '-q', '-b', 'main'], { cwd: repo });
-execFileSync('node', [braidBin, 'import', '--from', 'dbmate', dbmateDir], {
+execFileSync(braidLauncher, ['import', '--from', 'dbmate', dbmateDir], {
   cwd: repo,
   stdio: ['ignore', 'ignore', 'inherit'],
 });
@@ -79,12 +86,12 @@ try {
   ]);
   rows.push([
     'braid test --all (server)',
-    timeProcess('braid test', 'node', [braidBin, 'test', '--all', '--shadow-db', serverUrl], { cwd: repo }),
+    timeProcess('braid test', braidLauncher, ['test', '--all', '--shadow-db', serverUrl], { cwd: repo }),
     'one connection, temporary database',
   ]);
   rows.push([
     'braid test --all (PGlite)',
-    timeProcess('braid test', 'node', [braidBin, 'test', '--all'], { cwd: repo }),
+    timeProcess('braid test', braidLauncher, ['test', '--all'], { cwd: repo }),
     'embedded, no server',
   ]);
   printTable(

@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const braidBin = path.join(root, 'packages', 'cli', 'dist', 'braid.js');
+/** The `braid` command as npm installs it (packages/cli/bin/braid, which runs braidBin). */
+export const braidLauncher = path.join(root, 'packages', 'cli', 'bin', 'braid');
 export const serverUrl =
   process.env.BRAID_BENCH_DATABASE_URL ??
   process.env.BRAID_TEST_DATABASE_URL ??
