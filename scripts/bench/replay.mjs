@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Benchmark (issue 3): the schema a ref describes = its migrations replayed on a shadow database.
 // A generated N-migration history (300 by default) is replayed, whole process, by
-// `braid schema diff --from HEAD --to HEAD` on PGlite and on the server (--shadow-db), cold (empty
-// caches) and cached (a second question about the same ref). Goal: cached <= 0.3 s. Baseline: one
+// `braid schema inspect --from HEAD --format json` (the schema HEAD describes) on PGlite and on
+// the server (--shadow-db), cold (empty caches) and cached (a second question about the same ref). Goal: cached <= 0.3 s. Baseline: one
 // psql session applying the same SQL (the cost of the replay itself on the server).
 // Usage: node scripts/bench/replay.mjs [N]
 import { execFileSync } from 'node:child_process';
@@ -46,7 +46,7 @@ execFileSync('git', ['add', '-A'], { cwd: repo });
 execFileSync('git', ['-c', 'user.name=b', '-c', 'user.email=b@x', 'commit', '-qm', 'history'], { cwd: repo });
 
 const shadowDir = path.join(repo, '.git', 'braid', 'shadow');
-const diff = (extra) => ['schema', 'diff', '--from', 'HEAD', '--to', 'HEAD', '--format', 'json', ...extra];
+const diff = (extra) => ['schema', 'inspect', '--from', 'HEAD', '--format', 'json', ...extra];
 const rows = [];
 try {
   const u = freshDatabase('braid_bench_replay_psql');

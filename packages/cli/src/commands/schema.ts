@@ -220,9 +220,12 @@ export const schemaCommand = defineCommand<SchemaArgs>({
     }
     const from = await loadSource(args.from, '--from', args, ctx);
     if (args.to === undefined) return inspect(from, args, ctx);
-    const to = await loadSource(args.to, '--to', args, ctx);
+    // the same source twice (a check that a ref replays to itself, or a cache warm-up): read once
+    const to = args.to === args.from ? from : await loadSource(args.to, '--to', args, ctx);
     const diff: SchemaDiff = diffSchemas(from.model, to.model);
-    const statements: DdlStatement[] = generateDdl(from.model, to.model, { online: args.online });
+    // no object differs: nothing to generate (the SQL only ever changes objects the diff names)
+    const statements: DdlStatement[] =
+      diff.changes.length === 0 ? [] : generateDdl(from.model, to.model, { online: args.online });
     const destructive = statements.filter((s) => s.destructive);
     const blocked = destructive.length > 0 && !args['allow-destructive'];
     if (args.json || args.format === 'json') {
