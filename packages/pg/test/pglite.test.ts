@@ -64,30 +64,40 @@ describe('PGlite', () => {
 
 describe('the data-directory lock file', () => {
   it('is exclusive, names its holder when the wait runs out, and is taken over when stale', async () => {
-    const dir = path.join(tmp(), 'pglite');
-    const lock = await acquireFileLock(dir, 0, 'first');
-    expect(fs.readFileSync(`${dir}.lock`, 'utf8')).toBe(`${process.pid}\nfirst\n`);
-    await expect(acquireFileLock(dir, 300, 'second')).rejects.toMatchObject({
-      code: 'lock-timeout',
-      exitCode: 3,
-      message: expect.stringContaining(`in use by pid ${process.pid} (first)`),
-    });
-    lock.release();
-    expect(fs.existsSync(`${dir}.lock`)).toBe(false);
-
-    // a waiter gets the lock once the holder releases it
-    const held = await acquireFileLock(dir, 0, 'holder');
-    setTimeout(() => held.release(), 200);
-    const waited = await acquireFileLock(dir, 10_000, 'waiter');
-    expect(fs.readFileSync(`${dir}.lock`, 'utf8')).toContain('waiter');
-    waited.release();
-
-    // a lock left by a dead process is stale
-    const dead = spawn(process.execPath, ['-e', '0']);
-    await new Promise((r) => dead.on('close', r));
-    fs.writeFileSync(`${dir}.lock`, `${dead.pid}\nbraid up\n`);
-    const taken = await acquireFileLock(dir, 0, 'after-crash');
-    expect(fs.readFileSync(`${dir}.lock`, 'utf8')).toContain('after-crash');
-    taken.release();
+    const parent = tmp();
+    const dir = path.join(parent, 'pglite');
+    try {
+      await lockFileChecks(dir);
+    } finally {
+      fs.rmSync(parent, { recursive: true, force: true });
+    }
   });
 });
+
+/** The checks of the lock file test, on `dir` (its parent is removed by the caller). */
+async function lockFileChecks(dir: string): Promise<void> {
+  const lock = await acquireFileLock(dir, 0, 'first');
+  expect(fs.readFileSync(`${dir}.lock`, 'utf8')).toBe(`${process.pid}\nfirst\n`);
+  await expect(acquireFileLock(dir, 300, 'second')).rejects.toMatchObject({
+    code: 'lock-timeout',
+    exitCode: 3,
+    message: expect.stringContaining(`in use by pid ${process.pid} (first)`),
+  });
+  lock.release();
+  expect(fs.existsSync(`${dir}.lock`)).toBe(false);
+
+  // a waiter gets the lock once the holder releases it
+  const held = await acquireFileLock(dir, 0, 'holder');
+  setTimeout(() => held.release(), 200);
+  const waited = await acquireFileLock(dir, 10_000, 'waiter');
+  expect(fs.readFileSync(`${dir}.lock`, 'utf8')).toContain('waiter');
+  waited.release();
+
+  // a lock left by a dead process is stale
+  const dead = spawn(process.execPath, ['-e', '0']);
+  await new Promise((r) => dead.on('close', r));
+  fs.writeFileSync(`${dir}.lock`, `${dead.pid}\nbraid up\n`);
+  const taken = await acquireFileLock(dir, 0, 'after-crash');
+  expect(fs.readFileSync(`${dir}.lock`, 'utf8')).toContain('after-crash');
+  taken.release();
+}
