@@ -182,5 +182,92 @@ if (engines().includes('postgres')) {
         await t.drop();
       }
     });
+
+    it('killed after the index was built, before the statement was recorded: the rerun keeps the valid index', async () => {
+      const p = makeProject([
+        { slug: 'tbl', up: 'create table big (id int primary key, v text);\n', down: 'drop table big;\n' },
+        {
+          slug: 'cic',
+          up: '-- braid:no-transaction\ncreate index concurrently big_v on big (v);\nselect 1;\n',
+          down: '-- braid:no-transaction\ndrop index concurrently big_v;\n',
+        },
+      ]);
+      const t = await targetDb('postgres', p);
+      const url = t.args[1];
+      try {
+        expect((await runBraid(['up', ...t.args, '--to', p.ids[0]], { cwd: p.repo.dir })).code).toBe(0);
+        const old = await connectPg(url, 'old-snapshot');
+        const holder = await connectPg(url, 'progress-holder');
+        const admin = await connectPg(url, 'crash-test');
+        try {
+          // An open snapshot holds the build back; meanwhile braid has recorded that it started it.
+          await old.exec('begin isolation level repeatable read; select count(*) from big;');
+          const run = startUp(p.repo.dir, t.args);
+          await waitFor(
+            admin,
+            `select count(*)::int as n from pg_stat_activity where query ilike '%create index concurrently%' and wait_event_type = 'Lock' and pid <> pg_backend_pid()`,
+          );
+          const marker = await admin.query<{ h: string }>(
+            `select statement_hash as h from braid.progress where id = $1 and statement_index = 0`,
+            [p.ids[1]],
+          );
+          expect(marker.rows[0]?.h).toMatch(/^started:sha256:/);
+          // Hold the marker row (a READ COMMITTED transaction holds no snapshot, so the build goes
+          // on): braid, done building, blocks on recording the statement; it is killed there.
+          await holder.exec(`begin; select * from braid.progress for update;`);
+          await old.exec('commit');
+          await waitFor(
+            admin,
+            `select count(*)::int as n from pg_stat_activity where query ilike '%insert into braid.progress%' and wait_event_type = 'Lock' and application_name like 'braid up%'`,
+          );
+          process.kill(run.pid, 'SIGKILL');
+          await run.done;
+          await admin.query(
+            `select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and application_name like 'braid up%'`,
+          );
+          await waitFor(
+            admin,
+            `select (count(*) = 0)::int as n from pg_stat_activity where datname = current_database() and application_name like 'braid up%'`,
+          );
+          await holder.exec('rollback');
+          const state = await admin.query<{ valid: boolean; h: string }>(
+            `select (select i.indisvalid from pg_index i join pg_class c on c.oid = i.indexrelid where c.relname = 'big_v') as valid,
+                    (select statement_hash from braid.progress where id = $1 and statement_index = 0) as h`,
+            [p.ids[1]],
+          );
+          expect(state.rows[0]).toEqual({ valid: true, h: expect.stringMatching(/^started:/) });
+        } finally {
+          await old.close();
+          await holder.close();
+          await admin.close();
+        }
+        // Run again blindly, the statement would fail: the index already exists.
+        const rerun = await runBraid(['up', ...t.args], { cwd: p.repo.dir });
+        expect(rerun.stderr).not.toContain('already exists');
+        expect(rerun.code).toBe(0);
+        expect(rerun.stderr).toContain(
+          'the CREATE INDEX CONCURRENTLY of public.big_v finished before the last run stopped (the index is valid); keeping it',
+        );
+        const audit = await inspect(t, (ex) =>
+          ex.query<{ outcome: string; reason: string | null }>(
+            `select outcome, reason from braid.audit where id = $1 order by seq`,
+            [p.ids[1]],
+          ),
+        );
+        expect(audit.rows).toEqual([
+          {
+            outcome: 'ok',
+            reason: 'resumed: kept the index public.big_v, built by an interrupted run and valid',
+          },
+        ]);
+        const left = await inspect(t, (ex) =>
+          ex.query<{ n: number }>('select count(*)::int as n from braid.progress'),
+        );
+        expect(left.rows[0]?.n).toBe(0);
+      } finally {
+        p.repo.cleanup();
+        await t.drop();
+      }
+    });
   });
 }

@@ -69,6 +69,19 @@ export interface Plan {
   target?: string;
 }
 
+/**
+ * A progress row whose statement_hash starts with this marks a bare CREATE INDEX CONCURRENTLY
+ * that was started, not finished: written (and committed) just before the statement runs, turned
+ * into the statement's hash when it returns. A crash in between leaves the marker, and the resume
+ * looks at the index instead of running the statement blindly (runNoTransaction).
+ */
+export const PROGRESS_STARTED = 'started:';
+
+/** Whether a progress row records a finished statement (not a started-only marker). */
+export function progressDone(p: ProgressRow): boolean {
+  return !p.statementHash.startsWith(PROGRESS_STARTED);
+}
+
 /** Pure: the database's history against this branch's migrations (manifest order). */
 export function computeStatus(
   migrations: readonly SourceMigration[],
@@ -89,7 +102,7 @@ export function computeStatus(
   const partialMap = new Map<string, { id: string; statementsDone: number; checksum: string }>();
   for (const p of progress) {
     const cur = partialMap.get(p.id) ?? { id: p.id, statementsDone: 0, checksum: p.checksum };
-    cur.statementsDone++;
+    if (progressDone(p)) cur.statementsDone++;
     partialMap.set(p.id, cur);
   }
   return {
@@ -245,6 +258,7 @@ export type ApplyEvent =
   | { type: 'skip'; id: string; reason: string }
   | { type: 'retry'; id: string; attempt: number; waitMs: number; reason: string }
   | { type: 'index-rebuilt'; id: string; index: string }
+  | { type: 'index-adopted'; id: string; index: string }
   | { type: 'warning'; message: string };
 
 export interface ApplyOptions {
@@ -668,17 +682,26 @@ function unquote(name: string): string {
   return name.startsWith('"') ? name.slice(1, -1).replace(/""/g, '"') : name.toLowerCase();
 }
 
-/** Drops an INVALID index left by an interrupted CREATE INDEX CONCURRENTLY of this statement. */
-async function dropInvalidIndex(c: Ctx, id: string, stmt: string): Promise<void> {
+/** The indexes named by a CREATE INDEX CONCURRENTLY statement on its table, valid or not. */
+async function cicIndexes(
+  c: Ctx,
+  stmt: string,
+): Promise<{ nspname: string; relname: string; valid: boolean }[] | undefined> {
   const m = CIC_RE.exec(stmt);
-  if (!m) return;
-  const r = await c.ex.query<{ nspname: string; relname: string }>(
-    `select n.nspname, c.relname
+  if (!m) return undefined;
+  const r = await c.ex.query<{ nspname: string; relname: string; valid: boolean }>(
+    `select n.nspname, c.relname, i.indisvalid as valid
        from pg_index i join pg_class c on c.oid = i.indexrelid join pg_namespace n on n.oid = c.relnamespace
-      where c.relname = $1 and i.indrelid = to_regclass($2) and not i.indisvalid`,
+      where c.relname = $1 and i.indrelid = to_regclass($2)`,
     [unquote(m[1]), m[2].replace(/\s*\.\s*/, '.')],
   );
-  for (const row of r.rows) {
+  return r.rows;
+}
+
+/** Drops an INVALID index left by an interrupted CREATE INDEX CONCURRENTLY of this statement. */
+async function dropInvalidIndex(c: Ctx, id: string, stmt: string): Promise<void> {
+  for (const row of (await cicIndexes(c, stmt)) ?? []) {
+    if (row.valid) continue;
     const name = `${quoteIdent(row.nspname)}.${quoteIdent(row.relname)}`;
     await c.ex.exec(`drop index concurrently if exists ${name}`);
     emit(c, { type: 'index-rebuilt', id, index: `${row.nspname}.${row.relname}` });
@@ -708,15 +731,23 @@ async function runNoTransaction(
       { data: { id: m.id } },
     );
   }
-  const done = new Set(direction === 'up' ? mine.map((p) => p.statementIndex) : []);
-  const markDone = async (indices: number[]): Promise<void> => {
+  const done = new Set(direction === 'up' ? mine.filter(progressDone).map((p) => p.statementIndex) : []);
+  const started = new Set(
+    direction === 'up' ? mine.filter((p) => !progressDone(p)).map((p) => p.statementIndex) : [],
+  );
+  const record = async (indices: number[], hash: (i: number) => string): Promise<void> => {
     if (direction !== 'up' || indices.length === 0) return;
     await c.ex.query(
       `insert into braid.progress (id, checksum, statement_index, statement_hash)
-       select $1, $2, i, h from unnest($3::int[], $4::text[]) as x(i, h)`,
-      [m.id, m.hash, indices, indices.map((i) => sha(stmts[i].text))],
+       select $1, $2, i, h from unnest($3::int[], $4::text[]) as x(i, h)
+       on conflict (id, statement_index)
+         do update set statement_hash = excluded.statement_hash, done_at = clock_timestamp()`,
+      [m.id, m.hash, indices, indices.map(hash)],
     );
   };
+  const markDone = (indices: number[]): Promise<void> => record(indices, (i) => sha(stmts[i].text));
+  const adopted: string[] = [];
+  const markStarted = (i: number): Promise<void> => record([i], (k) => PROGRESS_STARTED + sha(stmts[k].text));
   // An explicit BEGIN … COMMIT group of the file (golang-migrate style): its statements run bare
   // and their progress rows are written inside the group, just before its COMMIT, so a crash
   // leaves either the whole group done and recorded or nothing.
@@ -738,7 +769,18 @@ async function runNoTransaction(
         }
         continue;
       }
-      if (direction === 'up') await dropInvalidIndex(c, m.id, s.text);
+      if (direction === 'up') {
+        // A run killed after its CREATE INDEX CONCURRENTLY returned and before the statement was
+        // recorded left a started marker and a valid index: the statement is done.
+        const valid = started.has(i) ? (await cicIndexes(c, s.text))?.find((x) => x.valid) : undefined;
+        if (valid) {
+          await markDone([i]);
+          adopted.push(`${valid.nspname}.${valid.relname}`);
+          emit(c, { type: 'index-adopted', id: m.id, index: `${valid.nspname}.${valid.relname}` });
+          continue;
+        }
+        await dropInvalidIndex(c, m.id, s.text);
+      }
       await withLockRetries(c, m.id, async () => {
         // The statement and its progress row commit together, so a crash between the two cannot
         // make a resume run it twice. A statement PostgreSQL refuses inside a transaction block
@@ -756,6 +798,9 @@ async function runNoTransaction(
           if (code !== '25001' && code !== '2D000') throw e;
         }
         await c.ex.exec(lockTimeoutSql(c, false));
+        // committed before a named CONCURRENTLY index is built: what a resume after a crash
+        // between the build and markDone goes by (PROGRESS_STARTED)
+        if (direction === 'up' && CIC_RE.test(s.text)) await markStarted(i);
         try {
           await c.ex.exec(s.text);
         } finally {
@@ -780,7 +825,16 @@ async function runNoTransaction(
     await recordHistory(c.ex, { id: m.id, checksum: m.hash, direction, durationMs: ms }, c.opts.provenance);
     await recordAudit(
       c.ex,
-      { id: m.id, direction, outcome: 'ok', checksum: m.hash, durationMs: ms },
+      {
+        id: m.id,
+        direction,
+        outcome: 'ok',
+        checksum: m.hash,
+        durationMs: ms,
+        ...(adopted.length > 0
+          ? { reason: `resumed: kept the index ${adopted.join(', ')}, built by an interrupted run and valid` }
+          : {}),
+      },
       c.opts.provenance,
     );
     await c.ex.query('delete from braid.progress where id = $1', [m.id]);

@@ -72,6 +72,11 @@ export function eventPrinter(ctx: Context): (e: ApplyEvent) => void {
           `braid: ${e.id}: dropped the INVALID index ${e.index} left by an interrupted CREATE INDEX CONCURRENTLY; rebuilding`,
         );
         break;
+      case 'index-adopted':
+        ctx.out.note(
+          `braid: ${e.id}: the CREATE INDEX CONCURRENTLY of ${e.index} finished before the last run stopped (the index is valid); keeping it`,
+        );
+        break;
       case 'skip':
         ctx.out.note(`braid: ${e.id}: skipped (${e.reason})`);
         break;
