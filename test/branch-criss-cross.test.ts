@@ -262,4 +262,49 @@ describe(`criss-cross merges (${engine})`, () => {
     },
     SLOW,
   );
+
+  test(
+    'merge-points after a criss-cross judges against the virtual base: only the new migrations on either side',
+    async () => {
+      const c = await crissCross(
+        'create table x1 (id int);',
+        'create table y1 (id int);',
+        'alter table users add column phone text;',
+        "create table audit (id int, at text default 'now');",
+      );
+      try {
+        const ids = manifestOf(c.repo).map((e) => e.id); // on X: users, x1, y1 (merged), x2
+        const r = await runBraidJson<{
+          mergeBases: string[];
+          baseLabel: string;
+          points: { commit: string; verdict: string; introduced: string[] }[];
+          lastSafe?: { commit: string };
+          intoNew: string[];
+          migrations: { id: string; status: string }[];
+        }>(['merge-points', 'Y', '--into', 'X', ...shadowArgs(engine)], { cwd: c.repo.dir });
+        expect(r.code).toBe(0);
+        expect(r.json.mergeBases.sort()).toEqual([c.x0, c.y0].sort());
+        expect(r.json.baseLabel).toMatch(/^virtual base of [0-9a-f]{12} \+ [0-9a-f]{12}$/);
+        // x1 and y1 are shared history of both tips: neither is new on either side
+        expect(r.json.intoNew).toEqual([ids[3]]);
+        // Y's commits that X lacks: the merge of x1 into Y, then y2
+        const y = git(c.repo.dir, ['rev-list', '--first-parent', '--reverse', 'X..Y']).trim().split('\n');
+        expect(r.json.points.map((p) => p.commit)).toEqual(y);
+        expect(r.json.points.map((p) => p.verdict)).toEqual(['safe', 'safe']);
+        expect(r.json.points.flatMap((p) => p.introduced)).toEqual([expect.stringMatching(/_y2$/)]);
+        expect(r.json.lastSafe?.commit).toBe(y[1]);
+        expect(r.json.migrations).toEqual([
+          { id: expect.stringMatching(/_y2$/), status: 'commutes', reason: expect.any(String) },
+        ]);
+        const text = await runBraid(['merge-points', 'Y', '--into', 'X', '--static'], { cwd: c.repo.dir });
+        expect(text.code).toBe(0);
+        expect(text.stdout).toMatch(
+          /^merge points of Y into X \(virtual base of [0-9a-f]{12} \+ [0-9a-f]{12}, 2 commit\(s\), static analysis only\):/,
+        );
+      } finally {
+        c.repo.cleanup();
+      }
+    },
+    SLOW,
+  );
 });

@@ -1,6 +1,7 @@
 import { GitRepo, repoRelativeDir } from '@braid/git';
 import { UsageError } from '@braid/core';
 import { migrationsAt, type History } from '../history';
+import { baseHistory, mergeBases } from '../mergebase';
 import { findProject } from '../project';
 import { defineCommand } from '../runtime';
 import { shadowSpec, withShadow, type ShadowArgs } from '../shadow';
@@ -31,7 +32,12 @@ export type Commutation = 'commutes' | 'conflicts' | 'disjoint';
 export interface MergePointsResult {
   branch: string;
   into: string;
+  /** The merge base; after a criss-cross the first of several (mergeBases lists them all). */
   mergeBase: string;
+  /** Every merge base: two or more after a criss-cross, judged as their virtual base (union). */
+  mergeBases: string[];
+  /** `1a2b3c4d5e6f`, or `virtual base of 1a2b3c4d5e6f + 7a8b9c0d1e2f`. */
+  baseLabel: string;
   static: boolean;
   points: MergePoint[];
   /** The last commit whose merge is safe (static: the last without a conflict), if any. */
@@ -80,14 +86,22 @@ export const mergePointsCommand = defineCommand<MergePointsArgs>({
     let result: MergePointsResult;
     try {
       const into = args.into ?? (await defaultInto(repo));
-      const baseCommit = await repo.mergeBase(into, args.branch);
+      // After a criss-cross there are several merge bases, and git merges against their virtual
+      // base: so does the verdict (mergebase.ts), as braid diff and the merge driver do.
+      const bases = await mergeBases(repo, into, args.branch);
+      const baseCommit = bases[0];
       const dir = repoRelativeDir(repo, root);
-      const commits = await repo.commitsBetween(baseCommit, args.branch, { firstParent: true, dir });
-      const [base, target] = await Promise.all([
-        migrationsAt(repo, root, baseCommit),
-        migrationsAt(repo, root, into),
-      ]);
-      const side = (h: History, label: string) => ({
+      // the branch's commits that `into` does not have (with one merge base: base..branch)
+      const commits = await repo.commitsBetween(bases.length > 1 ? into : baseCommit, args.branch, {
+        firstParent: true,
+        dir,
+      });
+      const target = await migrationsAt(repo, root, into);
+      const base: { label: string; manifest: History['manifest']; migrations: History['migrations'] } =
+        bases.length > 1
+          ? await baseHistory(repo, root, bases, target.manifest, !isStatic)
+          : { label: baseCommit.slice(0, 12), ...(await migrationsAt(repo, root, baseCommit)) };
+      const side = (h: Pick<History, 'manifest' | 'migrations'>, label: string) => ({
         label,
         manifest: h.manifest,
         migrations: h.migrations,
@@ -103,7 +117,7 @@ export const mergePointsCommand = defineCommand<MergePointsArgs>({
           if (ctx.out.stderrTTY) ctx.out.note(`braid: ${i + 1}/${commits.length} ${c.oid.slice(0, 12)}`);
           const at = await migrationsAt(repo, root, c.oid);
           v = await computeVerdict({
-            base: side(base, baseCommit.slice(0, 12)),
+            base: side(base, base.label),
             ours: side(target, refLabel(into, target.commit)),
             theirs: side(at, c.oid.slice(0, 12)),
             ...(shadow ? { shadow } : {}),
@@ -165,6 +179,8 @@ export const mergePointsCommand = defineCommand<MergePointsArgs>({
         branch: args.branch,
         into,
         mergeBase: baseCommit,
+        mergeBases: bases,
+        baseLabel: base.label,
         static: isStatic,
         points,
         ...(last ? { lastSafe: { n: last.n, commit: last.commit, subject: last.subject } } : {}),
@@ -180,7 +196,7 @@ export const mergePointsCommand = defineCommand<MergePointsArgs>({
     }
     const r = result;
     ctx.out.print(
-      `merge points of ${r.branch} into ${r.into} (merge base ${r.mergeBase.slice(0, 12)}, ${r.points.length} commit(s)${r.static ? ', static analysis only' : ''}):`,
+      `merge points of ${r.branch} into ${r.into} (${r.mergeBases.length > 1 ? r.baseLabel : `merge base ${r.baseLabel}`}, ${r.points.length} commit(s)${r.static ? ', static analysis only' : ''}):`,
     );
     for (const p of r.points) {
       const word = p.verdict === 'safe' ? 'safe' : p.verdict === 'conflict' ? 'CONFLICT' : 'unproven';
