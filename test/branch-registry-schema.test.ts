@@ -81,10 +81,11 @@ test('a project with its own schema named braid: diff sees its objects, and a co
   }
 });
 
-test('braid up on a target: a migration that clashes with the registry fails with a note naming the reserved schema', async () => {
+test('braid up on a target refuses, before applying anything, pending migrations that put objects in schema braid', async () => {
   const b = buildScenario({
     base: [
-      'create schema if not exists braid;\ncreate table braid.registry_migrations (id text primary key);',
+      'create table kept (id int);',
+      '-- copies braid.history into the table below\ncreate table braid.notes (id int);\ninsert into braid.notes values (1);',
     ],
     ours: [],
     theirs: [],
@@ -92,18 +93,28 @@ test('braid up on a target: a migration that clashes with the registry fails wit
   try {
     const r = await runBraid(['up'], { cwd: b.repo.dir });
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`${b.baseIds[0]}/up.sql:2:1: relation "registry_migrations" already exists`);
-    expect(r.stderr).toMatch(/braid: the schema "braid" is reserved: it holds braid's registry/);
-    // A failure that has nothing to do with it gets no such note.
+    expect(r.stderr).toContain('refused, nothing applied: the schema "braid" is reserved');
+    expect(r.stderr).toContain(`.migrations/${b.baseIds[1]}/up.sql:2: creates braid.notes`);
+    expect(r.stderr).toContain(`.migrations/${b.baseIds[1]}/up.sql:3: writes braid.notes`);
+    const status = await runBraidJson<{ pending: { id: string }[] }>(['status'], { cwd: b.repo.dir });
+    expect(status.json.pending.map((p) => p.id)).toEqual(b.baseIds); // not even the first one was applied
+    const dry = await runBraid(['up', '--dry-run'], { cwd: b.repo.dir });
+    expect(dry.code).toBe(1);
+    expect(dry.stderr).toContain('refused, nothing applied');
+
+    // Naming the schema in a comment or a string, or reading braid's registry, is no use of it.
     const c = buildScenario({
-      base: ['create table t (id int);\ncreate table t (id int);'],
+      base: [
+        "-- see braid.history for who applied what\ncreate table t (note text default 'braid.x', schema_name text default 'schema braid');",
+        'create view applied_count as select count(*) as n from braid.applied;',
+      ],
       ours: [],
       theirs: [],
     });
     try {
       const r2 = await runBraid(['up'], { cwd: c.repo.dir });
-      expect(r2.code).toBe(1);
       expect(r2.stderr).not.toMatch(/reserved/);
+      expect(r2.code).toBe(0);
     } finally {
       c.repo.cleanup();
     }

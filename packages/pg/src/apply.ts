@@ -286,6 +286,12 @@ export interface ApplyOptions {
    * result then has `stopped: true` (braid rollout's pause and stop-the-wave).
    */
   shouldStop?: () => boolean;
+  /**
+   * Called with the pending migrations once the plan is known (under the lock), before any runs:
+   * a throw refuses the whole run, nothing applied (the CLI refuses migrations that put objects
+   * in braid's registry schema).
+   */
+  checkPending?: (pending: readonly SourceMigration[]) => Promise<void>;
 }
 
 export interface StepResult {
@@ -987,6 +993,7 @@ export async function applyUp(
     }
     for (const u of status.unknown)
       emit(c, { type: 'warning', message: `${u} is applied but unknown to this branch` });
+    await opts.checkPending?.(plan.steps.map((s) => c.byId.get(s.id)!));
     if (!opts.dryRun) await auditAllowEdited(c, status, 'up');
     const results: StepResult[] = opts.dryRun ? await dryRun(c, plan) : [];
     let stopped = false;

@@ -29,6 +29,7 @@ import { lint } from '@braid/sql';
 import { defineCommand, type Context } from '../runtime';
 import { shadowSpec } from '../shadow';
 import { braidChildEnv } from '../self';
+import { refuseRegistrySchema } from '../registry-schema';
 import { computeVerdict, renderVerdictText } from '../verdict';
 import { loadProject, type Project } from '../project';
 import {
@@ -327,6 +328,7 @@ export const promoteCommand = defineCommand<{
         lockRetries: parseCount(args['lock-retries'], '--lock-retries', 3),
         allowEdited: args['allow-edited'],
         onEvent: eventPrinter(ctx),
+        checkPending: refuseRegistrySchema('.migrations'),
         ...lockOptions(args),
       });
       report.result = result;
