@@ -107,16 +107,19 @@ interface VerdictJson {
   reasons: string[];
 }
 
+/** x1, y1, x2, y2 of a criss-cross whose new migrations (x2, y2) commute. */
+const COMMUTING = [
+  'create table x1 (id int);',
+  'create table y1 (id int);',
+  'alter table users add column phone text;',
+  "create table audit (id int, at text default 'now');",
+] as const;
+
 describe(`criss-cross merges (${engine})`, () => {
   test(
     'both sides new migrations commute: the merge goes through, braid check passes, a fresh database applies it',
     async () => {
-      const c = await crissCross(
-        'create table x1 (id int);',
-        'create table y1 (id int);',
-        'alter table users add column phone text;',
-        "create table audit (id int, at text default 'now');",
-      );
+      const c = await crissCross(...COMMUTING);
       try {
         const before = manifestOf(c.repo).map((e) => e.id);
         const diff = await runBraidJson<VerdictJson>(['diff', 'X', 'Y', ...shadowArgs(engine)], {
@@ -266,12 +269,7 @@ describe(`criss-cross merges (${engine})`, () => {
   test(
     'merge-points after a criss-cross judges against the virtual base: only the new migrations on either side',
     async () => {
-      const c = await crissCross(
-        'create table x1 (id int);',
-        'create table y1 (id int);',
-        'alter table users add column phone text;',
-        "create table audit (id int, at text default 'now');",
-      );
+      const c = await crissCross(...COMMUTING);
       try {
         const ids = manifestOf(c.repo).map((e) => e.id); // on X: users, x1, y1 (merged), x2
         const r = await runBraidJson<{

@@ -206,7 +206,7 @@ describe('braid install / uninstall', () => {
       );
       const driver = git(b.repo.dir, ['config', 'merge.braid.driver']).trim();
       expect(driver).toMatch(
-        /^BRAID_EXTRA_CA_CERTS="\$\{NODE_EXTRA_CA_CERTS-\}" NODE_EXTRA_CA_CERTS= '.*node[^']*' '.*braid\.js' merge-driver %O %A %B %P$/,
+        /^BRAID_EXTRA_CA_CERTS="\$\{NODE_EXTRA_CA_CERTS-\}" NODE_EXTRA_CA_CERTS= '.*node[^']*' '--liftoff-only' '--min-semi-space-size=16' '.*braid\.js' merge-driver %O %A %B %P$/,
       );
       expect(readFileSync(join(hooks, 'pre-commit.pre-braid'), 'utf8')).toBe(mine);
       expect(readFileSync(join(hooks, 'pre-commit'), 'utf8')).toMatch(/braid-hook/);

@@ -6,7 +6,15 @@
  */
 import { spawn } from 'node:child_process';
 import { BRAID_JS, braidEnv, runBraid } from './helpers/repo';
-import { engines, inspect, makeProject, targetDb, type MigSpec, type TargetDb } from './helpers/cli';
+import {
+  engines,
+  inspect,
+  makeProject,
+  targetDb,
+  type MigSpec,
+  type Project,
+  type TargetDb,
+} from './helpers/cli';
 import { connectPg, type Executor } from '@braid/pg';
 
 const KNOB: MigSpec = {
@@ -121,38 +129,58 @@ describe.each(engines())('kill -9 of braid up on %s', (engine) => {
 
 if (engines().includes('postgres')) {
   describe('an interrupted CREATE INDEX CONCURRENTLY on the server', () => {
-    it('leaves an INVALID index that the rerun detects, drops and rebuilds', async () => {
-      const p = makeProject([
+    /** A table, then a no-transaction migration that indexes it concurrently (then `more`). */
+    function cicProject(more = ''): Project {
+      return makeProject([
         { slug: 'tbl', up: 'create table big (id int primary key, v text);\n', down: 'drop table big;\n' },
         {
           slug: 'cic',
-          up: '-- braid:no-transaction\ncreate index concurrently big_v on big (v);\n',
+          up: `-- braid:no-transaction\ncreate index concurrently big_v on big (v);\n${more}`,
           down: '-- braid:no-transaction\ndrop index concurrently big_v;\n',
         },
       ]);
+    }
+
+    /**
+     * Starts `braid up` while `old` holds an open snapshot, which makes CREATE INDEX CONCURRENTLY
+     * wait after it created the (still invalid) index; returns once the build waits.
+     */
+    async function startHeldBack(p: Project, args: string[], old: Executor, admin: Executor) {
+      await old.exec('begin isolation level repeatable read; select count(*) from big;');
+      const run = startUp(p.repo.dir, args);
+      await waitFor(
+        admin,
+        `select count(*)::int as n from pg_stat_activity where query ilike '%create index concurrently%' and wait_event_type = 'Lock' and pid <> pg_backend_pid()`,
+      );
+      return run;
+    }
+
+    /** kill -9 of braid up, then its backends ended (as the server does on its own, eventually). */
+    async function killUp(
+      run: { pid: number; done: Promise<number | null> },
+      admin: Executor,
+    ): Promise<void> {
+      process.kill(run.pid, 'SIGKILL');
+      await run.done;
+      await admin.query(
+        `select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and application_name like 'braid up%'`,
+      );
+      await waitFor(
+        admin,
+        `select (count(*) = 0)::int as n from pg_stat_activity where datname = current_database() and application_name like 'braid up%'`,
+      );
+    }
+
+    it('leaves an INVALID index that the rerun detects, drops and rebuilds', async () => {
+      const p = cicProject();
       const t = await targetDb('postgres', p);
       const url = t.args[1];
       try {
         expect((await runBraid(['up', ...t.args, '--to', p.ids[0]], { cwd: p.repo.dir })).code).toBe(0);
-        // An open transaction makes CREATE INDEX CONCURRENTLY wait after it created the (invalid) index.
         const old = await connectPg(url, 'old-snapshot');
         const admin = await connectPg(url, 'crash-test');
         try {
-          await old.exec('begin isolation level repeatable read; select count(*) from big;');
-          const run = startUp(p.repo.dir, t.args);
-          await waitFor(
-            admin,
-            `select count(*)::int as n from pg_stat_activity where query ilike '%create index concurrently%' and wait_event_type = 'Lock' and pid <> pg_backend_pid()`,
-          );
-          process.kill(run.pid, 'SIGKILL');
-          await run.done;
-          await admin.query(
-            `select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and application_name like 'braid up%'`,
-          );
-          await waitFor(
-            admin,
-            `select (count(*) = 0)::int as n from pg_stat_activity where datname = current_database() and application_name like 'braid up%'`,
-          );
+          await killUp(await startHeldBack(p, t.args, old, admin), admin);
           await old.exec('commit');
           const invalid = await admin.query<{ n: number }>(
             `select count(*)::int as n from pg_index i join pg_class c on c.oid = i.indexrelid where c.relname = 'big_v' and not i.indisvalid`,
@@ -184,14 +212,7 @@ if (engines().includes('postgres')) {
     });
 
     it('killed after the index was built, before the statement was recorded: the rerun keeps the valid index', async () => {
-      const p = makeProject([
-        { slug: 'tbl', up: 'create table big (id int primary key, v text);\n', down: 'drop table big;\n' },
-        {
-          slug: 'cic',
-          up: '-- braid:no-transaction\ncreate index concurrently big_v on big (v);\nselect 1;\n',
-          down: '-- braid:no-transaction\ndrop index concurrently big_v;\n',
-        },
-      ]);
+      const p = cicProject('select 1;\n');
       const t = await targetDb('postgres', p);
       const url = t.args[1];
       try {
@@ -200,13 +221,8 @@ if (engines().includes('postgres')) {
         const holder = await connectPg(url, 'progress-holder');
         const admin = await connectPg(url, 'crash-test');
         try {
-          // An open snapshot holds the build back; meanwhile braid has recorded that it started it.
-          await old.exec('begin isolation level repeatable read; select count(*) from big;');
-          const run = startUp(p.repo.dir, t.args);
-          await waitFor(
-            admin,
-            `select count(*)::int as n from pg_stat_activity where query ilike '%create index concurrently%' and wait_event_type = 'Lock' and pid <> pg_backend_pid()`,
-          );
+          // While the build is held back, braid has recorded that it started it.
+          const run = await startHeldBack(p, t.args, old, admin);
           const marker = await admin.query<{ h: string }>(
             `select statement_hash as h from braid.progress where id = $1 and statement_index = 0`,
             [p.ids[1]],
@@ -220,15 +236,7 @@ if (engines().includes('postgres')) {
             admin,
             `select count(*)::int as n from pg_stat_activity where query ilike '%insert into braid.progress%' and wait_event_type = 'Lock' and application_name like 'braid up%'`,
           );
-          process.kill(run.pid, 'SIGKILL');
-          await run.done;
-          await admin.query(
-            `select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and application_name like 'braid up%'`,
-          );
-          await waitFor(
-            admin,
-            `select (count(*) = 0)::int as n from pg_stat_activity where datname = current_database() and application_name like 'braid up%'`,
-          );
+          await killUp(run, admin);
           await holder.exec('rollback');
           const state = await admin.query<{ valid: boolean; h: string }>(
             `select (select i.indisvalid from pg_index i join pg_class c on c.oid = i.indexrelid where c.relname = 'big_v') as valid,

@@ -200,6 +200,34 @@ describe('braid schema: its own bundle; bin/braid and node dist/braid.js start i
   });
 });
 
+describe('Node built-ins on demand (scripts/esbuild-shared.mjs, builtinStandIns)', () => {
+  it('a command that needs none of the heavy ones loads none of them; one that runs git and hashes loads those', () => {
+    ensureBuilt();
+    const dir = tempDir('braid-builtins-');
+    const hook = join(dir, 'loaded.js');
+    writeFileSync(
+      hook,
+      `process.on('exit', () => process.stderr.write('LOADED ' + JSON.stringify(process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13))) + '\\n'));\n`,
+    );
+    const loaded = (args: string[]): string[] => {
+      const r = spawnSync(BRAID_BIN, args, {
+        cwd: dir,
+        encoding: 'utf8',
+        env: { ...process.env, NODE_OPTIONS: `--require ${hook}` },
+      });
+      const line = r.stderr.split('\n').find((l) => l.startsWith('LOADED '));
+      expect(line).toBeDefined();
+      return JSON.parse(line!.slice(7)) as string[];
+    };
+    const heavy = ['child_process', 'crypto', 'tls', 'worker_threads', 'assert', 'dns', 'v8', 'perf_hooks'];
+    expect(loaded(['--version']).filter((m) => heavy.includes(m))).toEqual([]);
+    // the stand-ins load the real modules when a command uses them (check runs git, hashes files)
+    execFileSync('git', ['init', '-q'], { cwd: dir });
+    expect(spawnSync(BRAID_BIN, ['init'], { cwd: dir }).status).toBe(0);
+    expect(loaded(['check'])).toEqual(expect.arrayContaining(['child_process', 'crypto']));
+  });
+});
+
 describe('gitProvenance', () => {
   it('reads HEAD, and the last user.name and user.email (what git config prints)', async () => {
     const repo = createGitRepo();

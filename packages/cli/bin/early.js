@@ -48,6 +48,8 @@ function adoptDeferredCa() {
 const V8_FLAGS = ['--liftoff-only', '--min-semi-space-size=16'];
 
 function setV8Flags() {
+  // for the braid processes this one starts (packages/cli/src/self.ts)
+  globalThis[Symbol.for('braid.v8Flags')] = V8_FLAGS;
   const missing = V8_FLAGS.filter((f) => !process.execArgv.includes(f));
   if (missing.length === 0) return;
   const v8 = require('node:v8');

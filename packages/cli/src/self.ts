@@ -1,8 +1,18 @@
 /**
  * Starting braid again (a child braid, a git hook, the merge driver) the way bin/braid does:
- * Node without NODE_EXTRA_CA_CERTS, the file named in BRAID_EXTRA_CA_CERTS instead (bin/braid
+ * Node with braid's V8 flags and without NODE_EXTRA_CA_CERTS, the file named in BRAID_EXTRA_CA_CERTS instead (bin/braid
  * and packages/pg/src/tls.ts say why).
  */
+
+/**
+ * Node's options for a child braid process: the V8 flags bin/braid passes (bin/early.js names
+ * them), so that the child neither loads node:v8 to set them nor starts with the small young
+ * generation a flag set at run time cannot change.
+ */
+export function braidNodeArgs(): string[] {
+  const flags = (globalThis as Record<symbol, unknown>)[Symbol.for('braid.v8Flags')];
+  return Array.isArray(flags) ? flags.filter((f): f is string => typeof f === 'string') : [];
+}
 
 /** `env` for a child braid process: NODE_EXTRA_CA_CERTS handed over in BRAID_EXTRA_CA_CERTS. */
 export function braidChildEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {

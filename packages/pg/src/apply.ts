@@ -28,6 +28,7 @@ import {
 } from './registry';
 import { codePointPositionToIndex, errorSnippet, locate, pgErrorInfo, type PgErrorInfo } from './pgerror';
 import { quoteIdent } from './quote';
+import { refuseRegistrySchema } from './registry-schema';
 
 /** What the engine needs of a migration (core's Migration satisfies it). */
 export interface SourceMigration {
@@ -286,12 +287,6 @@ export interface ApplyOptions {
    * result then has `stopped: true` (braid rollout's pause and stop-the-wave).
    */
   shouldStop?: () => boolean;
-  /**
-   * Called with the pending migrations once the plan is known (under the lock), before any runs:
-   * a throw refuses the whole run, nothing applied (the CLI refuses migrations that put objects
-   * in braid's registry schema).
-   */
-  checkPending?: (pending: readonly SourceMigration[]) => Promise<void>;
 }
 
 export interface StepResult {
@@ -688,14 +683,13 @@ function unquote(name: string): string {
   return name.startsWith('"') ? name.slice(1, -1).replace(/""/g, '"') : name.toLowerCase();
 }
 
+type IndexRow = { nspname: string; relname: string; valid: boolean };
+
 /** The indexes named by a CREATE INDEX CONCURRENTLY statement on its table, valid or not. */
-async function cicIndexes(
-  c: Ctx,
-  stmt: string,
-): Promise<{ nspname: string; relname: string; valid: boolean }[] | undefined> {
+async function cicIndexes(c: Ctx, stmt: string): Promise<IndexRow[]> {
   const m = CIC_RE.exec(stmt);
-  if (!m) return undefined;
-  const r = await c.ex.query<{ nspname: string; relname: string; valid: boolean }>(
+  if (!m) return [];
+  const r = await c.ex.query<IndexRow>(
     `select n.nspname, c.relname, i.indisvalid as valid
        from pg_index i join pg_class c on c.oid = i.indexrelid join pg_namespace n on n.oid = c.relnamespace
       where c.relname = $1 and i.indrelid = to_regclass($2)`,
@@ -704,9 +698,9 @@ async function cicIndexes(
   return r.rows;
 }
 
-/** Drops an INVALID index left by an interrupted CREATE INDEX CONCURRENTLY of this statement. */
-async function dropInvalidIndex(c: Ctx, id: string, stmt: string): Promise<void> {
-  for (const row of (await cicIndexes(c, stmt)) ?? []) {
+/** Drops the INVALID indexes an interrupted CREATE INDEX CONCURRENTLY left (of cicIndexes). */
+async function dropInvalidIndexes(c: Ctx, id: string, found: readonly IndexRow[]): Promise<void> {
+  for (const row of found) {
     if (row.valid) continue;
     const name = `${quoteIdent(row.nspname)}.${quoteIdent(row.relname)}`;
     await c.ex.exec(`drop index concurrently if exists ${name}`);
@@ -778,20 +772,21 @@ async function runNoTransaction(
       if (direction === 'up') {
         // A run killed after its CREATE INDEX CONCURRENTLY returned and before the statement was
         // recorded left a started marker and a valid index: the statement is done.
-        const valid = started.has(i) ? (await cicIndexes(c, s.text))?.find((x) => x.valid) : undefined;
+        const found = await cicIndexes(c, s.text);
+        const valid = started.has(i) ? found.find((x) => x.valid) : undefined;
         if (valid) {
           await markDone([i]);
           adopted.push(`${valid.nspname}.${valid.relname}`);
           emit(c, { type: 'index-adopted', id: m.id, index: `${valid.nspname}.${valid.relname}` });
           continue;
         }
-        await dropInvalidIndex(c, m.id, s.text);
+        await dropInvalidIndexes(c, m.id, found);
       }
       await withLockRetries(c, m.id, async () => {
         // The statement and its progress row commit together, so a crash between the two cannot
         // make a resume run it twice. A statement PostgreSQL refuses inside a transaction block
         // (CREATE INDEX CONCURRENTLY, VACUUM, a procedure that commits) runs bare instead; an
-        // interrupted CONCURRENTLY index is dropped and rebuilt on resume (dropInvalidIndex).
+        // interrupted CONCURRENTLY index is dropped and rebuilt on resume (dropInvalidIndexes).
         await c.ex.exec(`begin; ${lockTimeoutSql(c, true)}`);
         try {
           await c.ex.exec(s.text);
@@ -993,7 +988,11 @@ export async function applyUp(
     }
     for (const u of status.unknown)
       emit(c, { type: 'warning', message: `${u} is applied but unknown to this branch` });
-    await opts.checkPending?.(plan.steps.map((s) => c.byId.get(s.id)!));
+    // before anything runs: no pending migration may put objects in braid's registry schema
+    await refuseRegistrySchema(
+      plan.steps.map((s) => c.byId.get(s.id)!),
+      opts.dirLabel ?? '.migrations',
+    );
     if (!opts.dryRun) await auditAllowEdited(c, status, 'up');
     const results: StepResult[] = opts.dryRun ? await dryRun(c, plan) : [];
     let stopped = false;

@@ -12,3 +12,4 @@ export * from './roundtrip';
 export * from './stats';
 export * from './lease';
 export * from './tls';
+export * from './registry-schema';

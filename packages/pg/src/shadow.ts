@@ -26,6 +26,7 @@ import { codePointPositionToIndex, errorSnippet, locate, pgErrorInfo } from './p
 import { pgliteExtensions, pgliteVersion } from './pglite';
 import { quoteIdent } from './quote';
 import { REGISTRY_MIGRATIONS } from './registry-migrations';
+import { mentionsRegistrySchema } from './registry-schema';
 
 export interface ShadowSpec {
   /** A server URL on which braid may create and drop databases; undefined → PGlite. */
@@ -100,14 +101,6 @@ export function usesRegistrySchema(migrations: readonly SourceMigration[]): bool
       mentionsRegistrySchema(m.files.up) ||
       (m.files.verify !== undefined && mentionsRegistrySchema(m.files.verify)),
   );
-}
-
-const REGISTRY_SCHEMA_RE =
-  /(^|[^\w$"])"?braid"?\s*\.\s*["a-z_]|\bschema\s+(if\s+(not\s+)?exists\s+)?"?braid"?(?![\w$])|search_path\b[^;]*\bbraid\b/i;
-
-/** Whether SQL text names the schema `braid` (see usesRegistrySchema). */
-export function mentionsRegistrySchema(sql: string): boolean {
-  return REGISTRY_SCHEMA_RE.test(sql);
 }
 
 /**

@@ -33,13 +33,23 @@ export function withExtraCa(ssl: SslSetting, caFile: string | undefined): SslSet
   if (!ssl || caFile === undefined) return ssl;
   const opts = (typeof ssl === 'object' ? ssl : {}) as Record<string, unknown>;
   if (opts['ca'] !== undefined) return ssl;
-  let pem: string;
-  try {
-    pem = fs.readFileSync(caFile, 'utf8');
-  } catch {
-    return ssl;
+  const ca = caList(caFile);
+  return ca ? { ...opts, ca } : ssl;
+}
+
+/** The roots plus the file's certificates, read once per process (introspection opens two sessions). */
+const caLists = new Map<string, string[] | null>();
+function caList(caFile: string): string[] | null {
+  let ca = caLists.get(caFile);
+  if (ca === undefined) {
+    try {
+      ca = [...tls.rootCertificates, fs.readFileSync(caFile, 'utf8')];
+    } catch {
+      ca = null;
+    }
+    caLists.set(caFile, ca);
   }
-  return { ...opts, ca: [...tls.rootCertificates, pem] };
+  return ca;
 }
 
 /** node-postgres's reading of PGSSLMODE when the URL says nothing about TLS. */

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { EnvironmentError, FindingsError } from '@braid/core';
 import { openExecutor } from '@braid/pg';
 import { defineCommand, type Context } from '../runtime';
-import { braidChildEnv } from '../self';
+import { braidChildEnv, braidNodeArgs } from '../self';
 
 /**
  * `braid demo`: a guided run in a temporary git repository on the embedded database. Every step
@@ -244,7 +244,7 @@ async function runDemo(args: DemoArgs, ctx: Context): Promise<0> {
         out.print(out.style('cyan', `$ ${step.run.map(shellQuote).join(' ')}`));
         const r =
           cmd === 'braid'
-            ? spawnSync(process.execPath, [braidJs, ...rest], {
+            ? spawnSync(process.execPath, [...braidNodeArgs(), braidJs, ...rest], {
                 cwd: dir,
                 env: braidChildEnv(env),
                 encoding: 'utf8',

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { EnvironmentError, MIGRATIONS_DIR } from '@braid/core';
 import { GitRepo, repoRelativeDir, runGit } from '@braid/git';
 import { findProject } from '../project';
-import { shellWithDeferredCa } from '../self';
+import { braidNodeArgs, shellWithDeferredCa } from '../self';
 import { defineCommand } from '../runtime';
 
 /** The marker line in every hook braid writes. */
@@ -26,11 +26,12 @@ function sq(s: string): string {
 
 /**
  * The command that runs this braid without PATH: the absolute node and bundle, started the way
- * bin/braid starts it (Node without NODE_EXTRA_CA_CERTS; braid trusts that file itself).
+ * bin/braid starts it (its V8 flags; Node without NODE_EXTRA_CA_CERTS, which braid trusts itself).
  */
 export function braidInvocation(): string {
   const script = process.argv[1] ? path.resolve(process.argv[1]) : 'braid';
-  return shellWithDeferredCa(`${sq(process.execPath)} ${sq(script)}`);
+  const node = [process.execPath, ...braidNodeArgs()].map(sq).join(' ');
+  return shellWithDeferredCa(`${node} ${sq(script)}`);
 }
 
 async function gitOut(cwd: string, args: string[]): Promise<string | null> {

@@ -91,11 +91,8 @@ export const mergePointsCommand = defineCommand<MergePointsArgs>({
       const bases = await mergeBases(repo, into, args.branch);
       const baseCommit = bases[0];
       const dir = repoRelativeDir(repo, root);
-      // the branch's commits that `into` does not have (with one merge base: base..branch)
-      const commits = await repo.commitsBetween(bases.length > 1 ? into : baseCommit, args.branch, {
-        firstParent: true,
-        dir,
-      });
+      // the branch's commits that `into` lacks (with one merge base, the same as base..branch)
+      const commits = await repo.commitsBetween(into, args.branch, { firstParent: true, dir });
       const target = await migrationsAt(repo, root, into);
       const base: { label: string; manifest: History['manifest']; migrations: History['migrations'] } =
         bases.length > 1

@@ -28,8 +28,7 @@ import {
 import { lint } from '@braid/sql';
 import { defineCommand, type Context } from '../runtime';
 import { shadowSpec } from '../shadow';
-import { braidChildEnv } from '../self';
-import { refuseRegistrySchema } from '../registry-schema';
+import { braidChildEnv, braidNodeArgs } from '../self';
 import { computeVerdict, renderVerdictText } from '../verdict';
 import { loadProject, type Project } from '../project';
 import {
@@ -328,7 +327,6 @@ export const promoteCommand = defineCommand<{
         lockRetries: parseCount(args['lock-retries'], '--lock-retries', 3),
         allowEdited: args['allow-edited'],
         onEvent: eventPrinter(ctx),
-        checkPending: refuseRegistrySchema('.migrations'),
         ...lockOptions(args),
       });
       report.result = result;
@@ -374,7 +372,7 @@ async function roundTripsPass(ctx: Context, root: string, ids: string[]): Promis
   if (!script) return false;
   ctx.out.note(`braid: policy requireTest: running braid test ${ids.join(' ')}`);
   const code = await new Promise<number>((resolve) => {
-    const child = spawn(process.execPath, [script, 'test', ...ids, '--cwd', root], {
+    const child = spawn(process.execPath, [...braidNodeArgs(), script, 'test', ...ids, '--cwd', root], {
       env: braidChildEnv(),
       stdio: ['ignore', 'ignore', 'inherit'],
     });

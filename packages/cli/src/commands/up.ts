@@ -11,7 +11,6 @@ import {
 } from '@braid/pg';
 import { withDb, defineCommand, type Context } from '../runtime';
 import { findProject, loadProject } from '../project';
-import { refuseRegistrySchema } from '../registry-schema';
 import {
   gitProvenance,
   lockOptions,
@@ -151,7 +150,6 @@ export const upCommand = defineCommand({
       allowEdited: args['allow-edited'],
       dryRun: args['dry-run'],
       onEvent: eventPrinter(ctx),
-      checkPending: refuseRegistrySchema('.migrations'),
       ...(args.to === undefined ? {} : { to: args.to }),
     };
     const { ex, db } = await openDb(args, ctx, root, 'braid up');

@@ -31,7 +31,6 @@ import {
 } from '@braid/pg';
 import type { StateStore } from './store';
 import type { Progress } from './progress';
-import { refuseRegistrySchema } from '../registry-schema';
 
 export interface RunnerDeps {
   store: StateStore;
@@ -226,7 +225,6 @@ export class Runner {
           lockTimeoutMs: o.lockTimeoutMs,
           lockRetries: o.lockRetries,
           shouldStop: this.shouldStop,
-          checkPending: refuseRegistrySchema('.migrations'),
           onEvent: (e) => {
             if (e.type === 'done' && e.direction === 'up') {
               const t = this.target(name);

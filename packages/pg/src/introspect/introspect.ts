@@ -71,20 +71,19 @@ export async function introspectUrl(url: string, applicationName = 'braid intros
   // two backends warm their catalog caches and run the queries on two cores (100 tables: the
   // queries 29 -> 24 ms, 1,000 tables 114 -> 82 ms, median of 12; a third session is slower on
   // two cores). When the server refuses the second session (max_connections), one does it all.
-  const [main, helper] = await Promise.allSettled([
+  // They race: either can be the one refused, or, starting together against a limit of one
+  // (a role's CONNECTION LIMIT counts backends still starting), both; then one on its own.
+  const opened = await Promise.allSettled([
     connectPg(url, applicationName, { lean: true }),
     connectPg(url, applicationName, { lean: true }),
   ]);
-  if (main.status === 'rejected') {
-    if (helper.status === 'fulfilled') helper.value.closeNoWait();
-    throw main.reason;
-  }
-  const helpers = helper.status === 'fulfilled' ? [helper.value] : [];
+  const sessions = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+  if (sessions.length === 0) sessions.push(await connectPg(url, applicationName, { lean: true }));
+  const [main, ...helpers] = sessions as [PgExecutor, ...PgExecutor[]];
   try {
-    return (await introspectWithStats(main.value, { helpers, sessionClosesAfter: true })).model;
+    return (await introspectWithStats(main, { helpers, sessionClosesAfter: true })).model;
   } finally {
-    main.value.closeNoWait();
-    for (const h of helpers) h.closeNoWait();
+    for (const ex of sessions) ex.closeNoWait();
   }
 }
 

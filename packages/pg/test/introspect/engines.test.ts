@@ -1,5 +1,6 @@
 import { diffSchemas, renderDiffText } from '@braid/core';
-import { introspect, introspectUrl, introspectWithStats, openPGlite } from '@braid/pg';
+import { introspect, introspectUrl, introspectWithStats, openExecutor, openPGlite } from '@braid/pg';
+import { serverUrl } from '../../../../test/helpers/db';
 import { close, open } from './helpers';
 
 /** One script exercising every object kind (views excluded: see the second test and docs/schema.md). */
@@ -90,3 +91,30 @@ describe('introspection sessions', () => {
     }
   });
 });
+
+if (serverUrl()) {
+  describe('introspection sessions on a server that allows one', () => {
+    it('introspectUrl reads everything over one session when the second is refused', async () => {
+      const db = await open(EVERY_KIND);
+      const role = `braid_one_session_${process.pid}`;
+      try {
+        // a role that may hold one connection at a time: introspectUrl's second session is refused
+        await db.ex.exec(
+          `create role ${role} login connection limit 1; grant usage on schema app to ${role}`,
+        );
+        const u = new URL(db.db.url);
+        u.username = role;
+        const one = (await introspectWithStats(db.ex)).model;
+        expect(await introspectUrl(u.toString())).toEqual(one);
+      } finally {
+        await close(db);
+        const admin = await openExecutor(serverUrl()!);
+        try {
+          await admin.exec(`drop role if exists ${role}`);
+        } finally {
+          await admin.close();
+        }
+      }
+    });
+  });
+}

@@ -1,18 +1,27 @@
 /**
  * The schema `braid` is reserved on the databases braid migrates: it holds braid's registry
- * (braid.applied, braid.history, braid.audit, ...), and drift checks leave it out. A pending
- * migration that creates, alters, drops, renames or writes objects there is refused before
- * anything is applied (reading from it is allowed). Replays (check, diff, the merge driver)
- * accept such projects; only a target database cannot.
+ * (braid.applied, braid.history, braid.audit, ...), and drift checks leave it out.
  *
- * The SQL parser loads only for a migration whose text names the schema (mentionsRegistrySchema,
- * a cheap pattern that comments and strings can also match): the parse decides.
+ * - mentionsRegistrySchema: a cheap text pattern (qualified names `braid.x`, CREATE/ALTER/DROP
+ *   SCHEMA braid, a search_path naming it) that comments and strings can also match. Replays use
+ *   it to replay such a history bare (shadow.ts), where a false positive only costs that.
+ * - refuseRegistrySchema: applyUp refuses, before anything is applied, a pending migration that
+ *   creates, alters, drops, renames or writes objects there (reading is allowed). The SQL parser
+ *   loads only for a file the pattern matches, and the parse decides.
  */
 import { FindingsError } from '@braid/core';
-import { mentionsRegistrySchema, type SourceMigration } from '@braid/pg';
 import { analyzeFile, loadParser, qname, type Footprint, type ObjectRef } from '@braid/sql';
+import type { SourceMigration } from './apply';
 
-export const REGISTRY_SCHEMA = 'braid';
+const REGISTRY_SCHEMA_RE =
+  /(^|[^\w$"])"?braid"?\s*\.\s*["a-z_]|\bschema\s+(if\s+(not\s+)?exists\s+)?"?braid"?(?![\w$])|search_path\b[^;]*\bbraid\b/i;
+
+/** Whether SQL text names the schema `braid` (see the module comment). */
+export function mentionsRegistrySchema(sql: string): boolean {
+  return REGISTRY_SCHEMA_RE.test(sql);
+}
+
+const REGISTRY_SCHEMA = 'braid';
 
 const inRegistry = (o: ObjectRef): boolean =>
   o.schema === REGISTRY_SCHEMA || (o.kind === 'schema' && o.name === REGISTRY_SCHEMA);
@@ -51,15 +60,16 @@ export async function registrySchemaUses(
   return found;
 }
 
-/** applyUp's checkPending for a target database: refuses (exit 1, nothing applied) on any use. */
-export function refuseRegistrySchema(dirLabel: string) {
-  return async (pending: readonly SourceMigration[]): Promise<void> => {
-    const found = await registrySchemaUses(pending, dirLabel);
-    if (found.length === 0) return;
-    throw new FindingsError(
-      'registry-schema',
-      `refused, nothing applied: the schema "braid" is reserved for braid's registry on the databases it migrates, and ${found.length === 1 ? 'a pending migration uses it' : 'pending migrations use it'} (${found.slice(0, 3).join('; ')}${found.length > 3 ? '; …' : ''}); rename that schema in the migrations`,
-      { data: { uses: found } },
-    );
-  };
+/** Refuses (exit 1; applyUp calls it before anything runs) pending migrations that use the schema. */
+export async function refuseRegistrySchema(
+  pending: readonly SourceMigration[],
+  dirLabel: string,
+): Promise<void> {
+  const found = await registrySchemaUses(pending, dirLabel);
+  if (found.length === 0) return;
+  throw new FindingsError(
+    'registry-schema',
+    `refused, nothing applied: the schema "braid" is reserved for braid's registry on the databases it migrates, and ${found.length === 1 ? 'a pending migration uses it' : 'pending migrations use it'} (${found.slice(0, 3).join('; ')}${found.length > 3 ? '; …' : ''}); rename that schema in the migrations`,
+    { data: { uses: found } },
+  );
 }
