@@ -13,6 +13,7 @@ export * from './protect';
 export * from './merge';
 export * from './verdict';
 export * from './testreport';
+export * from './consequence';
 export * from './config';
 export * from './policy';
 export * from './rollout';

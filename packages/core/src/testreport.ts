@@ -107,6 +107,16 @@ export interface MigrationTestResult {
    * up.sql differ from the baseline (`plan-changed-vs-baseline`, a failure: exit 1).
    */
   baselineChanges?: string[];
+  /**
+   * This migration's problems follow from an earlier migration whose up.sql failed (it uses what
+   * that one would have created): a consequence, not a finding of its own.
+   */
+  consequenceOf?: string;
+  /**
+   * Tables whose columns down.sql restored in another order (a dropped column re-added last), in
+   * words. Not a failure: PostgreSQL cannot reorder columns.
+   */
+  columnOrder?: string[];
 }
 
 export interface EngineRun {
@@ -119,6 +129,8 @@ export interface EngineRun {
   prefix: number;
   results: MigrationTestResult[];
   ms: number;
+  /** How many times the shadow was rebuilt after a round trip that left it in another state. */
+  rebuilds?: number;
 }
 
 export interface TestReport {
@@ -238,19 +250,41 @@ export interface Counts {
   total: number;
   ok: number;
   irreversible: number;
+  /** Failing migrations that are findings of their own (not consequences). */
   failed: number;
+  /** Failing migrations whose problems follow from an earlier failed up.sql. */
+  consequences: number;
+  /** Categories of the `failed` ones (and ok/irreversible). */
   byCategory: Partial<Record<TestCategory, number>>;
 }
 
 export function countResults(results: readonly MigrationTestResult[]): Counts {
-  const c: Counts = { total: results.length, ok: 0, irreversible: 0, failed: 0, byCategory: {} };
+  const c: Counts = {
+    total: results.length,
+    ok: 0,
+    irreversible: 0,
+    failed: 0,
+    consequences: 0,
+    byCategory: {},
+  };
   for (const r of results) {
+    if (isFailing(r.status) && r.consequenceOf) {
+      c.consequences++;
+      continue;
+    }
     c.byCategory[r.status] = (c.byCategory[r.status] ?? 0) + 1;
     if (r.status === 'ok') c.ok++;
     else if (r.status === 'irreversible') c.irreversible++;
     else c.failed++;
   }
   return c;
+}
+
+/** The status as shown: `up-fails` or, for a follow-on failure, `up-fails (consequence of <id>)`. */
+function statusLabel(r: MigrationTestResult): string {
+  return isFailing(r.status) && r.consequenceOf
+    ? `${r.status} (consequence of ${r.consequenceOf})`
+    : r.status;
 }
 
 function summaryLine(r: EngineRun): string {
@@ -264,6 +298,9 @@ function summaryLine(r: EngineRun): string {
   if (c.failed) {
     const cats = FAILING_CATEGORIES.filter((k) => c.byCategory[k]).map((k) => `${c.byCategory[k]} ${k}`);
     parts.push(`${c.failed} failed (${cats.join(', ')})`);
+  }
+  if (c.consequences) {
+    parts.push(`${c.consequences} more failed as consequences of ${c.failed === 1 ? 'it' : 'those'}`);
   }
   return `${c.total} migration${c.total === 1 ? '' : 's'} tested on ${engineName(r)}: ${parts.join(', ')} in ${(r.ms / 1000).toFixed(1)} s`;
 }
@@ -295,14 +332,17 @@ export function renderTestText(report: TestReport, opts: { impact?: boolean } = 
       const tag = r.status.padEnd(width);
       const more = r.problems.slice(1).map((p) => p.category);
       const extra = more.length ? ` (also ${[...new Set(more)].join(', ')})` : '';
+      const consequence =
+        isFailing(r.status) && r.consequenceOf ? ` — a consequence of ${r.consequenceOf}` : '';
       lines.push(
-        `${tag}  ${r.id}${extra}${r.status === 'irreversible' ? ' — declared irreversible, down skipped' : ''}`,
+        `${tag}  ${r.id}${extra}${consequence}${r.status === 'irreversible' ? ' — declared irreversible, down skipped' : ''}`,
       );
       for (const p of r.problems) {
         lines.push(`    ${p.category}: ${p.message}`);
         for (const s of p.snippet ?? []) lines.push(`    ${s}`);
         for (const d of p.differences ?? []) lines.push(`      ${d}`);
       }
+      for (const d of r.columnOrder ?? []) lines.push(`    column-order: ${d}`);
       for (const d of r.data?.lost ?? []) lines.push(`    data-losing: ${d}`);
       for (const d of r.data?.notRestored ?? []) lines.push(`    data-losing: ${d}`);
       for (const d of r.planChanges ?? []) lines.push(`    plan-change: ${d}`);
@@ -312,9 +352,44 @@ export function renderTestText(report: TestReport, opts: { impact?: boolean } = 
     }
     lines.push(summaryLine(run));
   }
-  const diffs = engineDifferences(report.runs);
-  for (const d of diffs) lines.push(`engine difference: ${d}`);
+  lines.push(...engineMatrix(report.runs));
   return lines;
+}
+
+/**
+ * With several engines: a matrix of the migrations whose outcome differs between them (one row
+ * each, one column per engine), or one line saying that every outcome agrees.
+ */
+export function engineMatrix(runs: readonly EngineRun[]): string[] {
+  if (runs.length < 2) return [];
+  const rows = matrixRows(runs);
+  const names = runs.map(engineName);
+  if (rows.length === 0)
+    return [`engines agree: every migration has the same outcome on ${names.join(' and ')}`];
+  const idWidth = Math.max('migration'.length, ...rows.map((r) => r.id.length));
+  const widths = names.map((n, i) => Math.max(n.length, ...rows.map((r) => r.cells[i].length)));
+  const line = (first: string, cells: string[]) =>
+    `  ${first.padEnd(idWidth)}  ${cells.map((c, i) => c.padEnd(widths[i])).join('  ')}`.trimEnd();
+  return [
+    `engine matrix: ${rows.length} migration${rows.length === 1 ? '' : 's'} differ between engines`,
+    line('migration', names),
+    ...rows.map((r) => line(r.id, r.cells)),
+  ];
+}
+
+function outcome(r: MigrationTestResult | undefined): string {
+  if (!r) return 'not run';
+  return r.consequenceOf && isFailing(r.status) ? `${r.status} (consequence)` : r.status;
+}
+
+function matrixRows(runs: readonly EngineRun[]): { id: string; cells: string[] }[] {
+  const ids = [...new Set(runs.flatMap((run) => run.results.map((r) => r.id)))];
+  const out: { id: string; cells: string[] }[] = [];
+  for (const id of ids) {
+    const cells = runs.map((run) => outcome(run.results.find((r) => r.id === id)));
+    if (new Set(cells).size > 1) out.push({ id, cells });
+  }
+  return out;
 }
 
 /** Migrations whose category differs between engines, in words. */
@@ -352,7 +427,11 @@ export function renderTestMarkdown(report: TestReport): string {
     const cells = report.runs.map((run) => {
       const r = run.results.find((x) => x.id === id);
       if (!r) return 'not run';
-      const tag = isFailing(r.status) ? `**${r.status}**` : r.status;
+      const tag = isFailing(r.status)
+        ? r.consequenceOf
+          ? `${r.status} (consequence of \`${r.consequenceOf}\`)`
+          : `**${r.status}**`
+        : r.status;
       const flags = [
         ...(r.dataLosing ? ['data-losing'] : []),
         ...(r.baselineChanges?.length ? ['**plan-changed-vs-baseline**'] : []),
@@ -367,6 +446,7 @@ export function renderTestMarkdown(report: TestReport): string {
       (r) =>
         r.problems.length > 0 ||
         r.notes.length > 0 ||
+        (r.columnOrder ?? []).length > 0 ||
         r.dataLosing ||
         (r.planChanges ?? []).length > 0 ||
         (r.baselineChanges ?? []).length > 0,
@@ -374,11 +454,12 @@ export function renderTestMarkdown(report: TestReport): string {
     if (failing.length === 0) continue;
     out.push(`### ${engineName(run)}`, '');
     for (const r of failing) {
-      out.push(`- \`${r.id}\` — **${r.status}**`);
+      out.push(`- \`${r.id}\` — **${statusLabel(r)}**`);
       for (const p of r.problems) {
         out.push(`  - ${p.category}: ${mdEscape(p.message)}`);
         for (const d of p.differences ?? []) out.push(`    - ${mdEscape(d)}`);
       }
+      for (const d of r.columnOrder ?? []) out.push(`  - column-order: ${mdEscape(d)}`);
       for (const d of [...(r.data?.lost ?? []), ...(r.data?.notRestored ?? [])])
         out.push(`  - data-losing: ${mdEscape(d)}`);
       for (const d of r.planChanges ?? []) out.push(`  - plan-change: ${mdEscape(d)}`);
@@ -416,9 +497,12 @@ export function xmlEscape(s: string): string {
 export function renderJUnit(report: TestReport): string {
   const sec = (ms: number) => (ms / 1000).toFixed(3);
   const all = report.runs.flatMap((r) => r.results);
-  const failing = (r: MigrationTestResult) => isFailing(r.status) || (r.baselineChanges ?? []).length > 0;
+  const failing = (r: MigrationTestResult) =>
+    (isFailing(r.status) && !r.consequenceOf) || (r.baselineChanges ?? []).length > 0;
+  const skip = (r: MigrationTestResult) =>
+    r.status === 'irreversible' || (isFailing(r.status) && !!r.consequenceOf);
   const failures = all.filter(failing).length;
-  const skipped = all.filter((r) => r.status === 'irreversible').length;
+  const skipped = all.filter(skip).length;
   const total = report.runs.reduce((a, r) => a + r.ms, 0);
   const out: string[] = ['<?xml version="1.0" encoding="UTF-8"?>'];
   out.push(
@@ -427,7 +511,7 @@ export function renderJUnit(report: TestReport): string {
   for (const run of report.runs) {
     const c = countResults(run.results);
     out.push(
-      `  <testsuite name="${xmlEscape(`braid test (${engineName(run)})`)}" tests="${c.total}" failures="${run.results.filter(failing).length}" errors="0" skipped="${c.irreversible}" time="${sec(run.ms)}">`,
+      `  <testsuite name="${xmlEscape(`braid test (${engineName(run)})`)}" tests="${c.total}" failures="${run.results.filter(failing).length}" errors="0" skipped="${run.results.filter(skip).length}" time="${sec(run.ms)}">`,
     );
     out.push('    <properties>');
     out.push(`      <property name="engine" value="${run.engine}"/>`);
@@ -455,6 +539,11 @@ export function renderJUnit(report: TestReport): string {
         // data-losing only: reported, not failed
       } else if (r.status === 'irreversible') {
         out.push('      <skipped message="declared irreversible: down.sql not run"/>');
+      } else if (r.consequenceOf) {
+        // Reported once, at the migration it follows from.
+        out.push(
+          `      <skipped message="${xmlEscape(`${r.status} as a consequence of ${r.consequenceOf} (its up.sql failed): ${r.problems[0]?.message ?? ''}`)}"/>`,
+        );
       } else {
         const first = r.problems[0];
         const body = r.problems

@@ -1,16 +1,23 @@
 /**
  * `braid test`: round trips on ONE shadow connection (a PGlite instance or a temporary database
- * on a server), never restarted between migrations.
+ * on a server).
  *
- * For each tested migration, in manifest order, inside one transaction:
- *   up.sql, verify.sql -> schema S1 -> SAVEPOINT -> down.sql -> schema must equal S0 (the one
- *   before up) -> up.sql, verify.sql again -> schema must equal S1 -> ROLLBACK TO SAVEPOINT -> COMMIT.
- * The savepoint puts the shadow back exactly in the state after up.sql whatever went wrong in
- * down or re-up, so one run reports every broken migration of a history and the next migration
- * starts from the schema it was written for. A failing up.sql is rolled back: the run continues
- * without it (said in the notes). `-- braid:no-transaction` migrations run statement by statement
- * outside a transaction (as `braid up` runs them); after a failure there the state cannot be put
- * back, which the notes say too.
+ * For each tested migration, in manifest order, every step committed as `braid up` and
+ * `braid down` commit it (one transaction each; `-- braid:no-transaction` migrations statement
+ * by statement outside a transaction, as `braid up` runs them):
+ *   up.sql + verify.sql -> schema S1; down.sql -> schema must equal S0 (the one before up);
+ *   up.sql + verify.sql again -> schema must equal S1.
+ * Committing matters: `ALTER TYPE ... ADD VALUE` followed by a down.sql that uses the new value,
+ * a deferred constraint checked at COMMIT, "pending trigger events": one transaction (or
+ * savepoints) around the three steps would give verdicts that braid up/down never produce.
+ *
+ * A failing up.sql is rolled back and the run continues without it; later failures that touch
+ * what it would have created are labelled as its consequences. A failing down.sql is rolled
+ * back, which leaves the shadow in S1. When down.sql and the second up.sql leave anything but S1
+ * (a re-up that fails or differs, a no-transaction step stopped part-way), the shadow is rebuilt
+ * (`RoundTripOptions.rebuild`: a new database with the migrations applied so far), so that every
+ * migration is tested on the schema it was written for. scripts/fidelity/psql-loop.mjs runs the
+ * same loop with psql and pg_dump only; the two agree migration for migration.
  *
  * Migrations before the first tested one are applied (up only) first; untested migrations
  * between tested ones are applied too. The shadow carries no braid registry: nothing to ignore.
@@ -39,6 +46,9 @@ import {
   type MigrationTestResult,
   type SchemaModel,
   type TestProblem,
+  type Touch,
+  ConsequenceTracker,
+  touchesOf,
 } from '@braid/core';
 import { analyzeFile, loadParser, lockRank, LOCK_LEVELS, splitStatements, type LockLevel } from '@braid/sql';
 import type { SourceMigration } from './apply';
@@ -77,6 +87,14 @@ export interface RoundTripOptions {
   planThreshold?: number;
   /** The shadow already holds every migration before the first tested one (openPrefixedShadow). */
   prefixApplied?: boolean;
+  /**
+   * Opens a new shadow holding exactly `applied` (their up.sql, in order) and returns its
+   * session; `prefixApplied` false: it is empty and runRoundTrips applies them. The caller owns
+   * every shadow it opens (closes the previous one here, the last one after the run). Without
+   * it, a round trip that leaves the shadow in another state than S1 is followed by the next
+   * migration on that state (said in the notes).
+   */
+  rebuild?: (applied: readonly SourceMigration[]) => Promise<{ ex: Executor; prefixApplied: boolean }>;
   onEvent?: (e: RoundTripEvent) => void;
 }
 
@@ -275,6 +293,7 @@ function impactOf(before: Map<string, RelRow>, after: Map<string, RelRow>, upMs:
 }
 
 interface Ctx {
+  /** The shadow's session; replaced when the shadow is rebuilt (see RoundTripOptions.rebuild). */
   ex: Executor;
   dir: string;
   impact: boolean;
@@ -293,21 +312,41 @@ async function runUp(c: Ctx, m: SourceMigration): Promise<void> {
   if (m.files.verify !== undefined) await runFile(c.ex, fileOf(c, m, 'verify.sql'), m.files.verify);
 }
 
+/**
+ * One committed step, as `braid up` and `braid down` run a transactional migration: `begin`, the
+ * step, `commit`. A failing statement, or a failing COMMIT (a deferred constraint or trigger),
+ * rolls the step back and is thrown (a COMMIT failure as a StepFailure naming `file`).
+ */
+async function committed(c: Ctx, file: string, step: () => Promise<void>): Promise<void> {
+  await c.ex.exec('begin');
+  try {
+    await step();
+  } catch (e) {
+    await c.ex.exec('rollback').catch(() => undefined);
+    throw e;
+  }
+  try {
+    await c.ex.exec('commit');
+  } catch (e) {
+    await c.ex.exec('rollback').catch(() => undefined);
+    const info = pgErrorInfo(e);
+    throw new StepFailure({
+      message: `${file}: at COMMIT: ${info?.message ?? (e instanceof Error ? e.message : String(e))}${info?.code ? ` (SQLSTATE ${info.code})` : ''}`,
+      file,
+      ...(info?.code ? { sqlstate: info.code } : {}),
+    });
+  }
+}
+
+/** Runs a step of migration `m` the way braid runs it: committed, or bare for no-transaction. */
+function asBraidRuns(c: Ctx, m: SourceMigration, file: string, step: () => Promise<void>): Promise<void> {
+  return m.directives.noTransaction ? step() : committed(c, file, step);
+}
+
 /** Applies a migration without testing it (the prefix, or untested migrations in between). */
 async function applyOnly(c: Ctx, m: SourceMigration): Promise<void> {
   try {
-    if (m.directives.noTransaction) {
-      await runUp(c, m);
-      return;
-    }
-    await c.ex.exec('begin');
-    try {
-      await runUp(c, m);
-      await c.ex.exec('commit');
-    } catch (e) {
-      await c.ex.exec('rollback').catch(() => undefined);
-      throw e;
-    }
+    await asBraidRuns(c, m, fileOf(c, m, 'up.sql'), () => runUp(c, m));
   } catch (e) {
     if (e instanceof StepFailure) {
       throw new FindingsError(
@@ -348,14 +387,25 @@ function differs(
 }
 
 /**
- * One transactional round trip. Returns the result and the schema the shadow is left in
- * (after up.sql, or before it when up.sql failed).
+ * Where the shadow must be after a round trip: as it is ('kept'), or rebuilt because the state
+ * it is in is not the one the next migration was written for: 'after-up' (down.sql and up.sql
+ * again left something else than S1) or 'before-up' (a no-transaction up.sql stopped part-way).
  */
-async function roundTripTx(
-  c: Ctx,
-  m: SourceMigration,
-  s0: SchemaModel,
-): Promise<{ result: MigrationTestResult; state: SchemaModel }> {
+type Rebuild = 'kept' | 'after-up' | 'before-up';
+
+interface RoundTrip {
+  result: MigrationTestResult;
+  /** The schema the shadow is in now (when kept). */
+  state: SchemaModel;
+  rebuild: Rebuild;
+}
+
+/**
+ * One round trip of a transactional migration, every step committed as `braid up` and
+ * `braid down` commit it: up.sql + verify.sql (one transaction) -> S1; down.sql (one
+ * transaction) -> must equal S0; up.sql + verify.sql again (one transaction) -> must equal S1.
+ */
+async function roundTripTx(c: Ctx, m: SourceMigration, s0: SchemaModel): Promise<RoundTrip> {
   const t0 = performance.now();
   const problems: TestProblem[] = [];
   const notes: string[] = [];
@@ -365,126 +415,131 @@ async function roundTripTx(
   let d0: DataSnapshot | undefined;
   let planChanges: string[] | undefined;
   let afterPlans: (PlanSummary | undefined)[] | undefined;
-  await c.ex.exec('begin');
+  const upFile = fileOf(c, m, 'up.sql');
   let s1: SchemaModel;
+  const order0 = await columnOrders(c.ex);
   try {
-    if (c.seed) {
-      data = { ...(await seed(c.ex, c.seed)), lost: [], notRestored: [] };
+    const seedPlan = c.seed;
+    if (seedPlan) {
+      // The rows are committed before up.sql runs: data the migration finds, as in production.
+      await committed(c, upFile, async () => {
+        data = { ...(await seed(c.ex, seedPlan)), lost: [], notRestored: [] };
+      });
       d0 = await dataSnapshot(c.ex);
     }
-    const p0 = c.queries ? await plans(c.ex, c.queries) : undefined;
-    const before = c.impact ? await relations(c.ex) : undefined;
-    const l0 = c.impact ? await heldLocks(c.ex) : undefined;
-    const u0 = performance.now();
-    await runUp(c, m);
-    const upMs = performance.now() - u0;
-    if (before && l0) {
-      const l1 = await heldLocks(c.ex);
-      impact = impactOf(before, await relations(c.ex), upMs);
-      const existing = new Set([...before.values()].filter((r) => r.kind !== 'i').map((r) => r.name));
-      Object.assign(impact, lockImpact(l0, l1, existing, predictedLocks(m, c.ex.serverVersionNum)));
-    }
-    if (data && d0) data.lost = dataLoss(d0, await dataSnapshot(c.ex), 'up');
-    if (p0 && c.queries) {
-      if (data && c.seed) {
-        // Tables up.sql created are filled now (not only before the next migration), so the
-        // plans after up.sql (and their baselines) see data.
-        const more = await seed(c.ex, c.seed);
-        data.seeded.push(...more.seeded);
-        data.notSeeded.push(...more.notSeeded);
-        if (more.shape) data.shape = [...(data.shape ?? []), ...more.shape];
+    await committed(c, upFile, async () => {
+      const p0 = c.queries ? await plans(c.ex, c.queries) : undefined;
+      const before = c.impact ? await relations(c.ex) : undefined;
+      const l0 = c.impact ? await heldLocks(c.ex) : undefined;
+      const u0 = performance.now();
+      await runUp(c, m);
+      const upMs = performance.now() - u0;
+      if (before && l0) {
+        const l1 = await heldLocks(c.ex);
+        impact = impactOf(before, await relations(c.ex), upMs);
+        const existing = new Set([...before.values()].filter((r) => r.kind !== 'i').map((r) => r.name));
+        Object.assign(impact, lockImpact(l0, l1, existing, predictedLocks(m, c.ex.serverVersionNum)));
       }
-      afterPlans = await plans(c.ex, c.queries);
-      planChanges = comparePlans(c.queries, p0, afterPlans, c.planThreshold);
-    }
+      if (data && d0) data.lost = dataLoss(d0, await dataSnapshot(c.ex), 'up');
+      if (p0 && c.queries) {
+        if (data && seedPlan) {
+          // Tables up.sql created are filled now (not only before the next migration), so the
+          // plans after up.sql (and their baselines) see data.
+          const more = await seed(c.ex, seedPlan);
+          data.seeded.push(...more.seeded);
+          data.notSeeded.push(...more.notSeeded);
+          if (more.shape) data.shape = [...(data.shape ?? []), ...more.shape];
+        }
+        afterPlans = await plans(c.ex, c.queries);
+        planChanges = comparePlans(c.queries, p0, afterPlans, c.planThreshold);
+      }
+    });
     s1 = await introspect(c.ex);
   } catch (e) {
-    await c.ex.exec('rollback').catch(() => undefined);
     problems.push(problem('up-fails', e));
     notes.push('up.sql was rolled back; the following migrations run without it');
-    return { result: finish(m, problems, notes, t0, impact, data), state: s0 };
+    return { result: finish(m, problems, notes, t0, impact, data), state: s0, rebuild: 'kept' };
   }
-  try {
-    if (!irreversible && m.files.down === undefined) {
-      problems.push({
-        category: 'down-fails',
-        message: `${fileOf(c, m, 'down.sql')} does not exist and the migration is not marked -- braid:irreversible`,
-        file: fileOf(c, m, 'down.sql'),
-      });
-    } else if (!irreversible) {
-      await c.ex.exec('savepoint braid_after_up');
-      await downAndReup(c, m, s0, s1, problems, async () => {
-        if (data && d0) data.notRestored = dataLoss(d0, await dataSnapshot(c.ex), 'down');
-      });
-      await c.ex.exec('rollback to savepoint braid_after_up');
-      if (problems.length > 0) notes.push('continued from the state after up.sql');
-    }
-    await c.ex.exec('commit');
-  } catch (e) {
-    await c.ex.exec('rollback').catch(() => undefined);
-    throw e;
+  let rebuild: Rebuild = 'kept';
+  const order: string[] = [];
+  if (!irreversible && m.files.down === undefined) {
+    problems.push({
+      category: 'down-fails',
+      message: `${fileOf(c, m, 'down.sql')} does not exist and the migration is not marked -- braid:irreversible`,
+      file: fileOf(c, m, 'down.sql'),
+    });
+  } else if (!irreversible) {
+    rebuild = await downAndReup(c, m, { s0, s1, order0 }, problems, order, async () => {
+      if (data && d0) data.notRestored = dataLoss(d0, await dataSnapshot(c.ex), 'down');
+    });
   }
   const result = finish(m, problems, notes, t0, impact, data);
+  if (order.length > 0) result.columnOrder = order;
   if (planChanges) result.planChanges = planChanges;
   if (afterPlans && c.queries) {
     const qs = c.queries;
     result.plans = afterPlans.map((p, i) => ({ label: qs[i].label, plan: p ?? null }));
   }
-  return { result, state: s1 };
+  return { result, state: s1, rebuild };
 }
 
+/**
+ * down.sql, then up.sql again, each as braid runs it (committed, or bare for no-transaction).
+ * Returns whether the shadow is still in S1 ('kept': down.sql failed and was rolled back, or the
+ * re-up gave S1 again) or must be rebuilt.
+ */
 async function downAndReup(
   c: Ctx,
   m: SourceMigration,
-  s0: SchemaModel,
-  s1: SchemaModel,
+  before: { s0: SchemaModel; s1: SchemaModel; order0: ColumnOrders },
   problems: TestProblem[],
+  order: string[],
   afterDown?: () => Promise<void>,
-): Promise<void> {
+): Promise<Rebuild> {
+  const downFile = fileOf(c, m, 'down.sql');
   try {
-    await runFile(c.ex, fileOf(c, m, 'down.sql'), m.files.down ?? '');
+    await asBraidRuns(c, m, downFile, () => runFile(c.ex, downFile, m.files.down ?? ''));
   } catch (e) {
     problems.push(problem('down-fails', e));
-    return;
+    // A transactional down.sql was rolled back: the shadow is in S1 again.
+    return m.directives.noTransaction ? 'after-up' : 'kept';
   }
   await afterDown?.();
   const sDown = await introspect(c.ex);
-  const dd = differs('down-differs', c, m, s0, sDown);
+  const dd = differs('down-differs', c, m, before.s0, sDown);
   if (dd) problems.push(dd);
+  else order.push(...columnOrderChanges(before.order0, await columnOrders(c.ex)));
   try {
-    await runUp(c, m);
+    await asBraidRuns(c, m, fileOf(c, m, 'up.sql'), () => runUp(c, m));
   } catch (e) {
     const p = problem('reup-fails', e);
     if (dd) p.message += ' (after a down.sql that does not restore the schema, see above)';
     problems.push(p);
-    return;
+    return 'after-up';
   }
   const sReup = await introspect(c.ex);
-  const rd = differs('reup-differs', c, m, s1, sReup);
-  if (rd) problems.push(rd);
+  const rd = differs('reup-differs', c, m, before.s1, sReup);
+  if (rd) {
+    problems.push(rd);
+    return 'after-up';
+  }
+  return 'kept';
 }
 
 /** A no-transaction migration: statements in autocommit, as `braid up` runs them. */
-async function roundTripNoTx(
-  c: Ctx,
-  m: SourceMigration,
-  s0: SchemaModel,
-): Promise<{ result: MigrationTestResult; state: SchemaModel }> {
+async function roundTripNoTx(c: Ctx, m: SourceMigration, s0: SchemaModel): Promise<RoundTrip> {
   const t0 = performance.now();
   const problems: TestProblem[] = [];
   const notes: string[] = [];
   let impact: MeasuredImpact | undefined;
   let data: DataReport | undefined;
   let d0: DataSnapshot | undefined;
-  if (c.seed) {
-    await c.ex.exec('begin');
-    try {
-      data = { ...(await seed(c.ex, c.seed)), lost: [], notRestored: [] };
-      await c.ex.exec('commit');
-    } catch (e) {
-      await c.ex.exec('rollback').catch(() => undefined);
-      throw e;
-    }
+  const order0 = await columnOrders(c.ex);
+  const seedPlan = c.seed;
+  if (seedPlan) {
+    await committed(c, fileOf(c, m, 'up.sql'), async () => {
+      data = { ...(await seed(c.ex, seedPlan)), lost: [], notRestored: [] };
+    });
     d0 = await dataSnapshot(c.ex);
   }
   const before = c.impact ? await relations(c.ex) : undefined;
@@ -493,37 +548,29 @@ async function roundTripNoTx(
     await runUp(c, m);
   } catch (e) {
     problems.push(problem('up-fails', e));
-    notes.push(
-      'no-transaction: the statements before the failing one stay applied; the following migrations run on that state',
-    );
-    return { result: finish(m, problems, notes, t0, impact, data), state: await introspect(c.ex) };
+    notes.push('no-transaction: up.sql stopped part-way; the following migrations run without it');
+    return { result: finish(m, problems, notes, t0, impact, data), state: s0, rebuild: 'before-up' };
   }
   const upMs = performance.now() - u0;
   if (before) impact = impactOf(before, await relations(c.ex), upMs);
   if (data && d0) data.lost = dataLoss(d0, await dataSnapshot(c.ex), 'up');
   const s1 = await introspect(c.ex);
-  if (m.directives.irreversible) return { result: finish(m, problems, notes, t0, impact, data), state: s1 };
+  if (m.directives.irreversible)
+    return { result: finish(m, problems, notes, t0, impact, data), state: s1, rebuild: 'kept' };
   if (m.files.down === undefined) {
     problems.push({
       category: 'down-fails',
       message: `${fileOf(c, m, 'down.sql')} does not exist and the migration is not marked -- braid:irreversible`,
     });
-    return { result: finish(m, problems, notes, t0, impact, data), state: s1 };
+    return { result: finish(m, problems, notes, t0, impact, data), state: s1, rebuild: 'kept' };
   }
-  await downAndReup(c, m, s0, s1, problems, async () => {
+  const order: string[] = [];
+  const rebuild = await downAndReup(c, m, { s0, s1, order0 }, problems, order, async () => {
     if (data && d0) data.notRestored = dataLoss(d0, await dataSnapshot(c.ex), 'down');
   });
-  const last = problems[problems.length - 1];
-  let state = s1;
-  if (last && (last.category === 'down-fails' || last.category === 'reup-fails')) {
-    notes.push(
-      `no-transaction: ${last.category === 'down-fails' ? 'down.sql' : 'up.sql'} stopped part-way and cannot be undone; the following migrations run on that state`,
-    );
-    state = await introspect(c.ex);
-  } else if (last?.category === 'reup-differs') {
-    state = await introspect(c.ex);
-  }
-  return { result: finish(m, problems, notes, t0, impact, data), state };
+  const result = finish(m, problems, notes, t0, impact, data);
+  if (order.length > 0) result.columnOrder = order;
+  return { result, state: s1, rebuild };
 }
 
 function finish(
@@ -544,6 +591,23 @@ function finish(
     ...(impact ? { impact } : {}),
     ...(data ? { data, dataLosing: losing } : {}),
   };
+}
+
+/** What each migration touches (up.sql and down.sql), for labelling follow-on failures. */
+function touchesOfMigration(m: SourceMigration, pgVersion: number, files: ('up' | 'down')[]): Touch[] {
+  const out: Touch[] = [];
+  for (const f of files) {
+    const text = f === 'up' ? m.files.up : m.files.down;
+    if (text === undefined) continue;
+    try {
+      const a = analyzeFile(`${m.id}/${f}.sql`, text, { pgVersion: Math.floor(pgVersion / 10000) });
+      for (const st of a.statements)
+        out.push(...touchesOf({ id: m.id, line: st.line, footprint: st.footprint }));
+    } catch {
+      // unparsable: no touches (never labelled a consequence)
+    }
+  }
+  return out;
 }
 
 /**
@@ -589,31 +653,136 @@ export async function runRoundTrips(
   };
   if (first < 0) return run;
   await loadParser();
+  /** The migrations whose up.sql is applied on the shadow now, in order (what a rebuild replays). */
+  const applied: SourceMigration[] = migrations.slice(0, first);
   for (let i = 0; i < first && !opts.prefixApplied; i++) {
     await applyOnly(c, migrations[i]);
     opts.onEvent?.({ type: 'prefix', done: i + 1, total: first, id: migrations[i].id });
   }
-  let state = await introspect(ex);
+  let state = await introspect(c.ex);
   const total = tested.size;
+  const consequences = new ConsequenceTracker();
+  let rebuilds = 0;
   for (let i = first; i <= last; i++) {
     const m = migrations[i];
     if (!tested.has(m.id)) {
       await applyOnly(c, m);
-      state = await introspect(ex);
+      applied.push(m);
+      state = await introspect(c.ex);
       continue;
     }
     const r = m.directives.noTransaction ? await roundTripNoTx(c, m, state) : await roundTripTx(c, m, state);
+    const upFailed = r.result.status === 'up-fails';
+    if (!upFailed) applied.push(m);
     state = r.state;
+    if (r.rebuild !== 'kept' && i < last) {
+      if (opts.rebuild) {
+        const fresh = await opts.rebuild(applied);
+        c.ex = fresh.ex;
+        if (!fresh.prefixApplied) for (const a of applied) await applyOnly(c, a);
+        state = await introspect(c.ex);
+        rebuilds++;
+        r.result.notes.push(
+          `continued from the state ${r.rebuild === 'after-up' ? 'after up.sql' : 'before up.sql'} (the shadow was rebuilt: ${applied.length} migration${applied.length === 1 ? '' : 's'} replayed)`,
+        );
+      } else {
+        state = await introspect(c.ex);
+        r.result.notes.push('the following migrations run on the state this round trip left');
+      }
+    } else if (r.result.problems.length > 0 && !upFailed && i < last) {
+      r.result.notes.push('continued from the state after up.sql');
+    }
+    if (r.result.problems.length > 0 && !consequences.empty) {
+      const root = consequences.rootOf(touchesOfMigration(m, c.ex.serverVersionNum, ['up', 'down']));
+      if (root) {
+        r.result.consequenceOf = root;
+        r.result.notes.push(`a consequence of ${root}, whose up.sql failed (see there)`);
+      }
+    }
+    if (upFailed)
+      consequences.failed(m.id, touchesOfMigration(m, c.ex.serverVersionNum, ['up']), r.result.consequenceOf);
     // Nothing runs after the last tested migration: how the run continued does not matter.
     if (i === last) r.result.notes = r.result.notes.filter((n) => !CONTINUE_NOTES.some((p) => n.includes(p)));
     results.push(r.result);
     opts.onEvent?.({ type: 'tested', done: results.length, total, result: r.result });
   }
+  if (rebuilds > 0) run.rebuilds = rebuilds;
   run.ms = Math.round(performance.now() - t0);
   return run;
 }
 
-const CONTINUE_NOTES = ['continued from the state after up.sql', 'the following migrations run'];
+const CONTINUE_NOTES = ['continued from the state', 'the following migrations run'];
+
+/** Each table's columns in attnum order (what a dropped and re-added column changes). */
+type ColumnOrders = Map<string, string[]>;
+
+const Q_COLUMN_ORDER = `
+select quote_ident(n.nspname) || '.' || quote_ident(c.relname) as t,
+       array_agg(a.attname::text order by a.attnum) as cols
+  from pg_class c
+  join pg_namespace n on n.oid = c.relnamespace
+  join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+ where c.relkind in ('r', 'p', 'f')
+   and n.nspname not in ('pg_catalog', 'information_schema', 'braid')
+   and n.nspname not like 'pg\\_toast%' and n.nspname not like 'pg\\_temp%'
+ group by 1`;
+
+async function columnOrders(ex: Executor): Promise<ColumnOrders> {
+  const r = await ex.query<{ t: string; cols: string[] | string }>(Q_COLUMN_ORDER);
+  return new Map(r.rows.map((x) => [x.t, pgTextArray(x.cols)]));
+}
+
+/** node-postgres parses text[]; PGlite too; a '{a,b}' literal is parsed here just in case. */
+function pgTextArray(v: string[] | string): string[] {
+  if (Array.isArray(v)) return v;
+  return v
+    .replace(/^\{|\}$/g, '')
+    .split(',')
+    .map((s) => s.replace(/^"|"$/g, ''));
+}
+
+/** The columns that moved: those outside a longest common subsequence of the two orders. */
+function movedColumns(before: string[], after: string[]): string[] {
+  const n = before.length;
+  const m = after.length;
+  const L: number[][] = Array.from({ length: n + 1 }, () => new Array<number>(m + 1).fill(0));
+  for (let i = n - 1; i >= 0; i--) {
+    for (let j = m - 1; j >= 0; j--) {
+      L[i][j] = before[i] === after[j] ? L[i + 1][j + 1] + 1 : Math.max(L[i + 1][j], L[i][j + 1]);
+    }
+  }
+  const kept = new Set<string>();
+  for (let i = 0, j = 0; i < n && j < m;) {
+    if (before[i] === after[j]) {
+      kept.add(before[i]);
+      i++;
+      j++;
+    } else if (L[i + 1][j] >= L[i][j + 1]) i++;
+    else j++;
+  }
+  return after.filter((c) => !kept.has(c));
+}
+
+/**
+ * Tables whose columns are the same before up.sql and after down.sql but in another order, in
+ * words. Not a failure: PostgreSQL cannot move a column, so a down.sql that re-adds a dropped
+ * column puts it last; code that depends on column position (SELECT *, INSERT or COPY without
+ * a column list) sees the change.
+ */
+export function columnOrderChanges(before: ColumnOrders, after: ColumnOrders): string[] {
+  const out: string[] = [];
+  for (const [t, cols] of before) {
+    const now = after.get(t);
+    if (!now || now.length !== cols.length || now.every((x, i) => x === cols[i])) continue;
+    if ([...now].sort().join('\u0000') !== [...cols].sort().join('\u0000')) continue;
+    const moved = movedColumns(cols, now).map(
+      (c) =>
+        `${displayKey(t)}.${c} is column ${now.indexOf(c) + 1} of ${now.length} (was ${cols.indexOf(c) + 1})`,
+    );
+    out.push(`down.sql restores the columns of ${displayKey(t)} in another order: ${moved.join(', ')}`);
+  }
+  return out.sort();
+}
 
 /** A shadow for one test run: PGlite in memory, or a temporary database on a server. */
 export interface TestShadow {

@@ -203,7 +203,7 @@ async function runEngine(
       `braid test (${engine}): preparing the ${prefix.length} earlier migrations (cached for next time)…`,
     );
   }
-  const shadow = await openPrefixedShadow(prefix, engineSpec);
+  let shadow = await openPrefixedShadow(prefix, engineSpec);
   let bar: import('cli-progress').SingleBar | undefined;
   try {
     if (ctx.out.stderrTTY && tested.size > 1) {
@@ -224,6 +224,13 @@ async function runEngine(
       ...(seed.stats ? { stats: seed.stats, seedDefault: seed.defaultRows } : {}),
       ...plan,
       prefixApplied: shadow.prefixApplied,
+      // A round trip that left the shadow in another state than after up.sql: a new shadow with
+      // the migrations applied so far (from the replay caches when they have that list).
+      rebuild: async (applied) => {
+        await shadow.close();
+        shadow = await openPrefixedShadow(applied, engineSpec);
+        return { ex: shadow.ex, prefixApplied: shadow.prefixApplied };
+      },
       onEvent: (e) => {
         if (e.type === 'tested') bar?.update(e.done, { id: e.result.id });
       },
