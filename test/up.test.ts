@@ -32,6 +32,9 @@ describe.each(engines())('braid up on %s', (engine) => {
       expect(results).toEqual(p.ids.map((id) => [id, 'applied']));
       if (engine === 'pglite')
         expect(r.stderr).toMatch(/using the embedded database at .*\.git\/braid\/pglite/);
+      // Every result names the engine and version it ran on.
+      expect(r.json['engine']).toBe(engine === 'pglite' ? 'pglite' : 'postgres');
+      expect(r.json['serverVersion']).toMatch(engine === 'pglite' ? /^1[89]\.\d+$/ : /^\d+\.\d+$/);
       expect(await tableExists(t, 'orders')).toBe(true);
       const hist = await inspect(t, (ex) =>
         ex.query<{
@@ -51,7 +54,11 @@ describe.each(engines())('braid up on %s', (engine) => {
 
       const again = await runBraid(['up', ...t.args], { cwd: p.repo.dir });
       expect(again.code).toBe(0);
-      expect(again.stdout).toContain('nothing to apply: up to date');
+      expect(again.stdout).toMatch(
+        engine === 'pglite'
+          ? /nothing to apply: up to date \(.*, PGlite 1[89]\.\d+\)/
+          : /nothing to apply: up to date \(.*, PostgreSQL \d+\.\d+\)/,
+      );
     } finally {
       p.repo.cleanup();
       await t.drop();

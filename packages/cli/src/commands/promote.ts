@@ -9,6 +9,7 @@ import {
   evaluatePolicy,
   manifestBodyHash,
   parseConfig,
+  versionText,
   type BraidConfig,
   type Blocker,
   type PendingForPolicy,
@@ -40,7 +41,7 @@ import {
   withApplyOptions,
   type ResolvedDb,
 } from '../db';
-import { eventPrinter, projectMigrations, reportMigrationFailure } from './up';
+import { engineLabel, eventPrinter, projectMigrations, reportMigrationFailure } from './up';
 
 /** Reads and validates braid.json at the project root. */
 export function readConfig(root: string): BraidConfig {
@@ -331,16 +332,21 @@ export const promoteCommand = defineCommand<{
       });
       report.result = result;
       if (ctx.out.json) {
-        ctx.out.result({ ok: true, ...report });
+        ctx.out.result({
+          ok: true,
+          ...report,
+          engine: ex.engine,
+          serverVersion: versionText(ex.serverVersionNum),
+        });
       } else {
         for (const s of result.results) ctx.out.print(`applied ${s.id} (${s.ms.toFixed(0)} ms)`);
         ctx.out.print(
-          `promoted ${result.results.length} migration(s) to ${env.name} from ${where.branch} @ ${where.head.slice(0, 12)}`,
+          `promoted ${result.results.length} migration(s) to ${env.name} from ${where.branch} @ ${where.head.slice(0, 12)} (${engineLabel(ex)})`,
         );
       }
       return 0;
     } catch (e) {
-      if (e instanceof MigrationFailedError) return reportMigrationFailure(ctx, e);
+      if (e instanceof MigrationFailedError) return reportMigrationFailure(ctx, e, ex);
       if (e instanceof PromoteRefused) {
         if (ctx.out.json) {
           ctx.out.result({

@@ -1,4 +1,4 @@
-import { EXIT_FINDINGS, manifestBodyHash, type ExitCode } from '@braid/core';
+import { EXIT_FINDINGS, manifestBodyHash, versionText, type ExitCode } from '@braid/core';
 import {
   applyUp,
   mentionsRegistrySchema,
@@ -89,25 +89,43 @@ export function eventPrinter(ctx: Context): (e: ApplyEvent) => void {
   };
 }
 
+/** "PGlite 18.6" or "PostgreSQL 15.20": the engine and version a result was produced on. */
+export function engineLabel(ex: Pick<Executor, 'engine' | 'serverVersionNum'>): string {
+  return `${ex.engine === 'pglite' ? 'PGlite' : 'PostgreSQL'} ${versionText(ex.serverVersionNum)}`;
+}
+
+/** The engine fields of every apply result in JSON. */
+function engineJson(ex: Pick<Executor, 'engine' | 'serverVersionNum'>): {
+  engine: string;
+  serverVersion: string;
+} {
+  return { engine: ex.engine, serverVersion: versionText(ex.serverVersionNum) };
+}
+
 /** Prints a failed migration (message, source line, caret, detail, hint) and returns exit 1. */
-export function reportMigrationFailure(ctx: Context, e: MigrationFailedError): ExitCode {
+export function reportMigrationFailure(
+  ctx: Context,
+  e: MigrationFailedError,
+  ex?: Pick<Executor, 'engine' | 'serverVersionNum'>,
+): ExitCode {
   const completed = (e.data['completed'] ?? []) as StepResult[];
   for (const s of completed) {
     ctx.out.print(`${s.direction === 'up' ? 'applied' : 'rolled back'} ${s.id} (${s.ms.toFixed(0)} ms)`);
   }
-  ctx.out.note(`braid: ${e.message}`);
+  ctx.out.note(`braid: ${e.message}${ex ? ` (on ${engineLabel(ex)})` : ''}`);
   for (const line of e.snippet) ctx.out.note(line);
-  if (ctx.out.json) ctx.out.result(e.toJSON());
+  if (ctx.out.json) ctx.out.result({ ...e.toJSON(), ...(ex ? engineJson(ex) : {}) });
   return EXIT_FINDINGS;
 }
 
-export function printResult(ctx: Context, r: ApplyResult, db: ResolvedDb): void {
+export function printResult(
+  ctx: Context,
+  r: ApplyResult,
+  db: ResolvedDb,
+  ex: Pick<Executor, 'engine' | 'serverVersionNum'>,
+): void {
   if (ctx.out.json) {
-    ctx.out.result({
-      database: db.label,
-      engine: db.url.startsWith('pglite:') ? 'pglite' : 'postgres',
-      ...r,
-    });
+    ctx.out.result({ database: db.label, ...engineJson(ex), ...r });
     return;
   }
   const verb = r.plan.direction === 'up' ? (r.dryRun ? 'dry run' : 'applied') : 'rolled back';
@@ -116,12 +134,14 @@ export function printResult(ctx: Context, r: ApplyResult, db: ResolvedDb): void 
     ctx.out.print(`${label} ${s.id} (${s.ms.toFixed(0)} ms)${s.note ? ` — ${s.note}` : ''}`);
   }
   if (r.results.length === 0) {
-    ctx.out.print(r.plan.direction === 'up' ? 'nothing to apply: up to date' : 'nothing to roll back');
+    ctx.out.print(
+      `${r.plan.direction === 'up' ? 'nothing to apply: up to date' : 'nothing to roll back'} (${db.label}, ${engineLabel(ex)})`,
+    );
   } else {
     const n = r.results.filter((s) => s.outcome !== 'skipped').length;
     const total = r.results.reduce((a, s) => a + s.ms, 0);
     ctx.out.print(
-      `${n} migration${n === 1 ? '' : 's'} ${verb}${r.dryRun ? ' and rolled back' : ''} on ${db.label} in ${total.toFixed(0)} ms`,
+      `${n} migration${n === 1 ? '' : 's'} ${verb}${r.dryRun ? ' and rolled back' : ''} on ${db.label} (${engineLabel(ex)}) in ${total.toFixed(0)} ms`,
     );
   }
 }
@@ -167,11 +187,11 @@ export async function runApply(
 ): Promise<ExitCode> {
   try {
     const r = await fn();
-    printResult(ctx, r, db);
+    printResult(ctx, r, db, ex);
     return 0;
   } catch (e) {
     if (e instanceof MigrationFailedError) {
-      const code = reportMigrationFailure(ctx, e);
+      const code = reportMigrationFailure(ctx, e, ex);
       const st = e.data['statement'];
       if (typeof st === 'string' && mentionsRegistrySchema(st))
         ctx.out.note(
