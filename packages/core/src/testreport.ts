@@ -3,6 +3,7 @@
  * words ("down.sql leaves index users_email_idx"), and the renderings: text, markdown, JUnit XML.
  * The round trip itself runs in @braid/pg (roundtrip.ts); the command wires them (cli test.ts).
  */
+import { diffWordsWithSpace, structuredPatch } from 'diff';
 import type { ObjectChange, SchemaDiff } from './schema';
 import type { PlanSummary } from './plans';
 
@@ -188,6 +189,8 @@ export function describeDownDiff(d: SchemaDiff): string[] {
     added: (what) => `down.sql leaves ${what}`,
     removed: (what) => `down.sql does not restore ${what} (it existed before up.sql)`,
     changed: (what, field, from, to) => `down.sql restores ${what}${field} ${from} as ${to}`,
+    changedText: (what, field) =>
+      `down.sql restores ${what}${field} differently (- before up.sql, + after down.sql):`,
   });
 }
 
@@ -197,6 +200,8 @@ export function describeReupDiff(d: SchemaDiff): string[] {
     added: (what) => `up.sql again leaves an extra ${what}`,
     removed: (what) => `up.sql again does not create ${what}`,
     changed: (what, field, from, to) => `up.sql again gives ${what}${field} ${to} instead of ${from}`,
+    changedText: (what, field) =>
+      `up.sql again gives ${what}${field} differently (- after the first up.sql, + after the second):`,
   });
 }
 
@@ -204,7 +209,69 @@ interface Phrases {
   added: (what: string) => string;
   removed: (what: string) => string;
   changed: (what: string, field: string, from: string, to: string) => string;
+  /** The headline of a text that differs (a definition, a body), followed by its diff. */
+  changedText: (what: string, field: string) => string;
 }
+
+/** Lines of a text diff shown under a difference, at most (the rest is counted). */
+const TEXT_DIFF_LINES = 40;
+/** Characters of unchanged text shown around a change in a one-line text. */
+const WORD_CONTEXT = 30;
+
+/** A text is shown as a diff when cutting it at 100 characters could hide the difference. */
+function isLongText(from: unknown, to: unknown): from is string {
+  return (
+    typeof from === 'string' &&
+    typeof to === 'string' &&
+    (from.length > 100 || to.length > 100 || from.includes('\n') || to.includes('\n'))
+  );
+}
+
+/**
+ * The difference between two texts, indented under its headline: a unified diff with one line
+ * of context per hunk (`@@ line N @@`, then ` `, `-` and `+` lines) for multi-line texts (view
+ * definitions, function bodies), the changed words with some context (`[-old-]{+new+}`) for a
+ * one-line text. Whitespace counts: a body that differs only in indentation is a different body.
+ */
+export function textDiff(from: string, to: string): string[] {
+  const out: string[] = [];
+  if (from.includes('\n') || to.includes('\n')) {
+    const nl = (t: string) => (t.endsWith('\n') ? t : `${t}\n`);
+    const patch = structuredPatch('', '', nl(from), nl(to), '', '', { context: 1 });
+    for (const h of patch.hunks) {
+      out.push(`  @@ line ${h.oldStart} @@`);
+      for (const l of h.lines) out.push(`  ${l[0]} ${l.slice(1)}`);
+    }
+  } else {
+    let line = '';
+    const parts = diffWordsWithSpace(from, to);
+    parts.forEach((part, i) => {
+      if (part.added) line += `{+${part.value}+}`;
+      else if (part.removed) line += `[-${part.value}-]`;
+      else {
+        const v = part.value;
+        const head = i === 0 ? '' : v.slice(0, WORD_CONTEXT);
+        const tail = i === parts.length - 1 ? '' : v.slice(-WORD_CONTEXT);
+        line += v.length <= 2 * WORD_CONTEXT ? v : `${head}…${tail}`;
+      }
+    });
+    out.push(`  ${line}`);
+  }
+  if (out.length > TEXT_DIFF_LINES) {
+    const more = out.length - TEXT_DIFF_LINES;
+    out.length = TEXT_DIFF_LINES;
+    out.push(`  … ${more} more line${more === 1 ? '' : 's'}`);
+  }
+  if (from.replace(TIMESTAMP_LITERAL, "'…'") === to.replace(TIMESTAMP_LITERAL, "'…'")) {
+    out.push(
+      "  (only timestamps differ: the definition holds the moment it was created — 'now'::timestamp and similar literals are evaluated when the object is created; now() or CURRENT_TIMESTAMP is evaluated when it runs)",
+    );
+  }
+  return out;
+}
+
+/** A timestamp literal as PostgreSQL prints a folded 'now' ('2026-12-07 12:40:06.867046'). */
+const TIMESTAMP_LITERAL = /'\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?(?:[+-]\d\d(?::?\d\d)?)?'/g;
 
 function describe(d: SchemaDiff, p: Phrases): string[] {
   const out: string[] = [];
@@ -228,9 +295,13 @@ function describe(d: SchemaDiff, p: Phrases): string[] {
           if (f.from === null) out.push(p.added(`${sub} ${name}`));
           else if (f.to === null) out.push(p.removed(`${sub} ${name}`));
           else out.push(p.changed(`${sub} ${name}`, '', value(f.from), value(f.to)));
+        } else if (isLongText(f.from, f.to)) {
+          out.push(p.changedText(name, ` ${rest}`), ...textDiff(f.from, f.to as string));
         } else {
           out.push(p.changed(name, ` ${rest}`, value(f.from), value(f.to)));
         }
+      } else if (isLongText(f.from, f.to)) {
+        out.push(p.changedText(obj, ` ${f.path}`), ...textDiff(f.from, f.to as string));
       } else {
         out.push(p.changed(obj, ` ${f.path}`, value(f.from), value(f.to)));
       }

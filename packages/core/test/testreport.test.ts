@@ -1,5 +1,9 @@
 import {
+  countResults,
   describeDownDiff,
+  engineMatrix,
+  textDiff,
+  type MigrationTestResult,
   describeReupDiff,
   diffSchemas,
   emptyModel,
@@ -230,5 +234,141 @@ describe('reports', () => {
       '    measured: up 12 ms; rewrote users; built users_email_idx; locked users ACCESS EXCLUSIVE; disagrees with static analysis: users: took ACCESS EXCLUSIVE, predicted SHARE',
     );
     expect(renderTestText(rep).some((l) => l.includes('measured'))).toBe(false);
+  });
+});
+
+describe('definitions that differ are shown as a diff, not cut at the same point', () => {
+  const view = (def: string): SchemaModel => {
+    const m = emptyModel();
+    m.views['public.v'] = { schema: 'public', name: 'v', kind: 'view', definition: def } as never;
+    return m;
+  };
+  const long = (mid: string) =>
+    [
+      ' SELECT p.id,',
+      '    p.name,',
+      '    p.url,',
+      '    p.body,',
+      '    p.creator_id,',
+      `    ${mid}`,
+      '   FROM post p;',
+    ].join('\n');
+
+  it('a view definition: the changed lines with one line of context', () => {
+    const lines = describeDownDiff(diffSchemas(view(long('p.published')), view(long('p.updated'))));
+    expect(lines).toEqual([
+      'down.sql restores view v definition differently (- before up.sql, + after down.sql):',
+      '  @@ line 5 @@',
+      '        p.creator_id,',
+      '  -     p.published',
+      '  +     p.updated',
+      '       FROM post p;',
+    ]);
+  });
+
+  it('a one-line text: the changed words with context', () => {
+    const a = `CHECK (${'length(name) > 0 AND '.repeat(6)}kind = 'a')`;
+    const b = `CHECK (${'length(name) > 0 AND '.repeat(6)}kind = 'b')`;
+    const d = textDiff(a, b);
+    expect(d).toHaveLength(1);
+    expect(d[0]).toMatch(/… length\(name\) > 0 AND kind = '\[-a-\]\{\+b\+\}'\)$/);
+  });
+
+  it('says when only baked-in timestamps differ (a view made with a folded now)', () => {
+    const at = (t: string) =>
+      long(`WHEN p.published < ('${t}'::timestamp without time zone - '1 mon'::interval)`);
+    const d = textDiff(at('2026-12-07 12:40:06.867046'), at('2026-12-07 12:40:07.020326'));
+    expect(d[d.length - 1]).toContain('only timestamps differ');
+    expect(textDiff(long('a'), long('b')).join('\n')).not.toContain('only timestamps differ');
+  });
+
+  it('a long diff is cut with a count of what is left', () => {
+    const a = Array.from({ length: 100 }, (_, i) => `line ${i}`).join('\n');
+    const b = Array.from({ length: 100 }, (_, i) => `line ${i}${i % 2 ? ' changed' : ''}`).join('\n');
+    const d = textDiff(a, b);
+    expect(d).toHaveLength(41);
+    expect(d[40]).toMatch(/^ {2}… \d+ more lines$/);
+  });
+});
+
+describe('consequences and the engine matrix', () => {
+  const result = (
+    id: string,
+    status: MigrationTestResult['status'],
+    consequenceOf?: string,
+  ): MigrationTestResult => ({
+    id,
+    status,
+    problems: status === 'ok' ? [] : [{ category: status as never, message: `${id} failed` }],
+    ms: 1,
+    notes: [],
+    ...(consequenceOf ? { consequenceOf } : {}),
+  });
+  const engineRun = (
+    engine: EngineRun['engine'],
+    num: number,
+    results: MigrationTestResult[],
+  ): EngineRun => ({
+    engine,
+    serverVersion: versionText(num),
+    serverVersionNum: num,
+    prefix: 0,
+    results,
+    ms: 10,
+  });
+
+  it('counts follow-on failures apart from the failure they follow from', () => {
+    const r = engineRun('postgres', 150020, [
+      result('1_a', 'ok'),
+      result('2_b', 'up-fails'),
+      result('3_c', 'up-fails', '2_b'),
+      result('4_d', 'down-fails', '2_b'),
+    ]);
+    expect(countResults(r.results)).toMatchObject({ ok: 1, failed: 1, consequences: 2 });
+    const text = renderTestText({
+      selection: 'all',
+      tested: ['1_a', '2_b', '3_c', '4_d'],
+      runs: [r],
+      ok: false,
+    });
+    expect(text).toContain('up-fails    3_c — a consequence of 2_b');
+    expect(
+      text.some((l) =>
+        l.startsWith(
+          '4 migrations tested on PostgreSQL server 15.20: 1 ok, 1 failed (1 up-fails), 2 more failed as consequences of it',
+        ),
+      ),
+    ).toBe(true);
+    const xml = renderJUnit({ selection: 'all', tested: [], runs: [r], ok: false });
+    expect(xml).toContain('failures="1" errors="0" skipped="2"');
+    expect(xml).toContain(
+      '<skipped message="up-fails as a consequence of 2_b (its up.sql failed): 3_c failed"/>',
+    );
+    expect(renderTestMarkdown({ selection: 'all', tested: ['3_c'], runs: [r], ok: false })).toContain(
+      '| `3_c` | up-fails (consequence of `2_b`) |',
+    );
+  });
+
+  it('with two engines: a matrix of the migrations whose outcome differs, or one line when none does', () => {
+    const server = engineRun('postgres', 150020, [
+      result('1_a', 'ok'),
+      result('2_b', 'up-fails'),
+      result('3_c', 'up-fails', '2_b'),
+    ]);
+    const pglite = engineRun('pglite', 180006, [
+      result('1_a', 'ok'),
+      result('2_b', 'ok'),
+      result('3_c', 'ok'),
+    ]);
+    expect(engineMatrix([pglite, server])).toEqual([
+      'engine matrix: 2 migrations differ between engines',
+      '  migration  PGlite 18.6  PostgreSQL server 15.20',
+      '  2_b        ok           up-fails',
+      '  3_c        ok           up-fails (consequence)',
+    ]);
+    expect(engineMatrix([pglite, pglite])).toEqual([
+      'engines agree: every migration has the same outcome on PGlite 18.6 and PGlite 18.6',
+    ]);
+    expect(engineMatrix([pglite])).toEqual([]);
   });
 });
