@@ -313,6 +313,25 @@ async function runUp(c: Ctx, m: SourceMigration): Promise<void> {
 }
 
 /**
+ * A read-only look at the shadow inside a transaction of its own: between the committed steps
+ * there is none, and PGlite answers catalog queries several times faster inside one (≈40 ms vs
+ * ≈300 ms per introspection).
+ */
+async function inTx<T>(ex: Executor, fn: () => Promise<T>): Promise<T> {
+  await ex.exec('begin');
+  try {
+    return await fn();
+  } finally {
+    await ex.exec('rollback').catch(() => undefined);
+  }
+}
+
+/** The schema model of the shadow now (see inTx). */
+function inspect(ex: Executor): Promise<SchemaModel> {
+  return inTx(ex, () => introspect(ex));
+}
+
+/**
  * One committed step, as `braid up` and `braid down` run a transactional migration: `begin`, the
  * step, `commit`. A failing statement, or a failing COMMIT (a deferred constraint or trigger),
  * rolls the step back and is thrown (a COMMIT failure as a StepFailure naming `file`).
@@ -417,7 +436,7 @@ async function roundTripTx(c: Ctx, m: SourceMigration, s0: SchemaModel): Promise
   let afterPlans: (PlanSummary | undefined)[] | undefined;
   const upFile = fileOf(c, m, 'up.sql');
   let s1: SchemaModel;
-  const order0 = await columnOrders(c.ex);
+  const order0 = await inTx(c.ex, () => columnOrders(c.ex));
   try {
     const seedPlan = c.seed;
     if (seedPlan) {
@@ -454,7 +473,7 @@ async function roundTripTx(c: Ctx, m: SourceMigration, s0: SchemaModel): Promise
         planChanges = comparePlans(c.queries, p0, afterPlans, c.planThreshold);
       }
     });
-    s1 = await introspect(c.ex);
+    s1 = await inspect(c.ex);
   } catch (e) {
     problems.push(problem('up-fails', e));
     notes.push('up.sql was rolled back; the following migrations run without it');
@@ -505,10 +524,10 @@ async function downAndReup(
     return m.directives.noTransaction ? 'after-up' : 'kept';
   }
   await afterDown?.();
-  const sDown = await introspect(c.ex);
+  const sDown = await inspect(c.ex);
   const dd = differs('down-differs', c, m, before.s0, sDown);
   if (dd) problems.push(dd);
-  else order.push(...columnOrderChanges(before.order0, await columnOrders(c.ex)));
+  else order.push(...columnOrderChanges(before.order0, await inTx(c.ex, () => columnOrders(c.ex))));
   try {
     await asBraidRuns(c, m, fileOf(c, m, 'up.sql'), () => runUp(c, m));
   } catch (e) {
@@ -517,7 +536,7 @@ async function downAndReup(
     problems.push(p);
     return 'after-up';
   }
-  const sReup = await introspect(c.ex);
+  const sReup = await inspect(c.ex);
   const rd = differs('reup-differs', c, m, before.s1, sReup);
   if (rd) {
     problems.push(rd);
@@ -534,7 +553,7 @@ async function roundTripNoTx(c: Ctx, m: SourceMigration, s0: SchemaModel): Promi
   let impact: MeasuredImpact | undefined;
   let data: DataReport | undefined;
   let d0: DataSnapshot | undefined;
-  const order0 = await columnOrders(c.ex);
+  const order0 = await inTx(c.ex, () => columnOrders(c.ex));
   const seedPlan = c.seed;
   if (seedPlan) {
     await committed(c, fileOf(c, m, 'up.sql'), async () => {
@@ -554,7 +573,7 @@ async function roundTripNoTx(c: Ctx, m: SourceMigration, s0: SchemaModel): Promi
   const upMs = performance.now() - u0;
   if (before) impact = impactOf(before, await relations(c.ex), upMs);
   if (data && d0) data.lost = dataLoss(d0, await dataSnapshot(c.ex), 'up');
-  const s1 = await introspect(c.ex);
+  const s1 = await inspect(c.ex);
   if (m.directives.irreversible)
     return { result: finish(m, problems, notes, t0, impact, data), state: s1, rebuild: 'kept' };
   if (m.files.down === undefined) {
@@ -659,7 +678,7 @@ export async function runRoundTrips(
     await applyOnly(c, migrations[i]);
     opts.onEvent?.({ type: 'prefix', done: i + 1, total: first, id: migrations[i].id });
   }
-  let state = await introspect(c.ex);
+  let state = await inspect(c.ex);
   const total = tested.size;
   const consequences = new ConsequenceTracker();
   let rebuilds = 0;
@@ -668,7 +687,7 @@ export async function runRoundTrips(
     if (!tested.has(m.id)) {
       await applyOnly(c, m);
       applied.push(m);
-      state = await introspect(c.ex);
+      state = await inspect(c.ex);
       continue;
     }
     const r = m.directives.noTransaction ? await roundTripNoTx(c, m, state) : await roundTripTx(c, m, state);
@@ -680,13 +699,13 @@ export async function runRoundTrips(
         const fresh = await opts.rebuild(applied);
         c.ex = fresh.ex;
         if (!fresh.prefixApplied) for (const a of applied) await applyOnly(c, a);
-        state = await introspect(c.ex);
+        state = await inspect(c.ex);
         rebuilds++;
         r.result.notes.push(
           `continued from the state ${r.rebuild === 'after-up' ? 'after up.sql' : 'before up.sql'} (the shadow was rebuilt: ${applied.length} migration${applied.length === 1 ? '' : 's'} replayed)`,
         );
       } else {
-        state = await introspect(c.ex);
+        state = await inspect(c.ex);
         r.result.notes.push('the following migrations run on the state this round trip left');
       }
     } else if (r.result.problems.length > 0 && !upFailed && i < last) {
