@@ -612,6 +612,17 @@ function finish(
   };
 }
 
+/**
+ * SQLSTATEs that no earlier migration can cause: a syntax error (often syntax of a newer
+ * PostgreSQL), a feature the engine lacks, a missing privilege. Such a failure is a finding of
+ * its own even after an earlier up.sql failed.
+ */
+const NEVER_A_CONSEQUENCE = new Set(['42601', '0A000', '42501']);
+
+function mayFollowFromState(p: TestProblem): boolean {
+  return !(p.sqlstate && NEVER_A_CONSEQUENCE.has(p.sqlstate));
+}
+
 /** What each migration touches (up.sql and down.sql), for labelling follow-on failures. */
 function touchesOfMigration(m: SourceMigration, pgVersion: number, files: ('up' | 'down')[]): Touch[] {
   const out: Touch[] = [];
@@ -711,7 +722,7 @@ export async function runRoundTrips(
     } else if (r.result.problems.length > 0 && !upFailed && i < last) {
       r.result.notes.push('continued from the state after up.sql');
     }
-    if (r.result.problems.length > 0 && !consequences.empty) {
+    if (r.result.problems.length > 0 && !consequences.empty && mayFollowFromState(r.result.problems[0])) {
       const root = consequences.rootOf(touchesOfMigration(m, c.ex.serverVersionNum, ['up', 'down']));
       if (root) {
         r.result.consequenceOf = root;

@@ -220,7 +220,9 @@ describe.each(engines)('round trips on %s', (_name, server) => {
     const usesB = mig('uses_b', 'alter table b add column note text;', 'alter table b drop column note;');
     const alsoUsesB = mig('index_b', 'create index b_note on b (note);', 'drop index b_note;');
     const independent = mig('other', 'create table c (id int);', 'drop table cc;');
-    const r = await run(server, [a, broken, usesB, alsoUsesB, independent]);
+    // It touches b, but a syntax error does not depend on what ran before.
+    const syntax = mig('syntax', 'create table if not exists b (id int primary key);', 'drop tabel b;');
+    const r = await run(server, [a, broken, usesB, alsoUsesB, independent, syntax]);
     expect(byId(r, broken.id).status).toBe('up-fails');
     expect(byId(r, broken.id).consequenceOf).toBeUndefined();
     expect(byId(r, usesB.id).status).toBe('up-fails');
@@ -229,6 +231,9 @@ describe.each(engines)('round trips on %s', (_name, server) => {
     // A failure that has nothing to do with b is a finding of its own.
     expect(byId(r, independent.id).status).toBe('down-fails');
     expect(byId(r, independent.id).consequenceOf).toBeUndefined();
+    expect(byId(r, syntax.id).status).toBe('down-fails');
+    expect(byId(r, syntax.id).problems[0].sqlstate).toBe('42601');
+    expect(byId(r, syntax.id).consequenceOf).toBeUndefined();
   });
 
   it('says when down.sql restores the columns in another order, without failing', async () => {
