@@ -236,6 +236,40 @@ describe.each(engines)('round trips on %s', (_name, server) => {
     expect(byId(r, syntax.id).consequenceOf).toBeUndefined();
   });
 
+  it('finds the broken rollbacks of crates.io that a coarse comparison misses', async () => {
+    // 2026-06-17-105325-0000_versions_tar_sha256_not_null: the down re-adds the CHECK that
+    // up.sql dropped, but NOT VALID, where it had been validated.
+    const v = mig(
+      'versions',
+      'create table versions (id int primary key, crate_id int, owner_id int, tar_sha256 bytea);' +
+        ' alter table versions add constraint versions_tar_sha256_present check (tar_sha256 is not null) not valid;' +
+        ' alter table versions validate constraint versions_tar_sha256_present;',
+      'drop table versions;',
+    );
+    const notNull = mig(
+      'tar_sha256_not_null',
+      'alter table versions alter column tar_sha256 set not null; alter table versions drop constraint versions_tar_sha256_present;',
+      'alter table versions add constraint versions_tar_sha256_present check (tar_sha256 is not null) not valid; alter table versions alter column tar_sha256 drop not null;',
+    );
+    // 20170308191449_crate_owners_does_not_need_id: the down recreates the unique constraint
+    // with its columns in another order (another index).
+    const uniq = mig(
+      'unique_owner',
+      'alter table versions add constraint versions_unique_owner unique (owner_id, crate_id);',
+      'alter table versions drop constraint versions_unique_owner;',
+    );
+    const reorder = mig(
+      'reorder_unique',
+      'alter table versions drop constraint versions_unique_owner;',
+      'alter table versions add constraint versions_unique_owner unique (crate_id, owner_id);',
+    );
+    const r = await run(server, [v, notNull, uniq, reorder]);
+    expect(byId(r, notNull.id).status).toBe('down-differs');
+    expect(byId(r, notNull.id).problems[0].differences?.join('\n')).toContain('versions_tar_sha256_present');
+    expect(byId(r, reorder.id).status).toBe('down-differs');
+    expect(byId(r, reorder.id).problems[0].differences?.join('\n')).toContain('versions_unique_owner');
+  });
+
   it('says when down.sql restores the columns in another order, without failing', async () => {
     const users = mig(
       'users',
