@@ -3,22 +3,37 @@
 // default), whole process, against squawk (squawk-cli from npm) on the same up.sql files in the
 // same run. Prints statements per second for both and the ratio (goal: within 2x of squawk's time).
 // Usage: node scripts/bench/lint.mjs [N] [RUNS]   (run `npm run build` first)
+// BRAID_BENCH_FROM=<project dir> lints that project's .migrations instead of a generated one
+// (e.g. a real history brought in with `braid import`): braid lints each migration's files,
+// squawk the same up.sql files.
+// Each measurement runs under every load of BRAID_BENCH_LOAD (default quiet, then nice: one busy
+// loop per core at nice 19; scripts/bench/lib/load.mjs).
 // BRAID_BENCH_BIN=<dist/braid.js of another build> times that build (before/after comparisons).
 // BRAID_BENCH_KEEP=1 keeps the generated project (its path is printed) for profiling, e.g.
 //   cd <dir> && node --cpu-prof <repo>/packages/cli/dist/braid.js lint --json --fail-on none
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { braidLauncher, printTable } from './lib/common.mjs';
 import { peerBin } from './lib/peers.mjs';
+import { loadLabel, loadModes, underLoad } from './lib/load.mjs';
 
 const N = Number(process.argv[2] ?? 2000);
 const RUNS = Number(process.argv[3] ?? 3);
 
-const work = mkdtempSync(path.join(os.tmpdir(), 'braid-bench-lint-'));
+const from = process.env.BRAID_BENCH_FROM ? path.resolve(process.env.BRAID_BENCH_FROM) : undefined;
+const work = from ?? mkdtempSync(path.join(os.tmpdir(), 'braid-bench-lint-'));
 const migDir = path.join(work, '.migrations');
-mkdirSync(migDir);
+if (!from) mkdirSync(migDir);
 
 // A mix of the statements real migrations contain (and that the rules look at).
 const TEMPLATES = [
@@ -47,7 +62,7 @@ const TEMPLATES = [
 let statements = 0;
 const manifest = [];
 const files = [];
-for (let i = 0; i < N; i++) {
+for (let i = 0; i < N && !from; i++) {
   const t = new Date(Date.UTC(2024, 0, 1) + i * 60_000).toISOString().replace(/[-:T]/g, '').slice(0, 14);
   const id = `${t}_m${i}`;
   const stmts = TEMPLATES[i % TEMPLATES.length](i);
@@ -59,11 +74,24 @@ for (let i = 0; i < N; i++) {
   files.push(up);
   manifest.push(`${id} sha256:${'0'.repeat(64)} -`);
 }
-writeFileSync(
-  path.join(migDir, 'manifest'),
-  [`braid-manifest 1 sha256:${'0'.repeat(64)}`, ...manifest].join('\n') + '\n',
-);
-console.log(`generated ${N} migrations, ${statements} statements, in ${work}`);
+let count = N;
+if (from) {
+  // the real history: its up.sql files; statements counted roughly (semicolons at line ends)
+  const ids = readdirSync(migDir).filter((d) => existsSync(path.join(migDir, d, 'up.sql')));
+  for (const d of ids) {
+    const up = path.join(migDir, d, 'up.sql');
+    files.push(up);
+    statements += (readFileSync(up, 'utf8').match(/;\s*$/gm) ?? []).length;
+  }
+  count = ids.length;
+  console.log(`linting ${count} migrations of ${from} (about ${statements} statements)`);
+} else {
+  writeFileSync(
+    path.join(migDir, 'manifest'),
+    [`braid-manifest 1 sha256:${'0'.repeat(64)}`, ...manifest].join('\n') + '\n',
+  );
+  console.log(`generated ${N} migrations, ${statements} statements, in ${work}`);
+}
 
 function runOnce(label, cmd, args) {
   const t0 = process.hrtime.bigint();
@@ -98,50 +126,56 @@ const braidArgs = [
 const squawkArgs = ['--reporter', 'gcc', ...files.map((f) => path.relative(work, f))];
 // The machine is shared: braid and squawk runs alternate (and swap order every round) so that
 // both see the same load, instead of all braid runs and then all squawk runs.
-const braidRuns = [];
-const squawkRuns = [];
-let braidOut = '';
-let squawkOut = '';
-for (let r = 0; r < RUNS; r++) {
-  const order = r % 2 === 0 ? ['braid', 'squawk'] : ['squawk', 'braid'];
-  for (const who of order) {
-    if (who === 'braid') {
-      const b = runOnce('braid lint', braidCmd, braidArgs);
-      braidRuns.push(b.secs);
-      braidOut = b.out;
-    } else if (squawkBin) {
-      const q = runOnce('squawk', squawkBin, squawkArgs);
-      squawkRuns.push(q.secs);
-      squawkOut = q.out;
+async function measure(mode) {
+  const braidRuns = [];
+  const squawkRuns = [];
+  let braidOut = '';
+  let squawkOut = '';
+  for (let r = 0; r < RUNS; r++) {
+    const order = r % 2 === 0 ? ['braid', 'squawk'] : ['squawk', 'braid'];
+    for (const who of order) {
+      if (who === 'braid') {
+        const b = runOnce('braid lint', braidCmd, braidArgs);
+        braidRuns.push(b.secs);
+        braidOut = b.out;
+      } else if (squawkBin) {
+        const q = runOnce('squawk', squawkBin, squawkArgs);
+        squawkRuns.push(q.secs);
+        squawkOut = q.out;
+      }
     }
   }
-}
-const braidSecs = median(braidRuns);
-const findings = JSON.parse(braidOut).findings.length;
-const rows = [
-  [
-    'braid lint',
-    braidSecs,
-    `${Math.round(statements / braidSecs).toLocaleString('en-US')} statements/s, ${findings} findings`,
-  ],
-];
-if (squawkBin) {
-  const sqSecs = median(squawkRuns);
-  const lines = squawkOut.split('\n').filter((l) => l.trim()).length;
-  rows.push([
+  const braidSecs = median(braidRuns);
+  const findings = JSON.parse(braidOut).findings.length;
+  const rows = [
+    [
+      'braid lint',
+      braidSecs,
+      `${Math.round(statements / braidSecs).toLocaleString('en-US')} statements/s, ${findings} findings`,
+    ],
+  ];
+  if (squawkBin) {
+    const sqSecs = median(squawkRuns);
+    const lines = squawkOut.split('\n').filter((l) => l.trim()).length;
+    rows.push([
+      'squawk',
+      sqSecs,
+      `${Math.round(statements / sqSecs).toLocaleString('en-US')} statements/s, ${lines} report lines`,
+    ]);
+    const ratios = braidRuns.map((b, i) => b / squawkRuns[i]).sort((a, b) => a - b);
+    console.log(
+      `per-round braid/squawk ratios: ${ratios.map((x) => x.toFixed(2)).join(' ')} (median ${median(ratios).toFixed(2)})`,
+    );
+  }
+  printTable(
+    `lint of ${count} migrations (${statements} statements), median of ${RUNS} whole-process runs, ${loadLabel(mode)}`,
+    rows,
     'squawk',
-    sqSecs,
-    `${Math.round(statements / sqSecs).toLocaleString('en-US')} statements/s, ${lines} report lines`,
-  ]);
-  const ratios = braidRuns.map((b, i) => b / squawkRuns[i]).sort((a, b) => a - b);
-  console.log(
-    `per-round braid/squawk ratios: ${ratios.map((x) => x.toFixed(2)).join(' ')} (median ${median(ratios).toFixed(2)})`,
   );
 }
-printTable(
-  `lint of ${N} migrations (${statements} statements), median of ${RUNS} whole-process runs`,
-  rows,
-  'squawk',
-);
-if (process.env.BRAID_BENCH_KEEP || process.env.BENCH_KEEP) console.log(`kept ${work}`);
+
+for (const mode of loadModes()) await underLoad(mode, () => measure(mode));
+if (from) {
+  // a real project: left as it was
+} else if (process.env.BRAID_BENCH_KEEP || process.env.BENCH_KEEP) console.log(`kept ${work}`);
 else rmSync(work, { recursive: true, force: true });
