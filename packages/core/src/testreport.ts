@@ -189,6 +189,8 @@ export function describeDownDiff(d: SchemaDiff): string[] {
     added: (what) => `down.sql leaves ${what}`,
     removed: (what) => `down.sql does not restore ${what} (it existed before up.sql)`,
     changed: (what, field, from, to) => `down.sql restores ${what}${field} ${from} as ${to}`,
+    nullability: (what, notNull) =>
+      `down.sql leaves ${what} ${notNull ? 'NOT NULL (it was nullable before up.sql)' : 'nullable (it was NOT NULL before up.sql)'}`,
     changedText: (what, field) =>
       `down.sql restores ${what}${field} differently (- before up.sql, + after down.sql):`,
   });
@@ -200,6 +202,8 @@ export function describeReupDiff(d: SchemaDiff): string[] {
     added: (what) => `up.sql again leaves an extra ${what}`,
     removed: (what) => `up.sql again does not create ${what}`,
     changed: (what, field, from, to) => `up.sql again gives ${what}${field} ${to} instead of ${from}`,
+    nullability: (what, notNull) =>
+      `up.sql again leaves ${what} ${notNull ? 'NOT NULL (the first up.sql left it nullable)' : 'nullable (the first up.sql made it NOT NULL)'}`,
     changedText: (what, field) =>
       `up.sql again gives ${what}${field} differently (- after the first up.sql, + after the second):`,
   });
@@ -209,6 +213,8 @@ interface Phrases {
   added: (what: string) => string;
   removed: (what: string) => string;
   changed: (what: string, field: string, from: string, to: string) => string;
+  /** A column's NOT NULL that differs: `notNull` is what it is now. */
+  nullability: (what: string, notNull: boolean) => string;
   /** The headline of a text that differs (a definition, a body), followed by its diff. */
   changedText: (what: string, field: string) => string;
 }
@@ -262,7 +268,11 @@ export function textDiff(from: string, to: string): string[] {
     out.length = TEXT_DIFF_LINES;
     out.push(`  … ${more} more line${more === 1 ? '' : 's'}`);
   }
-  if (from.replace(TIMESTAMP_LITERAL, "'…'") === to.replace(TIMESTAMP_LITERAL, "'…'")) {
+  if (from.replace(/\s+/g, ' ').trim() === to.replace(/\s+/g, ' ').trim()) {
+    out.push(
+      '  (only whitespace differs: the same code, laid out differently; PostgreSQL keeps a function body or a CHECK as written, so pg_dump and braid see another text)',
+    );
+  } else if (from.replace(TIMESTAMP_LITERAL, "'…'") === to.replace(TIMESTAMP_LITERAL, "'…'")) {
     out.push(
       "  (only timestamps differ: the definition holds the moment it was created — 'now'::timestamp and similar literals are evaluated when the object is created; now() or CURRENT_TIMESTAMP is evaluated when it runs)",
     );
@@ -297,6 +307,8 @@ function describe(d: SchemaDiff, p: Phrases): string[] {
           else out.push(p.changed(`${sub} ${name}`, '', value(f.from), value(f.to)));
         } else if (isLongText(f.from, f.to)) {
           out.push(p.changedText(name, ` ${rest}`), ...textDiff(f.from, f.to as string));
+        } else if (rest === 'notNull' && typeof f.to === 'boolean') {
+          out.push(p.nullability(name, f.to));
         } else {
           out.push(p.changed(name, ` ${rest}`, value(f.from), value(f.to)));
         }

@@ -282,6 +282,24 @@ describe('definitions that differ are shown as a diff, not cut at the same point
     expect(textDiff(long('a'), long('b')).join('\n')).not.toContain('only timestamps differ');
   });
 
+  it('says when only whitespace differs (a function re-created with another indentation)', () => {
+    const body = (indent: string) =>
+      ['', `${indent}BEGIN`, `${indent}  RETURN NEW;`, `${indent}END`, ''].join('\n');
+    const d = textDiff(body('            '), body(''));
+    expect(d[d.length - 1]).toContain('only whitespace differs');
+  });
+
+  it('a NOT NULL that differs in words', () => {
+    const before = withUsers({ downloads: col('integer', { notNull: true }) });
+    const after = withUsers({ downloads: col('integer') });
+    expect(describeDownDiff(diffSchemas(before, after))).toEqual([
+      'down.sql leaves users.downloads nullable (it was NOT NULL before up.sql)',
+    ]);
+    expect(describeReupDiff(diffSchemas(after, before))).toEqual([
+      'up.sql again leaves users.downloads NOT NULL (the first up.sql left it nullable)',
+    ]);
+  });
+
   it('a long diff is cut with a count of what is left', () => {
     const a = Array.from({ length: 100 }, (_, i) => `line ${i}`).join('\n');
     const b = Array.from({ length: 100 }, (_, i) => `line ${i}${i % 2 ? ' changed' : ''}`).join('\n');
