@@ -204,6 +204,7 @@ describe('braid test arguments', () => {
         [['test', '--format', 'xml'], '--format xml: expected text, md or json'],
         [['test', '--engines', 'server'], '--engines server needs --shadow-db URL'],
         [['test', '--engines', 'oracle'], '--engines: unknown engine "oracle"'],
+        [['test', '--engines', 'pglite,postgres://u:secret@[bad'], '--engines: not a valid URL'],
         [['test', '--seed', '0'], '--seed 0: expected a number of rows'],
         [['test', '--queries', 'missing.sql'], '--queries missing.sql: cannot read'],
         [['test', '--plan-threshold', '0.5'], '--plan-threshold 0.5: expected a factor above 1'],
@@ -212,6 +213,7 @@ describe('braid test arguments', () => {
         const r = await runBraid(argv, { cwd: p.repo.dir });
         expect(r.code).toBe(2);
         expect(r.stderr).toContain(msg);
+        expect(r.stderr).not.toContain('secret');
       }
     } finally {
       p.repo.cleanup();
@@ -256,6 +258,49 @@ describe('braid test arguments', () => {
         expect(left).toEqual([]);
       } finally {
         p.repo.cleanup();
+      }
+    });
+
+    it('--engines with server URLs: one run per server, told apart by address, and a matrix of differences', async () => {
+      // A migration that only PostgreSQL 16+ accepts (a subquery in FROM without an alias) shows
+      // in the matrix when PGlite (18) and an older server run it; on a 16+ server the two agree.
+      const newer: MigSpec = {
+        slug: 'newer_syntax',
+        up: 'create view newest as select * from (select 1 as one);\n',
+        down: 'drop view newest;\n',
+      };
+      const p = makeProject([users, newer]);
+      const admin = await connectPg(server, 'braid-test');
+      const second = `braid_engines_${process.pid}_${Date.now()}`;
+      await admin.exec(`create database ${second}`);
+      try {
+        const u = new URL(server);
+        u.pathname = `/${second}`;
+        const r = await runBraid(
+          ['test', '--all', '--engines', `pglite,server,${u.toString()}`, '--shadow-db', server],
+          {
+            cwd: p.repo.dir,
+          },
+        );
+        const serverMajor = Math.floor(admin.serverVersionNum / 10000);
+        const lines = r.stdout.split('\n');
+        expect(lines.filter((l) => l.startsWith('== '))).toHaveLength(3);
+        expect(lines.some((l) => l.startsWith('== PostgreSQL server') && l.includes(`/${second})`))).toBe(
+          true,
+        );
+        if (serverMajor < 16) {
+          expect(r.code).toBe(1);
+          const at = lines.findIndex((l) => l.startsWith('engine matrix: 1 migration differs'));
+          expect(at).toBeGreaterThan(0);
+          expect(lines[at + 2]).toMatch(/^ {2}\d+_newer_syntax +ok +up-fails +up-fails$/);
+        } else {
+          expect(r.code).toBe(0);
+          expect(lines.some((l) => l.startsWith('engines agree'))).toBe(true);
+        }
+      } finally {
+        p.repo.cleanup();
+        await admin.exec(`drop database if exists ${second} with (force)`);
+        await admin.close();
       }
     });
   }

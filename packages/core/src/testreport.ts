@@ -132,6 +132,8 @@ export interface EngineRun {
   ms: number;
   /** How many times the shadow was rebuilt after a round trip that left it in another state. */
   rebuilds?: number;
+  /** A server's host:port/database (no credentials), which tells two servers of a matrix apart. */
+  where?: string;
 }
 
 export interface TestReport {
@@ -329,6 +331,14 @@ function engineName(r: EngineRun): string {
   return `${r.engine === 'pglite' ? 'PGlite' : 'PostgreSQL server'} ${r.serverVersion}`;
 }
 
+/** Engine names of several runs, each with its server's address when two would read the same. */
+function engineNames(runs: readonly EngineRun[]): string[] {
+  const names = runs.map(engineName);
+  return names.map((n, i) =>
+    names.filter((x) => x === n).length > 1 && runs[i].where ? `${n} (${runs[i].where})` : n,
+  );
+}
+
 export interface Counts {
   total: number;
   ok: number;
@@ -406,8 +416,9 @@ export function renderTestText(report: TestReport, opts: { impact?: boolean } = 
     lines.push(`nothing to test (${report.selection})`);
     return lines;
   }
-  for (const run of report.runs) {
-    if (report.runs.length > 1) lines.push(`== ${engineName(run)} ==`);
+  const headers = engineNames(report.runs);
+  for (const [ri, run] of report.runs.entries()) {
+    if (report.runs.length > 1) lines.push(`== ${headers[ri]} ==`);
     if (run.prefix > 0)
       lines.push(`(${run.prefix} earlier migration${run.prefix === 1 ? '' : 's'} applied first, not tested)`);
     const width = Math.max(...run.results.map((r) => r.status.length), 2);
@@ -446,7 +457,7 @@ export function renderTestText(report: TestReport, opts: { impact?: boolean } = 
 export function engineMatrix(runs: readonly EngineRun[]): string[] {
   if (runs.length < 2) return [];
   const rows = matrixRows(runs);
-  const names = runs.map(engineName);
+  const names = engineNames(runs);
   if (rows.length === 0)
     return [`engines agree: every migration has the same outcome on ${names.join(' and ')}`];
   const idWidth = Math.max('migration'.length, ...rows.map((r) => r.id.length));
@@ -454,7 +465,7 @@ export function engineMatrix(runs: readonly EngineRun[]): string[] {
   const line = (first: string, cells: string[]) =>
     `  ${first.padEnd(idWidth)}  ${cells.map((c, i) => c.padEnd(widths[i])).join('  ')}`.trimEnd();
   return [
-    `engine matrix: ${rows.length} migration${rows.length === 1 ? '' : 's'} differ between engines`,
+    `engine matrix: ${rows.length} migration${rows.length === 1 ? ' differs' : 's differ'} between engines`,
     line('migration', names),
     ...rows.map((r) => line(r.id, r.cells)),
   ];
@@ -504,7 +515,7 @@ export function renderTestMarkdown(report: TestReport): string {
     `${report.ok ? '✅ every round trip passed' : '❌ some round trips failed'} — ${report.tested.length} migration${report.tested.length === 1 ? '' : 's'} (${report.selection})`,
     '',
   );
-  out.push(`| migration | ${report.runs.map(engineName).join(' | ')} |`);
+  out.push(`| migration | ${engineNames(report.runs).join(' | ')} |`);
   out.push(`| --- | ${report.runs.map(() => '---').join(' | ')} |`);
   for (const id of report.tested) {
     const cells = report.runs.map((run) => {

@@ -71,37 +71,63 @@ interface TestArgs {
   'shadow-db': string | undefined;
 }
 
-type EngineChoice = 'pglite' | 'server';
+/** An engine of the matrix: the embedded PGlite, or a server where braid may create a database. */
+export type EngineChoice = { kind: 'pglite' } | { kind: 'server'; url: string };
 
+const isUrl = (e: string) => /^postgres(ql)?:\/\//i.test(e);
+
+/**
+ * `--engines`: a comma-separated list of `pglite`, `server` (= the `--shadow-db` URL) and
+ * server URLs (`postgres://…`), so that one run can test on several engines and major versions
+ * (`--engines pglite,server,postgres://pg17.internal/postgres`). Default: the server when
+ * `--shadow-db` is given, else PGlite.
+ */
 export function parseEngines(value: string | undefined, shadowDb: string | undefined): EngineChoice[] {
-  if (value === undefined) return shadowDb ? ['server'] : ['pglite'];
+  if (value === undefined) return shadowDb ? [{ kind: 'server', url: shadowDb }] : [{ kind: 'pglite' }];
   const list = value
     .split(',')
-    .map((s) => s.trim().toLowerCase())
+    .map((s) => s.trim())
     .filter(Boolean);
   const out: EngineChoice[] = [];
-  for (const e of list) {
-    const v = e === 'postgres' || e === 'server' ? 'server' : e === 'pglite' ? 'pglite' : undefined;
-    if (!v) {
-      throw new UsageError('bad-engines', `--engines: unknown engine "${e}" (expected pglite, server)`, {
-        data: { argument: '--engines' },
-      });
+  const seen = new Set<string>();
+  for (const raw of list) {
+    const e = isUrl(raw) ? raw : raw.toLowerCase();
+    let v: EngineChoice | undefined;
+    if (e === 'pglite') v = { kind: 'pglite' };
+    else if (e === 'postgres' || e === 'server') {
+      if (!shadowDb) {
+        throw new UsageError(
+          'no-shadow-server',
+          '--engines server needs --shadow-db URL (a server where braid may create a temporary database)',
+          { data: { argument: '--engines' } },
+        );
+      }
+      v = { kind: 'server', url: shadowDb };
+    } else if (isUrl(e)) {
+      try {
+        new URL(e);
+      } catch {
+        throw new UsageError('bad-engines', `--engines: not a valid URL: ${redact(e)}`, {
+          data: { argument: '--engines' },
+        });
+      }
+      v = { kind: 'server', url: e };
     }
-    if (!out.includes(v)) out.push(v);
+    if (!v) {
+      throw new UsageError(
+        'bad-engines',
+        `--engines: unknown engine "${redact(e)}" (expected pglite, server or a postgres:// URL)`,
+        { data: { argument: '--engines' } },
+      );
+    }
+    const key = v.kind === 'pglite' ? 'pglite' : v.url;
+    if (!seen.has(key)) out.push(v);
+    seen.add(key);
   }
   if (out.length === 0) {
-    throw new UsageError('bad-engines', '--engines: expected pglite, server or both', {
+    throw new UsageError('bad-engines', '--engines: expected pglite, server or a postgres:// URL', {
       data: { argument: '--engines' },
     });
-  }
-  if (out.includes('server') && !shadowDb) {
-    throw new UsageError(
-      'no-shadow-server',
-      '--engines server needs --shadow-db URL (a server where braid may create a temporary database)',
-      {
-        data: { argument: '--engines' },
-      },
-    );
   }
   return out;
 }
@@ -194,13 +220,15 @@ async function runEngine(
   seed: SeedArgs,
   plan: { queries?: RoundTripQuery[]; planThreshold: number },
 ): Promise<EngineRun> {
-  const { serverUrl, ...rest } = spec;
-  const engineSpec: ShadowSpec = engine === 'server' && serverUrl ? { ...rest, serverUrl } : rest;
+  const { serverUrl: _default, ...rest } = spec;
+  const engineSpec: ShadowSpec = engine.kind === 'server' ? { ...rest, serverUrl: engine.url } : rest;
+  const where = engine.kind === 'server' ? serverWhere(engine.url) : undefined;
+  const label = where ? `server ${where}` : 'pglite';
   const first = migrations.findIndex((m) => tested.has(m.id));
   const prefix = first > 0 ? migrations.slice(0, first) : [];
   if (prefix.length > 0 && ctx.out.stderrTTY) {
     ctx.out.note(
-      `braid test (${engine}): preparing the ${prefix.length} earlier migrations (cached for next time)…`,
+      `braid test (${label}): preparing the ${prefix.length} earlier migrations (cached for next time)…`,
     );
   }
   let shadow = await openPrefixedShadow(prefix, engineSpec);
@@ -211,7 +239,7 @@ async function runEngine(
       bar = new SingleBar(
         {
           stream: process.stderr,
-          format: `braid test (${engine}) [{bar}] {value}/{total} {id}`,
+          format: `braid test (${label}) [{bar}] {value}/{total} {id}`,
           clearOnComplete: true,
           hideCursor: true,
         },
@@ -219,7 +247,7 @@ async function runEngine(
       );
       bar.start(tested.size, 0, { id: '' });
     }
-    return await runRoundTrips(shadow.ex, migrations, tested, {
+    const run = await runRoundTrips(shadow.ex, migrations, tested, {
       ...(seed.rows ? { seed: seed.rows } : {}),
       ...(seed.stats ? { stats: seed.stats, seedDefault: seed.defaultRows } : {}),
       ...plan,
@@ -235,10 +263,18 @@ async function runEngine(
         if (e.type === 'tested') bar?.update(e.done, { id: e.result.id });
       },
     });
+    if (where) run.where = where;
+    return run;
   } finally {
     bar?.stop();
     await shadow.close();
   }
+}
+
+/** host:port/database of a server URL, without user or password (for telling servers apart). */
+function serverWhere(url: string): string {
+  const u = new URL(url);
+  return `${u.hostname}${u.port ? `:${u.port}` : ''}${u.pathname && u.pathname !== '/' ? u.pathname : ''}`;
 }
 
 export const testCommand = defineCommand<TestArgs>({
@@ -314,6 +350,11 @@ export const testCommand = defineCommand<TestArgs>({
       }
     }
     const engines = parseEngines(args.engines, serverUrl);
+    for (const e of engines) {
+      if (e.kind !== 'server' || e.url === serverUrl) continue;
+      const pw = new URL(e.url).password;
+      if (pw) ctx.out.addSecret(decodeURIComponent(pw));
+    }
     const seedRows = parseSeed(args.seed);
     if (args['update-baselines'] && args.queries === undefined) {
       throw new UsageError(
