@@ -10,6 +10,7 @@ export * from './check';
 export * from './schema';
 export * from './import';
 export * from './baseline';
+export * from './adopt';
 export * from './protect';
 export * from './merge';
 export * from './verdict';
