@@ -131,6 +131,13 @@ export function parseFlyway(listing: SourceListing, warnings: string[]): SourceM
       (parsed.kind === 'V' ? versioned : undo).push(entry);
       continue;
     }
+    const baseline = /^B([0-9._]+?)(?:__.*)?\.sql$/i.exec(file);
+    if (baseline) {
+      warnings.push(
+        `${path}: a Flyway baseline migration, ignored: on a new database Flyway runs it instead of the versioned migrations up to ${baseline[1].replace(/_/g, '.')}; braid has no baseline migrations and imports the versioned ones (check they build the same schema)`,
+      );
+      continue;
+    }
     warnings.push(`${path}: ignored (not V<version>__<description>.sql, U...__ or R__...)`);
   }
   versioned.sort((a, b) => compareFlywayVersions(a.version, b.version));

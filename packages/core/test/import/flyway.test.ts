@@ -119,4 +119,14 @@ describe("flyway's ordering rule", () => {
     expect(parseFlywayName('V1.a__x.sql')).toBeUndefined();
     expect(parseFlywayName('v1__x.sql')).toBeUndefined();
   });
+
+  test('a baseline migration (B…) is reported, with what Flyway would do instead', () => {
+    const r = importMigrations('flyway', { ...listing, 'B1_20_0__baseline.sql': 'create table t (id int);' });
+    expect(r.migrations.map((m) => m.source)).not.toContain('B1_20_0__baseline');
+    expect(r.warnings).toContainEqual(
+      expect.stringMatching(
+        /^B1_20_0__baseline\.sql: a Flyway baseline migration, ignored: on a new database Flyway runs it instead of the versioned migrations up to 1\.20\.0/,
+      ),
+    );
+  });
 });
