@@ -203,4 +203,22 @@ describe('the imported history is a baseline: check passes, lint reports, new wo
       await db.drop();
     }
   });
+
+  it('import --append adds a block of its own; check still passes, committed or not', async () => {
+    repo.commit('import diesel');
+    const f = MIXED['flyway'];
+    for (const [p, text] of Object.entries(f.files)) repo.write(`${f.dir}/${p}`, text);
+    const imp = await runBraid(['import', '--from', 'flyway', f.dir, '--append'], { cwd: repo.dir });
+    expect(imp.code).toBe(0);
+    const text = readFileSync(join(repo.dir, '.migrations', 'baseline'), 'utf8');
+    expect(text.match(/^import \S+$/gm)).toEqual(['import diesel', 'import flyway']);
+    const check = await runBraidJson<CheckJson>(['check'], { cwd: repo.dir });
+    expect(check.json.findings).toEqual([]);
+    expect(check.json.baseline).toMatchObject({
+      migrations: h.ids.length + f.ids.length,
+      added: f.ids.length,
+    });
+    repo.commit('import flyway');
+    expect((await runBraid(['check'], { cwd: repo.dir })).code).toBe(0);
+  });
 });
