@@ -160,7 +160,7 @@ describe('braid import (end to end)', () => {
     const r = await runBraid(['import', '--from', 'dbmate', dir, '--dry-run'], { cwd: repo.dir });
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(
-      '20240116090000_index_users_email  <- 20240116090000_index users.email  [no-transaction]',
+      '20240116090000_index users.email -> 20240116090000_index_users_email  [no-transaction]',
     );
     expect(r.stderr).toContain('schema.sql: ignored');
     expect(existsSync(join(repo.dir, '.migrations'))).toBe(false);

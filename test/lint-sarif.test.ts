@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import Ajv from 'ajv';
 import { makeProject } from './helpers/cli';
-import { ensureBuilt, runBraid } from './helpers/repo';
+import { createGitRepo, ensureBuilt, runBraid } from './helpers/repo';
+import { MIXED } from './fixtures/import/mixed';
 
 beforeAll(() => {
   ensureBuilt();
@@ -141,5 +142,28 @@ describe('braid lint --format sarif', () => {
       breakWith((d) => (d.runs[0].results[0]['suppressions'] = [{ kind: 'byAccident' }])).length,
     ).toBeGreaterThan(0);
     expect(breakWith((d) => (d.runs[0]['extra'] = true)).length).toBeGreaterThan(0);
+  });
+
+  test('imported history (.migrations/baseline): baselineState "unchanged", an external suppression, still valid', async () => {
+    const repo = createGitRepo();
+    try {
+      const h = MIXED['diesel'];
+      for (const [p, text] of Object.entries(h.files)) repo.write(`${h.dir}/${p}`, text);
+      expect((await runBraid(['import', '--from', 'diesel', h.dir], { cwd: repo.dir })).code).toBe(0);
+      const r = await runBraid(['lint', '--format', 'sarif'], { cwd: repo.dir });
+      expect(r.code).toBe(0);
+      const doc = JSON.parse(r.stdout) as Json;
+      const results = (doc['runs'] as Array<{ results: Json[] }>)[0].results;
+      const missingDown = results.find((x) => x['ruleId'] === 'missing-down')!;
+      expect(missingDown['level']).toBe('error');
+      expect(missingDown['baselineState']).toBe('unchanged');
+      expect(missingDown['suppressions']).toEqual([
+        { kind: 'external', justification: expect.stringContaining('imported from diesel') as unknown },
+      ]);
+      expect(results.every((x) => x['baselineState'] === 'unchanged')).toBe(true);
+      expect(validator()(doc)).toEqual([]);
+    } finally {
+      repo.cleanup();
+    }
   });
 });

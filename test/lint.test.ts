@@ -48,10 +48,11 @@ describe('braid lint', () => {
         'help',
         'migration',
         'suppressed',
+        'baseline',
       ]);
     }
     const vol = doc.findings.find((f) => f.rule === 'add-column-volatile-default')!;
-    expect(vol).toMatchObject({ line: 4, column: 3, severity: 'error', suppressed: null });
+    expect(vol).toMatchObject({ line: 4, column: 3, severity: 'error', suppressed: null, baseline: null });
     expect(doc.summary.suppressed).toBe(1);
     expect(doc.summary.error).toBeGreaterThanOrEqual(1);
   });

@@ -9,6 +9,7 @@ import {
   EnvironmentError,
   folderFacts,
   makeMigration,
+  BASELINE_FILE,
   MANIFEST_FILE,
   MIGRATION_FILES,
   MIGRATIONS_DIR,
@@ -217,6 +218,8 @@ export interface ScannedFolder {
 
 export interface ScanResult extends CheckInput {
   folders: Map<string, ScannedFolder>;
+  /** `.migrations/baseline` (docs/import.md), when present. */
+  baselineText?: string;
 }
 
 function statOf(p: string): fs.Stats | undefined {
@@ -313,12 +316,14 @@ export function scanProject(root: string, opts: { cache?: StatCache } = {}): Sca
   const folders = new Map<string, ScannedFolder>();
   const strayEntries: string[] = [];
   const missingUp: string[] = [];
+  let baselineText: string | undefined;
   for (const ent of fs.readdirSync(dir, { withFileTypes: true })) {
     if (ent.name.startsWith('.')) continue;
     const full = dir + path.sep + ent.name; // dir is absolute and normalized: no path.join per folder
     const directory = ent.isDirectory() || (ent.isSymbolicLink() && isDir(full));
     if (!directory) {
-      if (ent.name !== MANIFEST_FILE) strayEntries.push(ent.name);
+      if (ent.name === BASELINE_FILE) baselineText = readWithStat(full)?.text ?? '';
+      else if (ent.name !== MANIFEST_FILE) strayEntries.push(ent.name);
       continue;
     }
     // Only plain folders are cached (a symbolic link's target can change behind its stat data).
@@ -368,7 +373,9 @@ export function scanProject(root: string, opts: { cache?: StatCache } = {}): Sca
       folders.set(ent.name, { files: complete });
     }
   }
-  return { manifestText: readManifestText(root), folders, strayEntries, missingUp };
+  const out: ScanResult = { manifestText: readManifestText(root), folders, strayEntries, missingUp };
+  if (baselineText !== undefined) out.baselineText = baselineText;
+  return out;
 }
 
 /** Writes a file through a temporary file and a rename: readers never see a partial file. */

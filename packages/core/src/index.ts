@@ -9,6 +9,8 @@ export * from './dag';
 export * from './check';
 export * from './schema';
 export * from './import';
+export * from './baseline';
+export * from './adopt';
 export * from './protect';
 export * from './merge';
 export * from './verdict';

@@ -12,6 +12,7 @@ import * as crypto from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  BASELINE_FILE,
   compareWithProtected,
   type ProtectFiles,
   type ProtectFinding,
@@ -353,6 +354,18 @@ export interface ProtectedCheck {
   edited: Map<string, ProtectedVersion>;
   /** One finding per differing file (file:line of the first differing line). */
   findings: ProtectFinding[];
+  /** With `opts.baseline`: what `checkBaseline` needs from git (core/baseline.ts). */
+  baseline?: BaselineGitContext;
+}
+
+/** The git side of `.migrations/baseline`'s rules. */
+export interface BaselineGitContext {
+  /** The baseline at HEAD (undefined: none, or no commit yet). */
+  headText?: string;
+  /** Migration folders at HEAD. */
+  headIds: Set<string>;
+  /** The baseline on each protected ref that has one. */
+  protectedTexts: { ref: string; text: string }[];
 }
 
 /**
@@ -367,7 +380,7 @@ export async function checkProtected(
   working:
     | ReadonlyMap<string, ProtectFiles | WorkingFolder>
     | Promise<ReadonlyMap<string, ProtectFiles | WorkingFolder>>,
-  opts: { dir?: string } = {},
+  opts: { dir?: string; baseline?: boolean } = {},
 ): Promise<ProtectedCheck> {
   const empty: ProtectedCheck = {
     inGit: false,
@@ -467,7 +480,7 @@ export async function checkProtected(
     const findings = compareWithProtected(files, versions, dir);
     const edited = new Map<string, ProtectedVersion>();
     for (const f of findings) edited.set(f.id, versions.get(f.id)!);
-    return {
+    const out: ProtectedCheck = {
       inGit: true,
       refs: prot.refs,
       missing: prot.missing,
@@ -475,6 +488,30 @@ export async function checkProtected(
       edited,
       findings,
     };
+    if (opts.baseline) {
+      // HEAD's and every protected ref's baseline in one cat-file round, HEAD's folders from its tree
+      const head = await repo.tryResolveRef('HEAD');
+      const file = `${normalizeRepoPath(repoDir)}/${BASELINE_FILE}`;
+      const commits = [...(head ? [head] : []), ...prot.refs.map((r) => r.commit)];
+      const blobs = await repo.readObjects(commits.map((c) => `${c}:${file}`));
+      const text = (i: number): string | undefined => {
+        const o = blobs[i];
+        return o && o.type === 'blob' ? o.content.toString('utf8') : undefined;
+      };
+      const ctx: BaselineGitContext = { headIds: new Set(), protectedTexts: [] };
+      if (head) {
+        const t = text(0);
+        if (t !== undefined) ctx.headText = t;
+        await headHas('');
+        ctx.headIds = headIds ?? new Set();
+      }
+      prot.refs.forEach((r, i) => {
+        const t = text(i + (head ? 1 : 0));
+        if (t !== undefined) ctx.protectedTexts.push({ ref: r.name, text: t });
+      });
+      out.baseline = ctx;
+    }
+    return out;
   } finally {
     repo.close();
   }

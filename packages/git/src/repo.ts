@@ -325,7 +325,7 @@ export class GitRepo {
       if (e.name.startsWith('.')) continue;
       if (e.name === 'manifest' && e.type === 'blob') manifestOid = e.oid;
       else if (e.type === 'tree') folders.push(e);
-      else strayEntries.push(e.name);
+      else if (!(e.name === 'baseline' && e.type === 'blob')) strayEntries.push(e.name); // docs/import.md
     }
     const trees = await this.cat.readMany(folders.map((f) => f.oid));
     folders.forEach((f, i) => {

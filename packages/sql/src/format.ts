@@ -14,12 +14,20 @@ export interface Summary {
   warning: number;
   info: number;
   suppressed: number;
+  /** Findings in imported history (`.migrations/baseline`): reported, never failing. */
+  baseline: number;
+}
+
+/** True when a finding counts (neither suppressed nor in the imported baseline). */
+export function isActive(f: Finding): boolean {
+  return f.suppressed === undefined && f.baseline === undefined;
 }
 
 export function summarize(findings: Finding[]): Summary {
-  const s: Summary = { error: 0, warning: 0, info: 0, suppressed: 0 };
+  const s: Summary = { error: 0, warning: 0, info: 0, suppressed: 0, baseline: 0 };
   for (const f of findings) {
     if (f.suppressed !== undefined) s.suppressed++;
+    else if (f.baseline !== undefined) s.baseline++;
     else s[f.severity]++;
   }
   return s;
@@ -37,6 +45,7 @@ export function findingJson(f: Finding): Record<string, unknown> {
     help: f.help,
     migration: f.migration,
     suppressed: f.suppressed ?? null,
+    baseline: f.baseline ?? null,
   };
 }
 
@@ -47,7 +56,7 @@ export function renderJson(findings: Finding[]): Record<string, unknown> {
 /** Text: `file:line:col: severity rule: message`, the source line, a caret, the help. */
 export function renderText(findings: Finding[], sources: ReadonlyMap<string, string>): string[] {
   const out: string[] = [];
-  const active = findings.filter((f) => f.suppressed === undefined);
+  const active = findings.filter(isActive);
   for (const f of active) {
     out.push(`${f.file}:${f.line}:${f.column}: ${f.severity} ${f.rule}: ${f.message}`);
     const text = sources.get(f.file);
@@ -63,11 +72,20 @@ export function renderText(findings: Finding[], sources: ReadonlyMap<string, str
   const sup = findings.filter((f) => f.suppressed !== undefined);
   for (const f of sup) out.push(`${f.file}:${f.line}:${f.column}: suppressed ${f.rule}: ${f.suppressed!}`);
   if (sup.length) out.push('');
+  const base = findings.filter((f) => f.suppressed === undefined && f.baseline !== undefined);
+  for (const f of base)
+    out.push(`${f.file}:${f.line}:${f.column}: baseline ${f.severity} ${f.rule}: ${f.message}`);
+  if (base.length)
+    out.push(
+      `  (baseline: migrations imported from ${[...new Set(base.map((f) => f.baseline!))].join(', ')} that already ran; listed in .migrations/baseline, reported but never failing)`,
+      '',
+    );
   const s = summarize(findings);
+  const extra = `${s.suppressed ? `, ${s.suppressed} suppressed` : ''}${s.baseline ? `, ${s.baseline} in the baseline` : ''}`;
   out.push(
     active.length === 0
-      ? `no findings${s.suppressed ? ` (${s.suppressed} suppressed)` : ''}`
-      : `${s.error} error(s), ${s.warning} warning(s)${s.info ? `, ${s.info} info` : ''}${s.suppressed ? `, ${s.suppressed} suppressed` : ''}`,
+      ? `no findings${extra ? ` (${extra.slice(2)})` : ''}`
+      : `${s.error} error(s), ${s.warning} warning(s)${s.info ? `, ${s.info} info` : ''}${extra}`,
   );
   return out;
 }
@@ -115,6 +133,15 @@ export function renderSarif(findings: Finding[], version: string): Record<string
           };
           if (f.suppressed !== undefined)
             res['suppressions'] = [{ kind: 'inSource', justification: f.suppressed }];
+          else if (f.baseline !== undefined) {
+            res['baselineState'] = 'unchanged';
+            res['suppressions'] = [
+              {
+                kind: 'external',
+                justification: `imported from ${f.baseline}: history that already ran (.migrations/baseline)`,
+              },
+            ];
+          }
           return res;
         }),
       },
@@ -133,7 +160,7 @@ function escapeProperty(s: string): string {
 export function renderGithub(findings: Finding[]): string[] {
   const kind = { error: 'error', warning: 'warning', info: 'notice' } as const;
   return findings
-    .filter((f) => f.suppressed === undefined)
+    .filter(isActive)
     .map(
       (f) =>
         `::${kind[f.severity]} file=${escapeProperty(f.file)},line=${f.line},col=${f.column},title=${escapeProperty(`braid ${f.rule}`)}::${escapeData(`${f.message}\n${f.help}`)}`,
@@ -147,23 +174,19 @@ function fingerprint(f: Finding): string {
 /** GitLab code quality report (CodeClimate subset). */
 export function renderGitlab(findings: Finding[]): Array<Record<string, unknown>> {
   const sev = { error: 'major', warning: 'minor', info: 'info' } as const;
-  return findings
-    .filter((f) => f.suppressed === undefined)
-    .map((f) => ({
-      description: `${f.rule}: ${f.message}`,
-      check_name: f.rule,
-      fingerprint: fingerprint(f),
-      severity: sev[f.severity],
-      location: { path: f.file, lines: { begin: f.line } },
-    }));
+  return findings.filter(isActive).map((f) => ({
+    description: `${f.rule}: ${f.message}`,
+    check_name: f.rule,
+    fingerprint: fingerprint(f),
+    severity: sev[f.severity],
+    location: { path: f.file, lines: { begin: f.line } },
+  }));
 }
 
 /** Exit code policy: findings at or above the threshold (unsuppressed) fail. */
 export function failsAt(findings: Finding[], failOn: 'error' | 'warning' | 'none'): boolean {
   if (failOn === 'none') return false;
   return findings.some(
-    (f) =>
-      f.suppressed === undefined &&
-      (f.severity === 'error' || (failOn === 'warning' && f.severity === 'warning')),
+    (f) => isActive(f) && (f.severity === 'error' || (failOn === 'warning' && f.severity === 'warning')),
   );
 }

@@ -54,6 +54,11 @@ export interface Finding {
   migration: string;
   /** The suppression's reason when a `braid:ignore` comment covers this finding. */
   suppressed?: string;
+  /**
+   * The tool the migration was imported from, when `.migrations/baseline` lists it: history that
+   * already ran, reported but never failing (set by the CLI; docs/import.md).
+   */
+  baseline?: string;
   /** The statement's text (for the caret display). */
   statement?: string;
   /** 1-based line/column where the statement starts (for the caret display). */

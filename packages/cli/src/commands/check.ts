@@ -1,8 +1,15 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import {
+  BASELINE_FILE,
+  BASELINE_PATH,
+  checkBaseline,
   checkProject,
   formatFinding,
   hashMigration,
+  MANIFEST_PATH,
   MIGRATIONS_DIR,
+  parseManifest,
   sha256,
   UsageError,
   type Finding,
@@ -66,7 +73,9 @@ export const checkCommand = defineCommand<{ lint: boolean; schema: boolean } & S
     // this process scans the folders.
     let scanned!: (folders: ReadonlyMap<string, ScannedFolder>) => void;
     const working = new Promise<ReadonlyMap<string, ScannedFolder>>((r) => (scanned = r));
-    const protPromise = checkProtected(root, working);
+    // The baseline's rules need HEAD's and the protected refs' baselines: read in the same git round.
+    const hasBaseline = fs.existsSync(path.join(migrationsDir(root), BASELINE_FILE));
+    const protPromise = checkProtected(root, working, { baseline: hasBaseline });
     protPromise.catch(() => {});
     // A manifest rewritten since the last run (braid new / hash after an edit) predicts lint
     // work: start compiling the parser now, so that the WebAssembly compile (background
@@ -110,9 +119,45 @@ export const checkCommand = defineCommand<{ lint: boolean; schema: boolean } & S
       );
     }
     for (const m of prot.missing) ctx.out.note(`braid: warning: protected ref ${m} does not exist`);
+    // Imported history (.migrations/baseline) already ran elsewhere: braid lint reports its
+    // findings, the hook does not block on them, as long as the baseline obeys its rules.
+    let baselined = new Set<string>();
+    let baselineAdded: string[] = [];
+    let baselineTools: string[] = [];
+    if (input.baselineText !== undefined) {
+      let manifestIds: string[] | undefined;
+      try {
+        manifestIds = parseManifest(input.manifestText ?? '', MANIFEST_PATH).manifest.entries.map(
+          (e) => e.id,
+        );
+      } catch {
+        manifestIds = undefined; // reported by checkProject
+      }
+      const dirAbs = migrationsDir(root);
+      const bc = checkBaseline({
+        text: input.baselineText,
+        ...(manifestIds ? { manifestIds } : {}),
+        upOf: (id) => {
+          try {
+            return fs.readFileSync(path.join(dirAbs, id, 'up.sql'), 'utf8');
+          } catch {
+            return undefined;
+          }
+        },
+        ...(prot.inGit && prot.baseline
+          ? { git: { ...prot.baseline, protectedIds: prot.protectedIds } }
+          : {}),
+      });
+      findings.push(...bc.findings);
+      baselined = new Set(bc.accepted.keys());
+      baselineAdded = bc.added;
+      baselineTools = [...new Set([...bc.accepted.values()].map((x) => x.tool))];
+    }
     // Lint only what is not shared yet: protected migrations are immutable, so their hazards
     // are history. This keeps the hook fast (the parser loads only when there is work).
-    const unprotected = [...input.folders.keys()].filter((id) => !prot.protectedIds.has(id)).sort();
+    const unprotected = [...input.folders.keys()]
+      .filter((id) => !prot.protectedIds.has(id) && !baselined.has(id))
+      .sort();
     let lintWarnings = 0;
     if (args.lint && unprotected.length > 0) {
       const key = lintKey(unprotected);
@@ -160,6 +205,12 @@ export const checkCommand = defineCommand<{ lint: boolean; schema: boolean } & S
     if (lintWarnings > 0 && !args.json) {
       ctx.out.note(`braid check: ${lintWarnings} lint warning(s) (braid lint shows them)`);
     }
+    if (baselineAdded.length > 0 && !args.json) {
+      ctx.out.note(
+        `braid check: ${baselineAdded.length} migration(s) imported from ${baselineTools.join(', ')} are new in ${BASELINE_PATH}: ` +
+          'history that already ran, not linted here (braid lint reports their findings as baseline)',
+      );
+    }
     if (args.json) {
       ctx.out.result({
         ok: findings.length === 0,
@@ -168,6 +219,9 @@ export const checkCommand = defineCommand<{ lint: boolean; schema: boolean } & S
         protectedRefs: prot.refs.map((r) => r.name),
         linted: args.lint ? unprotected.length : 0,
         lintWarnings,
+        ...(input.baselineText !== undefined
+          ? { baseline: { file: BASELINE_PATH, migrations: baselined.size, added: baselineAdded.length } }
+          : {}),
         findings,
       });
     } else if (findings.length === 0) {

@@ -3,6 +3,9 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import {
   appendMigration,
+  BASELINE_FILE,
+  BASELINE_PATH,
+  BASELINE_PREAMBLE,
   EnvironmentError,
   emptyManifest,
   hashMigration,
@@ -13,6 +16,8 @@ import {
   makeMigration,
   MANIFEST_FILE,
   MIGRATIONS_DIR,
+  parseBaseline,
+  serializeBaselineBlock,
   UsageError,
   type ImportResult,
   type ImportTool,
@@ -26,6 +31,7 @@ import {
   MANIFEST_REL,
   migrationsDir,
   readManifestText,
+  writeFileAtomic,
   writeManifestAtomic,
 } from '../project';
 
@@ -156,7 +162,7 @@ export const importCommand = defineCommand<ImportArgs>({
       manifest = project.manifest;
     }
     const others = dirExisted
-      ? fs.readdirSync(dir).filter((n) => !n.startsWith('.') && n !== MANIFEST_FILE)
+      ? fs.readdirSync(dir).filter((n) => !n.startsWith('.') && n !== MANIFEST_FILE && n !== BASELINE_FILE)
       : [];
     if (manifestText === undefined && others.length > 0)
       throw new UsageError(
@@ -216,6 +222,31 @@ export const importCommand = defineCommand<ImportArgs>({
       manifest = appendMigration(manifest, m.id, hashMigration(m.files));
     }
 
+    // The baseline (docs/import.md): the imported migrations are history that already ran; their
+    // source versions are what `braid adopt` matches. A new block at the end of the file.
+    const baselinePath = path.join(dir, BASELINE_FILE);
+    let baselineBefore: string | undefined;
+    try {
+      baselineBefore = fs.readFileSync(baselinePath, 'utf8');
+    } catch {
+      baselineBefore = undefined;
+    }
+    if (baselineBefore !== undefined) parseBaseline(baselineBefore); // refuse to append to a broken one
+    const block = serializeBaselineBlock({
+      tool: result.tool,
+      ...(result.project !== undefined ? { project: result.project } : {}),
+      entries: result.migrations.map((m) => ({
+        id: m.id,
+        version: m.version,
+        ...(m.checksum !== undefined ? { checksum: m.checksum } : {}),
+        source: m.source,
+      })),
+    });
+    const baselineAfter =
+      baselineBefore === undefined
+        ? BASELINE_PREAMBLE + block
+        : `${baselineBefore}${baselineBefore.endsWith('\n') || baselineBefore === '' ? '' : '\n'}${block}`;
+
     if (!args['dry-run']) {
       const staging = path.join(dir, `.import-${process.pid}-${randomBytes(4).toString('hex')}`);
       const moved: string[] = [];
@@ -233,7 +264,14 @@ export const importCommand = defineCommand<ImportArgs>({
           fs.renameSync(path.join(staging, m.id), target);
           moved.push(target);
         }
-        writeManifestAtomic(root, manifest);
+        writeFileAtomic(baselinePath, baselineAfter);
+        try {
+          writeManifestAtomic(root, manifest);
+        } catch (e) {
+          if (baselineBefore === undefined) removeQuietly(baselinePath);
+          else writeFileAtomic(baselinePath, baselineBefore);
+          throw e;
+        }
         fs.rmdirSync(staging);
       } catch (e) {
         for (const p of moved) removeQuietly(p);
@@ -246,15 +284,21 @@ export const importCommand = defineCommand<ImportArgs>({
     }
 
     const shownDir = displayPath(ctx.cwd, dir);
+    const order = result.order;
     if (ctx.out.json) {
       ctx.out.result({
         tool: result.tool,
         from: displayPath(ctx.cwd, source),
         dryRun: args['dry-run'],
         appended: args.append && manifest.entries.length > result.migrations.length,
+        order,
+        baseline: BASELINE_PATH,
+        ...(result.project !== undefined ? { project: result.project } : {}),
         migrations: result.migrations.map((m) => ({
-          id: m.id,
           source: m.source,
+          id: m.id,
+          version: m.version,
+          ...(m.checksum !== undefined ? { checksum: m.checksum } : {}),
           sourceFiles: m.sourceFiles,
           path: path.join(shownDir, m.id),
           noTransaction: m.noTransaction,
@@ -271,14 +315,29 @@ export const importCommand = defineCommand<ImportArgs>({
           m.irreversible ? 'irreversible' : '',
           m.requires.length > 0 ? `requires ${m.requires.join(' ')}` : '',
         ].filter((f) => f !== '');
-        ctx.out.print(`${m.id}  <- ${m.source}${flags.length > 0 ? `  [${flags.join(', ')}]` : ''}`);
+        ctx.out.print(`${m.source} -> ${m.id}${flags.length > 0 ? `  [${flags.join(', ')}]` : ''}`);
       }
+      if (order.differsFromNames && order.first)
+        ctx.out.note(
+          `braid: note: ${result.tool} runs these ${order.rule}, which is not the order their names sort in: ` +
+            `${order.moved} of ${result.migrations.length} migration(s) are not where their name sorts ` +
+            `(first: ${order.first.source} runs ${ordinal(order.first.position)}, by name it would be ${ordinal(order.first.namePosition)}); ` +
+            `the ids above follow ${result.tool}'s order`,
+        );
       ctx.out.note(
         args['dry-run']
           ? `dry run: would import ${result.migrations.length} ${result.tool} migration(s) into ${shownDir}/ (nothing written)`
-          : `imported ${result.migrations.length} ${result.tool} migration(s) into ${shownDir}/ and ${MANIFEST_REL}; next: braid check, braid up`,
+          : `imported ${result.migrations.length} ${result.tool} migration(s) into ${shownDir}/ and ${MANIFEST_REL}; ` +
+              `${BASELINE_PATH} marks them as history that already ran (braid lint reports their findings, braid check does not block on them); ` +
+              `next: braid check, then braid up on a new database or braid adopt on one where ${result.tool} already ran them`,
       );
     }
     return 0;
   },
 });
+
+function ordinal(n: number): string {
+  const t = n % 100;
+  const suffix = t >= 11 && t <= 13 ? 'th' : (['th', 'st', 'nd', 'rd'][n % 10] ?? 'th');
+  return `${n}${suffix}`;
+}

@@ -9,6 +9,7 @@ import { upCommand } from './up';
 import { downCommand } from './down';
 import { statusCommand } from './status';
 import { importCommand } from './import';
+import { adoptCommand } from './adopt';
 import { driftCommand } from './drift';
 import { diffCommand } from './diff';
 import { mergeDriverCommand } from './merge-driver';
@@ -43,6 +44,7 @@ export const commands: AnyCommand[] = [
   downCommand,
   statusCommand,
   importCommand,
+  adoptCommand,
   driftCommand,
   schemaCommand,
   diffCommand,

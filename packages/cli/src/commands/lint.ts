@@ -15,6 +15,7 @@ import {
 } from '@braid/sql';
 import { defineCommand } from '../runtime';
 import { lintProject } from '../lint-run';
+import { markBaseline, readBaselineCheck } from '../baseline';
 import { findProject, MANIFEST_REL, migrationsDir, requireManifestText } from '../project';
 
 declare const BRAID_VERSION: string;
@@ -156,6 +157,8 @@ export const lintCommand = defineCommand<LintArgs>({
       parserReady,
     );
     const findings = run.findings;
+    // Imported history (.migrations/baseline): reported, marked baseline, never failing.
+    markBaseline(findings, readBaselineCheck(root, ids));
     const failOn = args['fail-on'] as 'error' | 'warning' | 'none';
     switch (format) {
       case 'json':

@@ -32,6 +32,7 @@ import { shadowSpec } from '../shadow';
 import { braidChildEnv, braidNodeArgs } from '../self';
 import { computeVerdict, renderVerdictText } from '../verdict';
 import { loadProject, type Project } from '../project';
+import { markBaseline, readBaselineCheck } from '../baseline';
 import {
   gitProvenance,
   lockOptions,
@@ -267,9 +268,19 @@ export const promoteCommand = defineCommand<{
         migrations.map((m) => ({ id: m.id, ...m.files })),
         { only: pendingIds, unprotected: pendingIds, pgVersion: Math.floor(ex.serverVersionNum / 10000) },
       );
+      // Imported history (.migrations/baseline) already ran elsewhere: its findings do not count.
+      markBaseline(
+        findings,
+        readBaselineCheck(
+          root,
+          project.manifest.entries.map((e) => e.id),
+        ),
+      );
       const manifestHashOf = new Map(project.manifest.entries.map((e) => [e.id, e.hash]));
       const pending: PendingForPolicy[] = plan.steps.map((s) => {
-        const mine = findings.filter((f) => f.migration === s.id && f.suppressed === undefined);
+        const mine = findings.filter(
+          (f) => f.migration === s.id && f.suppressed === undefined && f.baseline === undefined,
+        );
         const hash = manifestHashOf.get(s.id) ?? s.checksum;
         const filesHash = project.migrations.get(s.id)?.hash ?? hash;
         return {

@@ -1,6 +1,17 @@
 import { UsageError } from '../errors';
+import { MIGRATIONS_DIR } from '../migration';
 import { analyzeSql, unwrapTransaction } from './sqlscan';
-import type { ImportedMigration, ImportOptions, ImportResult, ImportTool, SourceMigration } from './types';
+import { bookkeepingReferences, bookkeepingWarning } from './bookkeeping';
+import { compareBytes } from './common';
+import type {
+  ImportedMigration,
+  ImportOptions,
+  ImportOrder,
+  ImportResult,
+  ImportTool,
+  SourceFile,
+  SourceMigration,
+} from './types';
 import { importSlug } from './slug';
 
 const DAYS = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
@@ -17,13 +28,44 @@ export function isTimestamp(ts: string): boolean {
 }
 
 /**
- * The timestamp a source version stands for, if it is one: its digits once the separators
- * `-`, `_`, `.`, `:`, `T`, `Z` and spaces are removed must be exactly 14 and a real date-time
- * (`2023-01-15-123456`, `20230115123456`, `2023.01.15.12.34.56`, `2013-12-30T23:49:00Z`).
+ * The timestamp a source version stands for, if it has one. Its digits once the separators
+ * `-`, `_`, `.`, `:`, `T`, `Z` and spaces are removed (and nothing else may remain) must start
+ * with a real UTC date-time from 1970 on:
+ * - 14 digits or more: the first 14 are `YYYYMMDDHHMMSS` (`2023-01-15-123456`, `20230115123456`,
+ *   `2023.01.15.12.34.56`, `2013-12-30T23:49:00Z`, Diesel's `2026-07-30-140000-0000`, whose
+ *   version is the 18 digits `202607301400000000`);
+ * - exactly 12 digits: `YYYYMMDDHHMM` (seconds 00);
+ * - exactly 8 digits: `YYYYMMDD` (midnight).
+ * Sequence numbers (`1`, `000002`, `1.1`) and Diesel's `00000000000000` are not dates.
  */
 export function timestampFromVersion(version: string): string | undefined {
   const digits = version.replace(/[-_.:TZ ]/g, '');
-  return /^\d{14}$/.test(digits) && isTimestamp(digits) ? digits : undefined;
+  if (!/^\d+$/.test(digits)) return undefined;
+  const candidate =
+    digits.length >= 14
+      ? digits.slice(0, 14)
+      : digits.length === 12
+        ? `${digits}00`
+        : digits.length === 8
+          ? `${digits}000000`
+          : undefined;
+  return candidate !== undefined && isTimestamp(candidate) ? candidate : undefined;
+}
+
+/** 2000-01-01 and 2100-01-01 in seconds since 1970: the range a Unix-time version is taken as one. */
+const UNIX_MIN = 946_684_800;
+const UNIX_MAX = 4_102_444_800;
+
+/**
+ * golang-migrate's `migrate create -format unix` / `unixNano` versions: 10 digits of seconds or
+ * 19 digits of nanoseconds since 1970, taken as a date when it falls in 2000-2099 (a padded
+ * sequence number such as `0000000001` does not).
+ */
+export function timestampFromUnix(digits: string): string | undefined {
+  if (!/^[1-9]\d*$/.test(digits) || (digits.length !== 10 && digits.length !== 19)) return undefined;
+  const seconds = Number(digits.slice(0, 10));
+  if (seconds < UNIX_MIN || seconds >= UNIX_MAX) return undefined;
+  return fromSeconds(seconds);
 }
 
 function toSeconds(ts: string): number {
@@ -129,8 +171,8 @@ function planFiles(m: SourceMigration, warnings: string[]): FilePlan {
 
 /** Source texts without a leading byte-order mark (it would land in the middle of up.sql). */
 function withoutBom(m: SourceMigration): SourceMigration {
-  const strip = (f: { path: string; text: string } | undefined) =>
-    f && { path: f.path, text: f.text.replace(/^\uFEFF/, '') };
+  const strip = (f: SourceFile | undefined): SourceFile | undefined =>
+    f && { ...f, text: f.text.replace(/^\uFEFF/, '') };
   const out: SourceMigration = { ...m, up: strip(m.up)! };
   if (m.down) out.down = strip(m.down);
   if (m.verify) out.verify = strip(m.verify);
@@ -173,6 +215,21 @@ export function assemble(
     const files: ImportedMigration['files'] = { up: `${header.join('\n')}\n\n${plan.up}` };
     if (plan.down !== undefined) files.down = plan.down;
     if (plan.verify !== undefined) files.verify = plan.verify;
+    // Another tool's bookkeeping table: name the source line and the line in the braid file.
+    const scanned: [SourceFile | undefined, string | undefined, string, number][] = [
+      [s.up, plan.up, 'up.sql', header.length + 1],
+      [s.down, plan.down, 'down.sql', 0],
+      [s.verify, plan.verify, 'verify.sql', 0],
+    ];
+    for (const [src, text, name, offset] of scanned) {
+      if (!src || text === undefined) continue;
+      for (const ref of bookkeepingReferences(text)) {
+        const at = `${src.path.replace(/ \(migrate:(up|down), line \d+\)$/, '')}:${(src.line ?? 1) + ref.line - 1}`;
+        warnings.push(
+          bookkeepingWarning(at, `${MIGRATIONS_DIR}/${ids[i]}/${name}:${offset + ref.line}`, ref),
+        );
+      }
+    }
     const sourceFiles: ImportedMigration['sourceFiles'] = { up: s.up.path };
     if (s.down) sourceFiles.down = s.down.path;
     if (s.verify) sourceFiles.verify = s.verify.path;
@@ -184,7 +241,38 @@ export function assemble(
       noTransaction: plan.noTransaction,
       requires,
       irreversible,
+      version: s.version,
+      ...(s.checksum !== undefined ? { checksum: s.checksum } : {}),
     };
   });
-  return { tool, migrations, warnings };
+  return { tool, migrations, warnings, order: importOrder(sources, ORDER_RULES[tool]) };
+}
+
+/** Each tool's ordering rule, in words (printed with the mapping when it matters). */
+export const ORDER_RULES: Record<ImportTool, string> = {
+  diesel: 'by version (the folder name up to its first "_", with every "-" removed), compared as text',
+  'golang-migrate': 'by version number (the leading digits, as an unsigned 64-bit integer)',
+  dbmate: 'by file name (byte order)',
+  flyway:
+    'versioned migrations by version, compared number by number ("1.9" before "1.10"), then repeatable migrations (R__) by description',
+  sqitch: 'in the order of the plan (sqitch.plan)',
+};
+
+/** The tool's order (that of `sources`) compared with the byte order of the source names. */
+export function importOrder(sources: readonly SourceMigration[], rule: string): ImportOrder {
+  const byName = sources.map((s) => s.source).sort(compareBytes);
+  const position = new Map<string, number>();
+  byName.forEach((n, i) => {
+    if (!position.has(n)) position.set(n, i);
+  });
+  let moved = 0;
+  let first: ImportOrder['first'];
+  sources.forEach((s, i) => {
+    if (byName[i] === s.source) return;
+    moved++;
+    first ??= { source: s.source, position: i + 1, namePosition: (position.get(s.source) ?? i) + 1 };
+  });
+  const order: ImportOrder = { rule, differsFromNames: moved > 0, moved };
+  if (first) order.first = first;
+  return order;
 }

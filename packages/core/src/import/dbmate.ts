@@ -1,6 +1,7 @@
 /**
- * dbmate: `<dir>/<version>_<name>.sql` (version: leading digits), top level only, applied in
- * file-name order, each holding a `-- migrate:up` and an optional `-- migrate:down` section;
+ * dbmate: `<dir>/<version>_<name>.sql` (version: the leading digits, kept as written, as dbmate
+ * records it in schema_migrations), top level only, applied in file-name order (dbmate's
+ * FindMigrations sorts by file name, byte order: `10_x.sql` runs before `1_y.sql`), each holding a `-- migrate:up` and an optional `-- migrate:down` section;
  * options on the marker line (`-- migrate:up transaction:false`). dbmate runs each section in
  * a transaction unless `transaction:false`.
  */
@@ -13,7 +14,10 @@ const MARKER_RE = /^--\s*migrate:(up|down)\b(.*)$/;
 
 interface Section {
   text: string;
+  /** The marker's line (1-based). */
   line: number;
+  /** The line `text` starts on. */
+  textLine: number;
   options: Map<string, string>;
 }
 
@@ -42,7 +46,7 @@ export function parseDbmateFile(file: string, text: string): { up: Section; down
           throw importError(`${file}:${i + 1}`, `transaction:${v} must be true or false`);
         options.set(k, v);
       }
-      current = { text: '', line: i + 1, options, lines: [] };
+      current = { text: '', line: i + 1, textLine: i + 2, options, lines: [] };
       sections[kind] = current;
       continue;
     }
@@ -51,11 +55,16 @@ export function parseDbmateFile(file: string, text: string): { up: Section; down
       throw importError(`${file}:${i + 1}`, 'SQL before the -- migrate:up marker (dbmate refuses it too)');
   }
   if (!sections.up) throw importError(file, 'no -- migrate:up marker');
-  const finish = (s: Section & { lines: string[] }): Section => ({
-    text: s.lines.join('\n').replace(/^\s*\n/, ''),
-    line: s.line,
-    options: s.options,
-  });
+  const finish = (s: Section & { lines: string[] }): Section => {
+    const all = s.lines.join('\n');
+    const lead = /^\s*\n/.exec(all)?.[0] ?? '';
+    return {
+      text: all.slice(lead.length),
+      line: s.line,
+      textLine: s.line + 1 + (lead.match(/\n/g)?.length ?? 0),
+      options: s.options,
+    };
+  };
   const result: { up: Section; down?: Section } = { up: finish(sections.up) };
   if (sections.down) result.down = finish(sections.down);
   return result;
@@ -87,14 +96,15 @@ export function parseDbmate(listing: SourceListing, warnings: string[]): SourceM
     const sm: SourceMigration = {
       source: file.replace(/\.sql$/, ''),
       name: name === '' ? version : name,
-      up: { path: `${file} (migrate:up, line ${up.line})`, text: up.text },
+      version,
+      up: { path: `${file} (migrate:up, line ${up.line})`, text: up.text, line: up.textLine },
       mode: noTx ? 'no-tx' : 'tx',
       requires: [],
     };
     const ts = timestampFromVersion(version);
     if (ts !== undefined) sm.timestamp = ts;
     if (down && !isBlank(down.text))
-      sm.down = { path: `${file} (migrate:down, line ${down.line})`, text: down.text };
+      sm.down = { path: `${file} (migrate:down, line ${down.line})`, text: down.text, line: down.textLine };
     out.push(sm);
   }
   return out;

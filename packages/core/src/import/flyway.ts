@@ -1,8 +1,14 @@
 /**
  * Flyway: `V<version>__<description>.sql` (versioned), `U<version>__<description>.sql` (undo,
  * Flyway Teams), `R__<description>.sql` (repeatable), anywhere under the directory (Flyway scans
- * locations recursively). Versions are dot- or underscore-separated integers compared part by
- * part (`1.10` after `1.9`; `1.0` equals `1`). Each migration runs in a transaction unless
+ * locations recursively; the `.sql` suffix in any case). As Flyway's ResourceNameParser and
+ * MigrationVersion read a name: the version is what precedes the first `__` (all of the name
+ * when there is none: `V1.sql` is version 1 with an empty description), `_` in it stands for `.`,
+ * its parts are the pieces between dots that precede a digit, each an integer; versions compare
+ * part by part as numbers (`1.10` after `1.9`; trailing zero parts do not count: `1.0` equals
+ * `1`). Flyway's ResolvedMigrationComparator puts versioned migrations first, by version, then
+ * repeatable ones by description (Java string order: UTF-16 code units, as JavaScript compares
+ * strings). Each migration runs in a transaction unless
  * `-- flyway:executeInTransaction=false` heads the file, a `<file>.conf` says
  * `executeInTransaction=false`, or the file holds statements PostgreSQL refuses in a transaction
  * (Flyway detects those and runs the migration without one).
@@ -12,13 +18,61 @@ import { timestampFromVersion } from './assemble';
 import { analyzeSql } from './sqlscan';
 import type { SourceListing, SourceMigration } from './types';
 
-const VERSIONED_RE = /^([VU])(\d+(?:[._]\d+)*)__(.+)\.sql$/s;
-const REPEATABLE_RE = /^R__(.+)\.sql$/s;
+/** A file name as Flyway reads it, or undefined when it is not a V/U/R migration. */
+export function parseFlywayName(
+  file: string,
+): { kind: 'V' | 'U' | 'R'; version: string; description: string } | undefined {
+  if (!/\.sql$/i.test(file)) return undefined;
+  const base = file.slice(0, -4);
+  const kind = base[0];
+  if (kind !== 'V' && kind !== 'U' && kind !== 'R') return undefined;
+  const rest = base.slice(1);
+  const sep = rest.indexOf('__');
+  const version = sep < 0 ? rest : rest.slice(0, sep);
+  const description = (sep < 0 ? '' : rest.slice(sep + 2)).replace(/_/g, ' ');
+  if (kind === 'R') return version === '' ? { kind, version, description } : undefined;
+  if (version === '' || !normalizedVersion(version)) return undefined;
+  return { kind, version: normalizedVersion(version)!, description };
+}
+
+/** Flyway's display form of a version (`_` -> `.`), when every part is a number; else undefined. */
+function normalizedVersion(v: string): string | undefined {
+  const n = v.replace(/_/g, '.');
+  return n.split(/\.(?=\d)/).every((p) => /^\d+$/.test(p)) ? n : undefined;
+}
 
 function versionParts(v: string): bigint[] {
-  const parts = v.split(/[._]/).map((x) => BigInt(x));
+  const parts = v
+    .replace(/_/g, '.')
+    .split(/\.(?=\d)/)
+    .map((x) => BigInt(x));
   while (parts.length > 1 && parts[parts.length - 1] === 0n) parts.pop();
   return parts;
+}
+
+const CRC_TABLE = (() => {
+  const t = new Int32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c;
+  }
+  return t;
+})();
+
+/**
+ * Flyway's checksum of a script (ChecksumCalculator): CRC-32 over the UTF-8 bytes of its lines
+ * without their line breaks (`\n`, `\r\n` or `\r`, as Java's readLine splits them), a leading
+ * byte-order mark dropped, as a signed 32-bit integer (the `checksum` column of
+ * flyway_schema_history).
+ */
+export function flywayChecksum(text: string): number {
+  const lines = text.replace(/^\uFEFF/, '').split(/\r\n|\r|\n/);
+  if (lines.length > 1 && lines[lines.length - 1] === '') lines.pop(); // a final line break ends the last line
+  let crc = -1;
+  const bytes = new TextEncoder().encode(text === '' ? '' : lines.join(''));
+  for (const b of bytes) crc = CRC_TABLE[(crc ^ b) & 0xff] ^ (crc >>> 8);
+  return (crc ^ -1) | 0;
 }
 
 export function compareFlywayVersions(a: string, b: string): number {
@@ -67,15 +121,21 @@ export function parseFlyway(listing: SourceListing, warnings: string[]): SourceM
   for (const path of Object.keys(listing).sort(compareBytes)) {
     const file = basename(path);
     if (file.endsWith('.sql.conf') || file.startsWith('.')) continue;
-    const vm = VERSIONED_RE.exec(file);
-    if (vm) {
-      const entry = { version: vm[2], description: vm[3].replace(/_/g, ' '), path };
-      (vm[1] === 'V' ? versioned : undo).push(entry);
+    const parsed = parseFlywayName(file);
+    if (parsed?.kind === 'R') {
+      repeatable.push({ description: parsed.description, path });
       continue;
     }
-    const rm = REPEATABLE_RE.exec(file);
-    if (rm) {
-      repeatable.push({ description: rm[1].replace(/_/g, ' '), path });
+    if (parsed) {
+      const entry = { version: parsed.version, description: parsed.description, path };
+      (parsed.kind === 'V' ? versioned : undo).push(entry);
+      continue;
+    }
+    const baseline = /^B([0-9._]+?)(?:__.*)?\.sql$/i.exec(file);
+    if (baseline) {
+      warnings.push(
+        `${path}: a Flyway baseline migration, ignored: on a new database Flyway runs it instead of the versioned migrations up to ${baseline[1].replace(/_/g, '.')}; braid has no baseline migrations and imports the versioned ones (check they build the same schema)`,
+      );
       continue;
     }
     warnings.push(`${path}: ignored (not V<version>__<description>.sql, U...__ or R__...)`);
@@ -113,8 +173,10 @@ export function parseFlyway(listing: SourceListing, warnings: string[]): SourceM
     const text = listing[v.path];
     placeholders(v.path, text);
     const m: SourceMigration = {
-      source: basename(v.path).replace(/\.sql$/, ''),
-      name: v.description,
+      source: basename(v.path).replace(/\.sql$/i, ''),
+      name: v.description === '' ? v.version : v.description,
+      version: v.version,
+      checksum: String(flywayChecksum(text)),
       up: { path: v.path, text },
       mode: modeOf(v.path, text),
       requires: [],
@@ -130,7 +192,7 @@ export function parseFlyway(listing: SourceListing, warnings: string[]): SourceM
   });
   // Repeatables: Flyway applies them after the versioned migrations, ordered by description, and
   // re-applies one whenever its checksum changes. braid imports each once, at the end.
-  repeatable.sort((a, b) => compareBytes(a.description, b.description));
+  repeatable.sort((a, b) => (a.description < b.description ? -1 : a.description > b.description ? 1 : 0));
   for (let i = 1; i < repeatable.length; i++)
     if (repeatable[i - 1].description === repeatable[i].description)
       throw importError(
@@ -144,8 +206,10 @@ export function parseFlyway(listing: SourceListing, warnings: string[]): SourceM
       `${r.path}: repeatable migration imported once, after the versioned ones; braid will not re-run it when it changes (write a new migration instead)`,
     );
     out.push({
-      source: basename(r.path).replace(/\.sql$/, ''),
+      source: basename(r.path).replace(/\.sql$/i, ''),
       name: `repeatable ${r.description}`,
+      version: 'R',
+      checksum: String(flywayChecksum(text)),
       up: { path: r.path, text },
       mode: modeOf(r.path, text),
       requires: [],

@@ -18,7 +18,16 @@ import {
 } from './types';
 
 export * from './types';
-export { assignTimestamps, isTimestamp, timestampFromVersion } from './assemble';
+export {
+  assignTimestamps,
+  isTimestamp,
+  ORDER_RULES,
+  timestampFromUnix,
+  timestampFromVersion,
+} from './assemble';
+export { bookkeepingReferences } from './bookkeeping';
+export { dieselVersion } from './diesel';
+export { flywayChecksum, parseFlywayName } from './flyway';
 export { analyzeSql, scanStatements } from './sqlscan';
 export { importSlug } from './slug';
 export { compareFlywayVersions } from './flyway';
@@ -48,8 +57,11 @@ export function importMigrations(
       `--from ${String(tool)}: unknown tool (known: ${IMPORT_TOOLS.join(', ')})`,
     );
   const warnings: string[] = [];
-  const sources = PARSERS[tool](listing, warnings);
+  const info: { project?: string } = {};
+  const sources = tool === 'sqitch' ? parseSqitch(listing, warnings, info) : PARSERS[tool](listing, warnings);
   if (sources.length === 0)
     throw new UsageError('import-empty', `no ${tool} migrations found in the directory`, { data: { tool } });
-  return assemble(tool, sources, warnings, options);
+  const result = assemble(tool, sources, warnings, options);
+  if (info.project !== undefined) result.project = info.project;
+  return result;
 }

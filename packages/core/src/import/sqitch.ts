@@ -136,7 +136,11 @@ export function sqitchLayout(conf: string | undefined): SqitchLayout {
   };
 }
 
-export function parseSqitch(listing: SourceListing, warnings: string[]): SourceMigration[] {
+export function parseSqitch(
+  listing: SourceListing,
+  warnings: string[],
+  info: { project?: string } = {},
+): SourceMigration[] {
   const layout = sqitchLayout(listing['sqitch.conf']);
   const PLAN = layout.plan;
   const planText = listing[PLAN];
@@ -146,6 +150,7 @@ export function parseSqitch(listing: SourceListing, warnings: string[]): SourceM
       'not found: give the sqitch project directory (the one holding sqitch.conf or sqitch.plan)',
     );
   const plan = parseSqitchPlan(planText, PLAN);
+  if (plan.project !== undefined) info.project = plan.project;
   const changes = plan.items.filter((x): x is PlanChange => x.kind === 'change');
   const used = new Set<string>([PLAN, 'sqitch.conf']);
   const out: SourceMigration[] = [];
@@ -218,6 +223,7 @@ export function parseSqitch(listing: SourceListing, warnings: string[]): SourceM
     const m: SourceMigration = {
       source: c.name,
       name: c.name,
+      version: c.plannedAt,
       up: { path: deployPath, text: deploy },
       mode: 'as-is',
       requires,

@@ -44,6 +44,26 @@ export interface ImportedMigration {
   requires: string[];
   /** True when the source has no rollback for it. */
   irreversible: boolean;
+  /**
+   * The key the source tool records for it in its own bookkeeping table (what `braid adopt`
+   * matches): Diesel's version without dashes, golang-migrate's and dbmate's version, Flyway's
+   * `V<version>` or `R` for a repeatable migration, sqitch's planned-at time.
+   */
+  version: string;
+  /** The source tool's checksum of the file, where it keeps one (Flyway's CRC-32). */
+  checksum?: string;
+}
+
+/** How the source tool orders its migrations, and whether that differs from the names' byte order. */
+export interface ImportOrder {
+  /** The tool's rule in words, e.g. `by the version (...) with every "-" removed, compared as text`. */
+  rule: string;
+  /** True when the tool's order is not the byte order of the source names. */
+  differsFromNames: boolean;
+  /** How many migrations are not at the position their name would sort to. */
+  moved: number;
+  /** The first migration (in the tool's order) that is not where its name sorts. */
+  first?: { source: string; position: number; namePosition: number };
 }
 
 export interface ImportResult {
@@ -52,6 +72,18 @@ export interface ImportResult {
   migrations: ImportedMigration[];
   /** Things the user should know (ignored files, dropped sqitch conflicts, placeholders, ...). */
   warnings: string[];
+  order: ImportOrder;
+  /** sqitch: the plan's `%project` (adopt matches `sqitch.changes.project`). */
+  project?: string;
+}
+
+/** One source file (or dbmate section) of a migration. */
+export interface SourceFile {
+  /** As named in messages, relative to the imported directory. */
+  path: string;
+  text: string;
+  /** The line of the source file `text` starts on (1-based; default 1): dbmate sections. */
+  line?: number;
 }
 
 /**
@@ -65,9 +97,13 @@ export interface SourceMigration {
   name: string;
   /** A 14-digit timestamp derived from the source, when the source version is a timestamp. */
   timestamp?: string;
-  up: { path: string; text: string };
-  down?: { path: string; text: string };
-  verify?: { path: string; text: string };
+  /** The key the tool records in its bookkeeping table (see ImportedMigration.version). */
+  version: string;
+  /** The tool's checksum of the up file, where it keeps one (Flyway). */
+  checksum?: string;
+  up: SourceFile;
+  down?: SourceFile;
+  verify?: SourceFile;
   /** How the source tool runs it: 'tx' (wrapped by the tool), 'no-tx', or 'as-is' (the file's own). */
   mode: 'tx' | 'no-tx' | 'as-is';
   /** Indexes (into the source list) of migrations this one requires. */

@@ -47,3 +47,25 @@ describe('dbmate importer', () => {
     ).toThrow(/^1_y\.sql: duplicate version 1/);
   });
 });
+
+describe("dbmate's ordering rule (file names, byte order)", () => {
+  // dbmate's FindMigrations sorts by file name: `10_…` before `2_…`, though 2 < 10 as numbers.
+  test('mixed widths run in file-name order, as dbmate runs them, not numerically', () => {
+    const r = importMigrations('dbmate', {
+      '2_add_email.sql': '-- migrate:up\nalter table users add column email text;\n-- migrate:down\n',
+      '10_create_users.sql':
+        '-- migrate:up\ncreate table users (id int);\n-- migrate:down\ndrop table users;\n',
+      '20240101000000_timestamp.sql': '-- migrate:up\nselect 1;\n',
+    });
+    expectWellFormed(r);
+    expect(r.migrations.map((m) => m.source)).toEqual([
+      '10_create_users',
+      '20240101000000_timestamp',
+      '2_add_email',
+    ]);
+    expect(r.migrations.map((m) => m.version)).toEqual(['10', '20240101000000', '2']);
+    expect(r.migrations[2].id > r.migrations[1].id).toBe(true);
+    // dbmate's order is the byte order of the names: nothing to report
+    expect(r.order.differsFromNames).toBe(false);
+  });
+});

@@ -74,3 +74,59 @@ describe('golang-migrate importer: file hygiene', () => {
     ]);
   });
 });
+
+describe("golang-migrate's ordering rule (versions parsed as unsigned 64-bit integers)", () => {
+  // Mixed widths and styles: sequence numbers with and without padding, a timestamp, a Unix time.
+  // Byte order: 0002, 1, 10, 1500000000, 20240101120000, 9; golang-migrate: 1, 2, 9, 10, …
+  const listing = {
+    '1_create_users.up.sql': 'create table users (id int primary key);',
+    '1_create_users.down.sql': 'drop table users;',
+    '0002_add_email.up.sql': 'alter table users add column email text;',
+    '9_index_email.up.sql': 'create index users_email on users (email);',
+    '10_add_name.up.sql': 'alter table users add column name text;',
+    '1500000000_unix_time.up.sql': 'select 1;',
+    '20240101120000_timestamp.up.sql': 'select 2;',
+    '99999999999999999999_too_big.up.sql': 'select 3;',
+    '11_other_ext.up.txt': 'select 4;',
+  };
+
+  test('numeric order, whatever the width; the mapping reports that names sort otherwise', () => {
+    const r = importMigrations('golang-migrate', listing);
+    expectWellFormed(r);
+    expect(r.migrations.map((m) => m.source)).toEqual([
+      '1_create_users',
+      '0002_add_email',
+      '9_index_email',
+      '10_add_name',
+      '11_other_ext',
+      '1500000000_unix_time',
+      '20240101120000_timestamp',
+    ]);
+    expect(r.migrations.map((m) => m.version)).toEqual([
+      '1',
+      '2',
+      '9',
+      '10',
+      '11',
+      '1500000000',
+      '20240101120000',
+    ]);
+    expect(r.order.differsFromNames).toBe(true);
+    expect(r.order.rule).toMatch(/unsigned 64-bit/);
+  });
+
+  test('a Unix-time version keeps its date; a version beyond 64 bits is skipped, as golang-migrate skips it', () => {
+    const r = importMigrations('golang-migrate', listing);
+    const ids = r.migrations.map((m) => m.id);
+    expect(ids).toContain('20170714024000_unix_time'); // 1500000000 = 2017-07-14 02:40:00 UTC
+    expect(ids[ids.length - 1]).toBe('20240101120000_timestamp');
+    expect(r.warnings).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(
+          /^99999999999999999999_too_big\.up\.sql: ignored \(its version does not fit in 64 bits/,
+        ),
+        expect.stringMatching(/^11_other_ext\.up\.txt: imported although its extension is \.txt/),
+      ]),
+    );
+  });
+});

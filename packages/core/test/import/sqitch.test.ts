@@ -166,3 +166,21 @@ describe('sqitch.conf layout', () => {
     );
   });
 });
+
+describe("sqitch's ordering rule (plan order)", () => {
+  test('changes run in plan order, not name order; their planned-at time and the project are kept for adopt', () => {
+    const r = importMigrations('sqitch', {
+      'sqitch.plan':
+        '%syntax-version=1.0.0\n%project=shop\n' +
+        'zeta_schema 2020-01-01T00:00:00Z A <a@example.com>\n' +
+        'alpha_table [zeta_schema] 2020-01-02T00:00:00Z A <a@example.com>\n',
+      'deploy/zeta_schema.sql': 'create schema zeta;',
+      'deploy/alpha_table.sql': 'create table zeta.alpha (id int);',
+    });
+    expectWellFormed(r);
+    expect(r.migrations.map((m) => m.source)).toEqual(['zeta_schema', 'alpha_table']);
+    expect(r.migrations.map((m) => m.version)).toEqual(['2020-01-01T00:00:00Z', '2020-01-02T00:00:00Z']);
+    expect(r.project).toBe('shop');
+    expect(r.order).toMatchObject({ differsFromNames: true, moved: 2, rule: expect.stringMatching(/plan/) });
+  });
+});
