@@ -108,7 +108,7 @@ describe('braid history --targets', () => {
     expect(m.targets.map((x) => x.name)).toEqual([...NAMES, 'tenant-gone']);
     expect(t['tenant-a']).toMatchObject({
       reachable: true,
-      registryVersion: 3,
+      registryVersion: 4,
       applied: [m1, m2],
       ups: 2,
       downs: 0,
