@@ -19,3 +19,4 @@ export * from './rollout';
 export * from './plans';
 export * from './queries';
 export * from './history';
+export * from './online';
