@@ -55,7 +55,14 @@ export interface BatchDirective {
 export const BATCH_DEFAULT_SIZE = 1000;
 export const BATCH_MAX_SIZE = 1_000_000;
 
-export const CORE_DIRECTIVES = ['no-transaction', 'requires', 'irreversible', 'ticket', 'reason', 'batch'] as const;
+export const CORE_DIRECTIVES = [
+  'no-transaction',
+  'requires',
+  'irreversible',
+  'ticket',
+  'reason',
+  'batch',
+] as const;
 export const OTHER_DIRECTIVES = ['ignore', 'timeout', 'lock-timeout', 'destructive'] as const;
 /** Every directive name, in the order error messages list them. */
 export const KNOWN_DIRECTIVES = [
@@ -199,7 +206,9 @@ function parseBatchArgs(args: string, line: number, fail: (reason: string) => ne
     switch (k) {
       case 'size': {
         if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > BATCH_MAX_SIZE)
-          fail(`braid:batch: size must be a whole number from 1 to ${BATCH_MAX_SIZE}, got ${JSON.stringify(v)}`);
+          fail(
+            `braid:batch: size must be a whole number from 1 to ${BATCH_MAX_SIZE}, got ${JSON.stringify(v)}`,
+          );
         out.size = Number(v);
         break;
       }
@@ -212,7 +221,9 @@ function parseBatchArgs(args: string, line: number, fail: (reason: string) => ne
         const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(v);
         const ms = m ? Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 'm' ? 60_000 : 1000) : NaN;
         if (!m || !(ms <= 3_600_000))
-          fail(`braid:batch: delay must be a duration such as 100ms or 1s (at most 1h), got ${JSON.stringify(v)}`);
+          fail(
+            `braid:batch: delay must be a duration such as 100ms or 1s (at most 1h), got ${JSON.stringify(v)}`,
+          );
         out.delayMs = Math.round(ms);
         break;
       }

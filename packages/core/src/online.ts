@@ -82,7 +82,12 @@ export function formatMs(ms: number): string {
 
 /** The keys of braid.json's `online` object (top level and per environment). */
 export const ONLINE_KEYS = ['watch', 'breaker', 'retries', 'backoff', 'latencyBaseline'] as const;
-export const BREAKER_KEYS = ['maxBlockedSessions', 'maxBlockedFor', 'maxReplicaLag', 'maxLatencyRatio'] as const;
+export const BREAKER_KEYS = [
+  'maxBlockedSessions',
+  'maxBlockedFor',
+  'maxReplicaLag',
+  'maxLatencyRatio',
+] as const;
 
 /** A partial settings object (what one layer — braid.json or the flags — says). */
 export type OnlineLayer = Partial<Omit<OnlineSettings, 'thresholds'>> & { thresholds?: BreakerThresholds };
@@ -111,8 +116,7 @@ const check = {
       say(`expected a duration such as "1s", "500ms" or "2m" (a string), got ${jsonType(v)}`);
     const ms = durationMs(v);
     if (ms === undefined) say(`expected a duration such as "1s", "500ms" or "2m", got ${JSON.stringify(v)}`);
-    if (ms < opts.min)
-      say(`must be at least ${formatMs(opts.min)}, got ${JSON.stringify(v)}`);
+    if (ms < opts.min) say(`must be at least ${formatMs(opts.min)}, got ${JSON.stringify(v)}`);
     if (ms > opts.max) say(`must be at most ${formatMs(opts.max)}, got ${JSON.stringify(v)}`);
     return ms;
   },
@@ -541,7 +545,9 @@ export function progressLine(label: string, s: WatchSample): string {
   if (s.progress) {
     const { done, total, unit } = s.progress;
     parts.push(
-      total ? `${formatCount(done)}/${formatCount(total)} ${unit} (${Math.min(100, Math.floor((100 * done) / total))}%)` : `${formatCount(done)} ${unit}`,
+      total
+        ? `${formatCount(done)}/${formatCount(total)} ${unit} (${Math.min(100, Math.floor((100 * done) / total))}%)`
+        : `${formatCount(done)} ${unit}`,
     );
     if (s.progress.phase) parts.push(s.progress.phase);
   }

@@ -7,7 +7,14 @@
  */
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { BraidError, EnvironmentError, FindingsError, UsageError, redact, type BatchDirective } from '@braid/core';
+import {
+  BraidError,
+  EnvironmentError,
+  FindingsError,
+  UsageError,
+  redact,
+  type BatchDirective,
+} from '@braid/core';
 import { splitStatements } from '@braid/sql';
 import type { Executor } from './executor';
 import { withAdvisoryLock, type LockHolder } from './lock';
@@ -682,42 +689,47 @@ async function runTransactional(c: Ctx, m: SourceMigration, direction: 'up' | 'd
   const text = direction === 'up' ? m.files.up : (m.files.down ?? '');
   const fileName = direction === 'up' ? 'up.sql' : 'down.sql';
   try {
-    await withLockRetries(c, m.id, async () => {
-      // One round trip: the transaction, its lock_timeout, the savepoint execFile falls back to
-      // and the file itself.
-      try {
-        // Without verify.sql, a lease to fence or a dry run, the history row and the commit
-        // travel in that same round trip.
-        const oneTrip = !c.opts.dryRun && !c.lease && !(direction === 'up' && m.files.verify !== undefined);
-        const closing = oneTrip
-          ? `${historySql({ id: m.id, checksum: m.hash, direction }, c.opts.provenance, { auditOk: true })};\ncommit`
-          : undefined;
-        const opening = `begin; ${lockTimeoutSql(c, true)}; savepoint braid_file;\n`;
-        if (await execFile(c, m.id, fileName, text, opening, closing)) return;
-        if (direction === 'up' && m.files.verify !== undefined)
-          await execFile(c, m.id, 'verify.sql', m.files.verify);
-        const ms = performance.now() - t0;
-        if (c.opts.dryRun) {
-          await c.ex.exec('rollback');
-          return;
+    await withLockRetries(
+      c,
+      m.id,
+      async () => {
+        // One round trip: the transaction, its lock_timeout, the savepoint execFile falls back to
+        // and the file itself.
+        try {
+          // Without verify.sql, a lease to fence or a dry run, the history row and the commit
+          // travel in that same round trip.
+          const oneTrip = !c.opts.dryRun && !c.lease && !(direction === 'up' && m.files.verify !== undefined);
+          const closing = oneTrip
+            ? `${historySql({ id: m.id, checksum: m.hash, direction }, c.opts.provenance, { auditOk: true })};\ncommit`
+            : undefined;
+          const opening = `begin; ${lockTimeoutSql(c, true)}; savepoint braid_file;\n`;
+          if (await execFile(c, m.id, fileName, text, opening, closing)) return;
+          if (direction === 'up' && m.files.verify !== undefined)
+            await execFile(c, m.id, 'verify.sql', m.files.verify);
+          const ms = performance.now() - t0;
+          if (c.opts.dryRun) {
+            await c.ex.exec('rollback');
+            return;
+          }
+          if (c.lease) await fenceLease(c.ex, c.lease.name, c.lease.token);
+          await recordHistory(
+            c.ex,
+            { id: m.id, checksum: m.hash, direction, durationMs: ms },
+            c.opts.provenance,
+            // prepared once per session: only where the pooler check passed (advisory lock)
+            { auditOk: true, prepared: c.checkPooler === true },
+          );
+          await c.ex.exec('commit');
+        } catch (e) {
+          await c.ex.exec('rollback').catch(() => undefined);
+          const f = asFailure(e);
+          if (f?.info?.code === '55P03' || (f?.info?.code === '57014' && c.guard?.cancelled))
+            throw (e as { cause: unknown }).cause;
+          throw e;
         }
-        if (c.lease) await fenceLease(c.ex, c.lease.name, c.lease.token);
-        await recordHistory(
-          c.ex,
-          { id: m.id, checksum: m.hash, direction, durationMs: ms },
-          c.opts.provenance,
-          // prepared once per session: only where the pooler check passed (advisory lock)
-          { auditOk: true, prepared: c.checkPooler === true },
-        );
-        await c.ex.exec('commit');
-      } catch (e) {
-        await c.ex.exec('rollback').catch(() => undefined);
-        const f = asFailure(e);
-        if (f?.info?.code === '55P03' || (f?.info?.code === '57014' && c.guard?.cancelled))
-          throw (e as { cause: unknown }).cause;
-        throw e;
-      }
-    }, { direction, label: m.id });
+      },
+      { direction, label: m.id },
+    );
   } catch (e) {
     const f = asFailure(e) ?? failure(c, m.id, fileName, text, e);
     await auditFailure(c, m.id, direction, m.hash, performance.now() - t0, f);
@@ -868,36 +880,42 @@ async function runNoTransaction(
         }
       }
       let tries = 0;
-      await withLockRetries(c, m.id, async () => {
-        // a retry (lock timeout, breaker) of a CREATE INDEX CONCURRENTLY the server interrupted
-        // first drops the INVALID index it left
-        if (tries++ > 0 && direction === 'up') await dropInvalidIndexes(c, m.id, await cicIndexes(c, s.text));
-        // The statement and its progress row commit together, so a crash between the two cannot
-        // make a resume run it twice. A statement PostgreSQL refuses inside a transaction block
-        // (CREATE INDEX CONCURRENTLY, VACUUM, a procedure that commits) runs bare instead; an
-        // interrupted CONCURRENTLY index is dropped and rebuilt on resume (dropInvalidIndexes).
-        await c.ex.exec(`begin; ${lockTimeoutSql(c, true)}`);
-        try {
-          await c.ex.exec(s.text);
+      await withLockRetries(
+        c,
+        m.id,
+        async () => {
+          // a retry (lock timeout, breaker) of a CREATE INDEX CONCURRENTLY the server interrupted
+          // first drops the INVALID index it left
+          if (tries++ > 0 && direction === 'up')
+            await dropInvalidIndexes(c, m.id, await cicIndexes(c, s.text));
+          // The statement and its progress row commit together, so a crash between the two cannot
+          // make a resume run it twice. A statement PostgreSQL refuses inside a transaction block
+          // (CREATE INDEX CONCURRENTLY, VACUUM, a procedure that commits) runs bare instead; an
+          // interrupted CONCURRENTLY index is dropped and rebuilt on resume (dropInvalidIndexes).
+          await c.ex.exec(`begin; ${lockTimeoutSql(c, true)}`);
+          try {
+            await c.ex.exec(s.text);
+            await markDone([i]);
+            await c.ex.exec('commit');
+            return;
+          } catch (e) {
+            await c.ex.exec('rollback').catch(() => undefined);
+            const code = pgErrorInfo(e)?.code;
+            if (code !== '25001' && code !== '2D000') throw e;
+          }
+          await c.ex.exec(lockTimeoutSql(c, false));
+          // committed before a named CONCURRENTLY index is built: what a resume after a crash
+          // between the build and markDone goes by (PROGRESS_STARTED)
+          if (direction === 'up' && CIC_RE.test(s.text)) await markStarted(i);
+          try {
+            await c.ex.exec(s.text);
+          } finally {
+            await c.ex.exec('reset lock_timeout').catch(() => undefined);
+          }
           await markDone([i]);
-          await c.ex.exec('commit');
-          return;
-        } catch (e) {
-          await c.ex.exec('rollback').catch(() => undefined);
-          const code = pgErrorInfo(e)?.code;
-          if (code !== '25001' && code !== '2D000') throw e;
-        }
-        await c.ex.exec(lockTimeoutSql(c, false));
-        // committed before a named CONCURRENTLY index is built: what a resume after a crash
-        // between the build and markDone goes by (PROGRESS_STARTED)
-        if (direction === 'up' && CIC_RE.test(s.text)) await markStarted(i);
-        try {
-          await c.ex.exec(s.text);
-        } finally {
-          await c.ex.exec('reset lock_timeout').catch(() => undefined);
-        }
-        await markDone([i]);
-      }, { direction, statementIndex: i, label: `${m.id} statement ${i + 1}/${stmts.length}` });
+        },
+        { direction, statementIndex: i, label: `${m.id} statement ${i + 1}/${stmts.length}` },
+      );
     } catch (e) {
       if (group) await c.ex.exec('rollback').catch(() => undefined);
       const f = failure(c, m.id, fileName, text, e, s);
@@ -966,7 +984,9 @@ async function locked<T>(c: Ctx, body: () => Promise<T>): Promise<T> {
   // holding the lock: the watcher's session opens next to ours (online guard)
   const fn = async (): Promise<T> => {
     if (c.opts.online && !c.opts.dryRun)
-      c.guard = await OnlineGuard.open(c.ex, c.backendPid, c.opts.online, c.opts.provenance, { record: true });
+      c.guard = await OnlineGuard.open(c.ex, c.backendPid, c.opts.online, c.opts.provenance, {
+        record: true,
+      });
     return body();
   };
   try {

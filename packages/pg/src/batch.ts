@@ -22,6 +22,8 @@ export const PROGRESS_BATCH = 'batch:';
 
 export interface BatchProgress {
   id: string;
+  /** "<id> statement 2/3" */
+  label: string;
   statementIndex: number;
   batches: number;
   /** Rows the batches changed (their row counts). */
@@ -42,7 +44,11 @@ export interface BatchDeps {
   /** `set local lock_timeout = …` */
   lockTimeout: string;
   /** Runs one attempt function with the engine's lock-timeout retries and the breaker. */
-  runUnit: <T>(unit: WatchUnit, attempt: (n: number) => Promise<T>, opts: { onSummary: (s: WatchSummary) => void }) => Promise<T>;
+  runUnit: <T>(
+    unit: WatchUnit,
+    attempt: (n: number) => Promise<T>,
+    opts: { onSummary: (s: WatchSummary) => void },
+  ) => Promise<T>;
   onBatch?: (p: BatchProgress) => void;
   onNote?: (message: string) => void;
 }
@@ -58,7 +64,13 @@ interface KeyInfo {
 }
 
 async function keyInfo(ex: Executor, table: string, key: string | undefined): Promise<KeyInfo | string> {
-  const r = await ex.query<{ attname: string; attnotnull: boolean; indexed: boolean; reltuples: number; pk: boolean }>(
+  const r = await ex.query<{
+    attname: string;
+    attnotnull: boolean;
+    indexed: boolean;
+    reltuples: number;
+    pk: boolean;
+  }>(
     `select a.attname::text as attname, a.attnotnull,
             exists (select 1 from pg_index i where i.indrelid = c.oid and i.indkey[0] = a.attnum and i.indpred is null
                      and (select amname from pg_am where oid = (select relam from pg_class where oid = i.indexrelid)) = 'btree') as indexed,
@@ -76,7 +88,12 @@ async function keyInfo(ex: Executor, table: string, key: string | undefined): Pr
       : `${table} has no column ${key} (or does not exist)`;
   }
   const n = Number(row.reltuples);
-  return { column: row.attname, notNull: row.attnotnull, indexed: row.indexed, rows: n < 0 ? null : Math.round(n) };
+  return {
+    column: row.attname,
+    notNull: row.attnotnull,
+    indexed: row.indexed,
+    rows: n < 0 ? null : Math.round(n),
+  };
 }
 
 /**
@@ -110,7 +127,11 @@ export async function runBatched(
     );
   const k = quoteIdent(info.column);
   const qk = `${quoteIdent(st.qualifier)}.${k}`;
-  const prev = await d.ex.query<{ batch_key: string | null; batch_rows: string | null; batches: number | null }>(
+  const prev = await d.ex.query<{
+    batch_key: string | null;
+    batch_rows: string | null;
+    batches: number | null;
+  }>(
     'select batch_key, batch_rows::text as batch_rows, batches from braid.progress where id = $1 and statement_index = $2',
     [m.id, index],
   );
@@ -119,7 +140,9 @@ export async function runBatched(
   let batches = Number(prev.rows[0]?.batches ?? 0);
   const startBatches = batches;
   if (batches > 0)
-    d.onNote?.(`${label}: resuming after batch ${batches} (${info.column} > ${last ?? '(start)'}, ${rows} row(s) done)`);
+    d.onNote?.(
+      `${label}: resuming after batch ${batches} (${info.column} > ${last ?? '(start)'}, ${rows} row(s) done)`,
+    );
   const boundSql = (lower: boolean) =>
     `select ${k}::text as k from ${table}${lower ? ` where ${k} > $1` : ''} order by ${k} offset ${directive.size - 1} limit 1`;
   const t0 = performance.now();
@@ -153,7 +176,15 @@ export async function runBatched(
              on conflict (id, statement_index) do update set statement_hash = excluded.statement_hash,
                batch_key = excluded.batch_key, batch_rows = excluded.batch_rows, batches = excluded.batches,
                done_at = clock_timestamp()`,
-            [m.id, m.hash, index, final ? doneHash : PROGRESS_BATCH + doneHash, bound ?? last, rows + res.rowCount, batches + 1],
+            [
+              m.id,
+              m.hash,
+              index,
+              final ? doneHash : PROGRESS_BATCH + doneHash,
+              bound ?? last,
+              rows + res.rowCount,
+              batches + 1,
+            ],
           );
           await d.ex.exec('commit');
           return { bound, changed: res.rowCount, final };
@@ -169,6 +200,7 @@ export async function runBatched(
     if (r.bound !== null) last = r.bound;
     const progress: BatchProgress = {
       id: m.id,
+      label,
       statementIndex: index,
       batches,
       rows,
@@ -178,7 +210,12 @@ export async function runBatched(
       doneThisRun: batches - startBatches,
       final: r.final,
     };
-    d.guard?.setProgress({ done: progress.scanned, total: info.rows, unit: 'keys', phase: `batch ${batches}` });
+    d.guard?.setProgress({
+      done: progress.scanned,
+      total: info.rows,
+      unit: 'keys',
+      phase: `batch ${batches}`,
+    });
     d.onBatch?.(progress);
     if (r.final) break;
     if (directive.delayMs > 0) await new Promise((res) => setTimeout(res, directive.delayMs));

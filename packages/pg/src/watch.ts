@@ -118,7 +118,7 @@ function blockedBehind(root: number, waiting: Json[][]): { blocked: BlockedSessi
   }));
   const own = rows.find((r) => r.pid === root);
   const set = new Set<number>([root]);
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const r of rows) {
       if (!set.has(r.pid) && r.by.some((p) => set.has(p))) {
@@ -195,7 +195,8 @@ class Watcher {
     }
     this.baseline = base;
     this.top = topQueries(base);
-    if (this.top.length === 0) return 'latency not watched: pg_stat_statements has no queries for this database yet';
+    if (this.top.length === 0)
+      return 'latency not watched: pg_stat_statements has no queries for this database yet';
     return undefined;
   }
 
@@ -285,7 +286,10 @@ class Watcher {
     this.latencySnaps.push({ at: now, snap });
     while (this.latencySnaps.length > 2 && now - this.latencySnaps[1].at >= 5000) this.latencySnaps.shift();
     const from = this.latencySnaps[0];
-    this.lastRatio = from === this.latencySnaps[this.latencySnaps.length - 1] ? undefined : latencyRatio(this.baseline, snapshotDelta(from.snap, snap));
+    this.lastRatio =
+      from === this.latencySnaps[this.latencySnaps.length - 1]
+        ? undefined
+        : latencyRatio(this.baseline, snapshotDelta(from.snap, snap));
     return this.lastRatio;
   }
   private lastRatio: number | undefined;
@@ -369,7 +373,9 @@ export class OnlineGuard {
     try {
       side = await ex.sibling('braid (watcher)');
     } catch (e) {
-      o.events?.onNote?.(`not watched: cannot open the watcher's session (${e instanceof Error ? e.message : String(e)})`);
+      o.events?.onNote?.(
+        `not watched: cannot open the watcher's session (${e instanceof Error ? e.message : String(e)})`,
+      );
       if (breakerArmed(o.thresholds)) throw e;
       return undefined;
     }

@@ -84,7 +84,8 @@ function rangeVar(n: AstNode | undefined): { table: BatchTable; qualifier: strin
 
 /** `text.slice(0, at) WHERE (rest) AND cond` or, without a WHERE, `… WHERE cond` before `end`. */
 function andWhere(text: string, whereAt: number | undefined, end: number, cond: string): string {
-  if (whereAt === undefined) return `${text.slice(0, end).trimEnd()} WHERE ${cond}${end < text.length ? ` ${text.slice(end)}` : ''}`;
+  if (whereAt === undefined)
+    return `${text.slice(0, end).trimEnd()} WHERE ${cond}${end < text.length ? ` ${text.slice(end)}` : ''}`;
   const expr = text.slice(whereAt + 'where'.length, end).trim();
   return `${text.slice(0, whereAt)}WHERE (${expr}) AND ${cond}${end < text.length ? ` ${text.slice(end)}` : ''}`;
 }
@@ -102,7 +103,8 @@ export function batchability(text: string): Batchability | undefined {
   const n = inner(node);
   if (kind !== 'UpdateStmt' && kind !== 'DeleteStmt' && kind !== 'InsertStmt') return undefined;
   const what = kind === 'UpdateStmt' ? 'UPDATE' : kind === 'DeleteStmt' ? 'DELETE' : 'INSERT … SELECT';
-  if (a(n, 'returningList').length > 0 || o(n, 'returningClause')) return { ok: false, reason: `a batched ${what} cannot have RETURNING` };
+  if (a(n, 'returningList').length > 0 || o(n, 'returningClause'))
+    return { ok: false, reason: `a batched ${what} cannot have RETURNING` };
   const words = topLevelWords(text);
   if (kind === 'InsertStmt') {
     const sel = o(n, 'selectStmt');
@@ -117,11 +119,13 @@ export function batchability(text: string): Batchability | undefined {
       ['windowClause', 'WINDOW'],
       ['sortClause', 'ORDER BY'],
     ] as const) {
-      if (a(ss, k).length > 0 || o(ss, k)) return { ok: false, reason: `a batched INSERT … SELECT cannot have ${label}` };
+      if (a(ss, k).length > 0 || o(ss, k))
+        return { ok: false, reason: `a batched INSERT … SELECT cannot have ${label}` };
     }
     if (o(ss, 'limitCount') || o(ss, 'limitOffset'))
       return { ok: false, reason: 'a batched INSERT … SELECT cannot have LIMIT or OFFSET' };
-    if (o(ss, 'withClause')) return { ok: false, reason: 'a batched INSERT … SELECT cannot have its own WITH' };
+    if (o(ss, 'withClause'))
+      return { ok: false, reason: 'a batched INSERT … SELECT cannot have its own WITH' };
     const from = a(ss, 'fromClause');
     // the leftmost table of the first FROM item (through JOINs)
     let item: AstNode | undefined = from[0];
@@ -133,7 +137,8 @@ export function batchability(text: string): Batchability | undefined {
         reason: 'a batched INSERT … SELECT must read FROM a table first (its key ranges delimit the batches)',
       };
     const selectAt = words.find((w) => w.word === 'select');
-    if (!selectAt) return { ok: false, reason: 'a batched INSERT … SELECT must not put its SELECT in parentheses' };
+    if (!selectAt)
+      return { ok: false, reason: 'a batched INSERT … SELECT must not put its SELECT in parentheses' };
     const conflict = words.findIndex((w, i) => w.word === 'on' && words[i + 1]?.word === 'conflict');
     const end = conflict >= 0 ? words[conflict].at : text.length;
     const where = words.find((w) => w.word === 'where' && w.at > selectAt.at && w.at < end);
