@@ -364,9 +364,11 @@ export class OnlineGuard {
   ): Promise<OnlineGuard | undefined> {
     if (!o.watch) return undefined;
     if (!(ex instanceof PgExecutor) || mainPid === undefined) {
-      o.events?.onNote?.(
-        'not watched: the embedded database (PGlite) has a single connection, so no second session can watch the migration',
-      );
+      // said only when thresholds were asked for: plain `braid up` on PGlite prints what it always did
+      if (breakerArmed(o.thresholds))
+        o.events?.onNote?.(
+          'not watched: the embedded database (PGlite) has a single connection, so no second session can watch the migration',
+        );
       return undefined;
     }
     let side: PgExecutor;
