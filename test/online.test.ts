@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { connectPg, type PgExecutor } from '@braid/pg';
 import { BRAID_JS, braidEnv, runBraid } from './helpers/repo';
-import { inspect, makeProject, targetDb, type TargetDb } from './helpers/cli';
+import { addMigrations, inspect, makeProject, targetDb, type TargetDb } from './helpers/cli';
 import { serverUrl } from './helpers/db';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -33,7 +33,11 @@ const onServer = (name: string, fn: () => void): void => {
 onServer('the circuit breaker (server)', () => {
   test('sessions queued behind braid’s lock trip it: braid cancels only its own statement, rolls back, retries, then exits 1; nothing else is cancelled', async () => {
     const p = makeProject([
-      { slug: 'orders', up: 'create table orders (id int primary key, v int);\ninsert into orders select g, g from generate_series(1, 100) g;\n', down: 'drop table orders;\n' },
+      {
+        slug: 'orders',
+        up: 'create table orders (id int primary key, v int);\ninsert into orders select g, g from generate_series(1, 100) g;\n',
+        down: 'drop table orders;\n',
+      },
     ]);
     const t = await targetDb('postgres', p);
     const dbUrl = t.args[1];
@@ -43,15 +47,30 @@ onServer('the circuit breaker (server)', () => {
     try {
       expect((await runBraid(['up', ...t.args], { cwd: p.repo.dir })).code).toBe(0);
       const [alter] = [
-        { slug: 'add_note', up: 'alter table orders add column note text;\n', down: 'alter table orders drop column note;\n' },
+        {
+          slug: 'add_note',
+          up: 'alter table orders add column note text;\n',
+          down: 'alter table orders drop column note;\n',
+        },
       ];
-      const { addMigrations } = await import('./helpers/cli');
       const [id] = addMigrations(p, [alter]);
       // a long transaction holds ACCESS SHARE on orders: braid's ALTER queues behind it
       await reader.exec('begin; select count(*) from orders');
       const readerPid = (await reader.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0].pid;
       const run = runBraid(
-        ['up', ...t.args, '--lock-timeout', '30s', '--max-blocked-for', '300ms', '--breaker-retries', '1', '--breaker-backoff', '200ms', '--json'],
+        [
+          'up',
+          ...t.args,
+          '--lock-timeout',
+          '30s',
+          '--max-blocked-for',
+          '300ms',
+          '--breaker-retries',
+          '1',
+          '--breaker-backoff',
+          '200ms',
+          '--json',
+        ],
         { cwd: p.repo.dir },
       );
       // the application keeps reading orders; each read queues behind braid's ALTER while it waits
@@ -73,7 +92,9 @@ onServer('the circuit breaker (server)', () => {
       stop = true;
       await appLoop;
       expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(/circuit breaker tripped \(attempt 1\): pid \d+ \(app\) blocked behind braid for [\d.]+ (ms|s) \(maxBlockedFor 300 ms\); cancelled braid's statement, retrying in 200 ms/);
+      expect(r.stderr).toMatch(
+        /circuit breaker tripped \(attempt 1\): pid \d+ \(app\) blocked behind braid for [\d.]+ (ms|s) \(maxBlockedFor 300 ms\); cancelled braid's statement, retrying in 200 ms/,
+      );
       expect(r.stderr).toContain(`.migrations/${id}: circuit breaker tripped 2 time(s) (1 retries)`);
       expect(r.stderr).toContain('rolled back: nothing of it is applied');
       expect(r.stderr).toMatch(/trip 1 at .*; retried after 200 ms/);
@@ -84,17 +105,24 @@ onServer('the circuit breaker (server)', () => {
       expect(appErrors).toEqual([]);
       expect(appReads).toBeGreaterThan(0);
       expect((await reader.query<{ n: string }>('select count(*) as n from orders')).rows[0].n).toBe('100');
-      const alive = await admin.query<{ n: number }>('select count(*)::int as n from pg_stat_activity where pid = $1', [readerPid]);
+      const alive = await admin.query<{ n: number }>(
+        'select count(*)::int as n from pg_stat_activity where pid = $1',
+        [readerPid],
+      );
       expect(alive.rows[0].n).toBe(1);
       // rolled back cleanly: no column, not applied; the attempts are recorded
-      const cols = await admin.query(`select 1 from information_schema.columns where table_name = 'orders' and column_name = 'note'`);
+      const cols = await admin.query(
+        `select 1 from information_schema.columns where table_name = 'orders' and column_name = 'note'`,
+      );
       expect(cols.rows).toHaveLength(0);
       const applied = await admin.query('select id from braid.applied where id = $1', [id]);
       expect(applied.rows).toHaveLength(0);
-      const watch = await admin.query<{ outcome: string; attempt: number; breach: string; max_blocked: number }>(
-        'select outcome, attempt, breach, max_blocked from braid.watch where id = $1 order by seq',
-        [id],
-      );
+      const watch = await admin.query<{
+        outcome: string;
+        attempt: number;
+        breach: string;
+        max_blocked: number;
+      }>('select outcome, attempt, breach, max_blocked from braid.watch where id = $1 order by seq', [id]);
       expect(watch.rows.map((w) => [w.outcome, w.attempt])).toEqual([
         ['tripped', 1],
         ['tripped', 2],
@@ -111,7 +139,9 @@ onServer('the circuit breaker (server)', () => {
       await reader.exec('commit');
       const again = await runBraid(['up', ...t.args, '--max-blocked-for', '300ms'], { cwd: p.repo.dir });
       expect(again.code).toBe(0);
-      const cols2 = await admin.query(`select 1 from information_schema.columns where table_name = 'orders' and column_name = 'note'`);
+      const cols2 = await admin.query(
+        `select 1 from information_schema.columns where table_name = 'orders' and column_name = 'note'`,
+      );
       expect(cols2.rows).toHaveLength(1);
     } finally {
       await reader.close();
@@ -143,7 +173,9 @@ onServer('the circuit breaker (server)', () => {
       expect(rows.rows[0].elapsed_ms).toBeGreaterThanOrEqual(700);
       const h = await runBraid(['history', ...t.args, '--format', 'json'], { cwd: p.repo.dir });
       expect(h.code).toBe(0);
-      const model = JSON.parse(h.stdout) as { watch: { id: string; statement: number | null; outcome: string }[] };
+      const model = JSON.parse(h.stdout) as {
+        watch: { id: string; statement: number | null; outcome: string }[];
+      };
       expect(model.watch.map((w) => [w.id, w.statement, w.outcome])).toEqual([[p.ids[0], 2, 'ok']]);
       const text = await runBraid(['history', ...t.args], { cwd: p.repo.dir });
       expect(text.stdout).toMatch(/statement 2: ok .* blocked 0/);
@@ -172,13 +204,20 @@ onServer('batched data migrations (server)', () => {
     const t = await targetDb('postgres', p);
     const admin = await connectPg(t.args[1], 'observer');
     try {
-      const child = spawn(process.execPath, [BRAID_JS, 'up', ...t.args], { cwd: p.repo.dir, env: braidEnv(), stdio: 'ignore' });
+      const child = spawn(process.execPath, [BRAID_JS, 'up', ...t.args], {
+        cwd: p.repo.dir,
+        env: braidEnv(),
+        stdio: 'ignore',
+      });
       const exited = new Promise((res) => child.on('close', res));
       await waitFor(admin, `select count(*)::int as n from braid.progress where batches >= 4`);
       process.kill(child.pid!, 'SIGKILL');
       await exited;
       // its backend notices within a second (client_connection_check_interval) and rolls back
-      await waitFor(admin, `select (count(*) = 0)::int as n from pg_stat_activity where application_name like 'braid up%'`);
+      await waitFor(
+        admin,
+        `select (count(*) = 0)::int as n from pg_stat_activity where application_name like 'braid up%'`,
+      );
       const mid = await admin.query<{ batches: number; batch_key: string; batch_rows: string }>(
         'select batches, batch_key, batch_rows::text as batch_rows from braid.progress',
       );
@@ -195,7 +234,9 @@ onServer('batched data migrations (server)', () => {
 
       const r = await runBraid(['up', ...t.args], { cwd: p.repo.dir });
       expect(r.code).toBe(0);
-      expect(r.stderr).toContain(`resuming after batch ${batches} (id > ${batch_key}, ${batch_rows} row(s) done)`);
+      expect(r.stderr).toContain(
+        `resuming after batch ${batches} (id > ${batch_key}, ${batch_rows} row(s) done)`,
+      );
       const after = await admin.query<{ ones: number; others: number }>(
         'select count(*) filter (where n = 1)::int as ones, count(*) filter (where n <> 1)::int as others from accounts',
       );
@@ -257,7 +298,9 @@ describe('thresholds on the command line and in braid.json', () => {
         'braid: braid.json: online.breaker.maxReplicaLag: expected a duration such as "1s", "500ms" or "2m" (a string), got number 5',
       );
       if (t.engine === 'postgres') {
-        const reg = await inspect(t, (ex) => ex.query<{ ok: boolean }>(`select to_regclass('braid.applied') is not null as ok`));
+        const reg = await inspect(t, (ex) =>
+          ex.query<{ ok: boolean }>(`select to_regclass('braid.applied') is not null as ok`),
+        );
         expect(reg.rows[0].ok).toBe(false);
       }
     } finally {

@@ -37,7 +37,10 @@ describe('online settings: braid.json', () => {
     const c = parseConfig(
       config(
         { breaker: { maxBlockedSessions: 5, maxBlockedFor: '2s' }, retries: 2, backoff: '1s' },
-        { breaker: { maxBlockedFor: '500ms', maxReplicaLag: '10s', maxLatencyRatio: 2.5 }, latencyBaseline: '30s' },
+        {
+          breaker: { maxBlockedFor: '500ms', maxReplicaLag: '10s', maxLatencyRatio: 2.5 },
+          latencyBaseline: '30s',
+        },
       ),
     );
     const env = c.environments.get('prod')!;
@@ -53,19 +56,40 @@ describe('online settings: braid.json', () => {
   });
 
   test.each([
-    [{ breaker: { maxBlockedFor: 1 } }, 'online.breaker.maxBlockedFor: expected a duration such as "1s", "500ms" or "2m" (a string), got number 1'],
-    [{ breaker: { maxBlockedFor: 'soon' } }, 'online.breaker.maxBlockedFor: expected a duration such as "1s", "500ms" or "2m", got "soon"'],
+    [
+      { breaker: { maxBlockedFor: 1 } },
+      'online.breaker.maxBlockedFor: expected a duration such as "1s", "500ms" or "2m" (a string), got number 1',
+    ],
+    [
+      { breaker: { maxBlockedFor: 'soon' } },
+      'online.breaker.maxBlockedFor: expected a duration such as "1s", "500ms" or "2m", got "soon"',
+    ],
     [{ breaker: { maxBlockedFor: '0s' } }, 'online.breaker.maxBlockedFor: must be at least 1 ms, got "0s"'],
-    [{ breaker: { maxBlockedSessions: -1 } }, 'online.breaker.maxBlockedSessions: expected a whole number from 0 to 100000, got number -1'],
+    [
+      { breaker: { maxBlockedSessions: -1 } },
+      'online.breaker.maxBlockedSessions: expected a whole number from 0 to 100000, got number -1',
+    ],
     [{ breaker: { maxBlockedSessions: 2.5 } }, 'online.breaker.maxBlockedSessions: expected a whole number'],
-    [{ breaker: { maxLatencyRatio: 1 } }, 'online.breaker.maxLatencyRatio: expected a number greater than 1 (e.g. 2: twice as slow), got 1'],
-    [{ breaker: { maxLatencyRatio: '2' } }, 'online.breaker.maxLatencyRatio: expected a number greater than 1 (e.g. 2: twice as slow), got string "2"'],
-    [{ breaker: { maxLag: '1s' } }, 'online.breaker.maxLag: unknown key (allowed in online.breaker: maxBlockedSessions, maxBlockedFor, maxReplicaLag, maxLatencyRatio)'],
+    [
+      { breaker: { maxLatencyRatio: 1 } },
+      'online.breaker.maxLatencyRatio: expected a number greater than 1 (e.g. 2: twice as slow), got 1',
+    ],
+    [
+      { breaker: { maxLatencyRatio: '2' } },
+      'online.breaker.maxLatencyRatio: expected a number greater than 1 (e.g. 2: twice as slow), got string "2"',
+    ],
+    [
+      { breaker: { maxLag: '1s' } },
+      'online.breaker.maxLag: unknown key (allowed in online.breaker: maxBlockedSessions, maxBlockedFor, maxReplicaLag, maxLatencyRatio)',
+    ],
     [{ retries: 101 }, 'online.retries: expected a whole number from 0 to 100, got number 101'],
     [{ watch: 'yes' }, 'online.watch: expected true or false, got string "yes"'],
     [{ backoff: '61m' }, 'online.backoff: must be at most 60 min, got "61m"'],
     [{ latencyBaseline: '11m' }, 'online.latencyBaseline: must be at most 10 min, got "11m"'],
-    [{ colour: 1 }, 'online.colour: unknown key (allowed in online: watch, breaker, retries, backoff, latencyBaseline)'],
+    [
+      { colour: 1 },
+      'online.colour: unknown key (allowed in online: watch, breaker, retries, backoff, latencyBaseline)',
+    ],
     [[], 'online: expected an object, got an array'],
   ])('refuses %j with one line naming the key', (online, message) => {
     let err: unknown;
@@ -98,7 +122,12 @@ describe('online settings: braid.json', () => {
         watch: false,
       }),
     ).toEqual({
-      thresholds: { maxBlockedSessions: 0, maxBlockedMs: 1000, maxReplicaLagMs: 120_000, maxLatencyRatio: 1.5 },
+      thresholds: {
+        maxBlockedSessions: 0,
+        maxBlockedMs: 1000,
+        maxReplicaLagMs: 120_000,
+        maxLatencyRatio: 1.5,
+      },
       watch: false,
       backoffMs: 250,
     });
@@ -108,7 +137,9 @@ describe('online settings: braid.json', () => {
     expect(() => parseOnlineFlags({ 'max-latency-ratio': '0.5' })).toThrow(
       '--max-latency-ratio: expected a number greater than 1',
     );
-    expect(() => parseOnlineFlags({ 'breaker-retries': 'many' })).toThrow('--breaker-retries: expected a whole number');
+    expect(() => parseOnlineFlags({ 'breaker-retries': 'many' })).toThrow(
+      '--breaker-retries: expected a whole number',
+    );
     expect(() => parseOnlineFlags({ 'max-blocked-sessions': '3x' })).toThrow(
       expect.objectContaining({ code: 'bad-option', exitCode: 2 }),
     );
@@ -116,14 +147,21 @@ describe('online settings: braid.json', () => {
 
   test('defaults: watching, no threshold (the breaker never trips unless told)', () => {
     expect(resolveOnline()).toMatchObject({ watch: true, thresholds: {}, retries: 3, backoffMs: 5000 });
-    expect(breachOf(sample({ blocked: [{ pid: 1, applicationName: '', waitMs: 1e9, query: '' }] }), {})).toBeUndefined();
+    expect(
+      breachOf(sample({ blocked: [{ pid: 1, applicationName: '', waitMs: 1e9, query: '' }] }), {}),
+    ).toBeUndefined();
     expect(patienceMs({ backoffMs: 1000, retries: 3 })).toBe(7000);
   });
 });
 
 describe('breaches', () => {
   const blocked = (n: number, waitMs: number) =>
-    Array.from({ length: n }, (_, i) => ({ pid: 100 + i, applicationName: 'app', waitMs: waitMs + i, query: 'select 1' }));
+    Array.from({ length: n }, (_, i) => ({
+      pid: 100 + i,
+      applicationName: 'app',
+      waitMs: waitMs + i,
+      query: 'select 1',
+    }));
 
   test('each threshold, strictly above its limit, in a fixed order', () => {
     expect(breachOf(sample({ blocked: blocked(3, 10) }), { maxBlockedSessions: 3 })).toBeUndefined();
@@ -145,7 +183,9 @@ describe('breaches', () => {
       kind: 'replica-lag',
       message: 'replica r2 lags 12 s behind (maxReplicaLag 10 s)',
     });
-    expect(breachOf(sample({ latencyRatio: 3.2 }), { maxLatencyRatio: 2 })).toMatchObject({ kind: 'latency' });
+    expect(breachOf(sample({ latencyRatio: 3.2 }), { maxLatencyRatio: 2 })).toMatchObject({
+      kind: 'latency',
+    });
     expect(breachOf(sample({ latencyRatio: 1.9 }), { maxLatencyRatio: 2 })).toBeUndefined();
     // blocked sessions first; throttling ignores them (braid is not running then)
     const all = sample({ blocked: blocked(5, 5000), replicas, latencyRatio: 9 });
@@ -205,7 +245,10 @@ describe('latency ratio from pg_stat_statements snapshots', () => {
     const base = snap({ a: [100, 100], b: [10, 100], c: [5, 0] });
     expect(topQueries(base)).toEqual(['a', 'b']);
     // a: 40 calls at 3 ms (baseline 1 ms) ; b: 10 calls at 10 ms (baseline 10 ms)
-    const during = snapshotDelta(snap({ a: [100, 100], b: [10, 100] }), snap({ a: [140, 220], b: [20, 200] }));
+    const during = snapshotDelta(
+      snap({ a: [100, 100], b: [10, 100] }),
+      snap({ a: [140, 220], b: [20, 200] }),
+    );
     expect(latencyRatio(base, during)).toBeCloseTo((120 + 100) / (40 + 100), 5);
     expect(latencyRatio(base, snap({ a: [5, 50] }))).toBeUndefined();
     // a reset (counters went down) is left out
@@ -216,14 +259,20 @@ describe('latency ratio from pg_stat_statements snapshots', () => {
 describe('-- braid:batch', () => {
   const f = 'x/up.sql';
   test('settings, defaults, and the implied no-transaction', () => {
-    expect(parseDirectives('-- braid:batch size=5000 key=id delay=100ms\nupdate t set a = 1;', f)).toMatchObject({
+    expect(
+      parseDirectives('-- braid:batch size=5000 key=id delay=100ms\nupdate t set a = 1;', f),
+    ).toMatchObject({
       noTransaction: true,
       batch: { size: 5000, key: 'id', delayMs: 100, line: 1 },
     });
-    expect(parseDirectives('-- braid:batch\nupdate t set a = 1;', f).batch).toEqual({ size: 1000, delayMs: 0, line: 1 });
-    expect(parseDirectives('-- braid:no-transaction\n-- braid:batch key="OrderId"\nselect 1;', f).batch?.key).toBe(
-      'OrderId',
-    );
+    expect(parseDirectives('-- braid:batch\nupdate t set a = 1;', f).batch).toEqual({
+      size: 1000,
+      delayMs: 0,
+      line: 1,
+    });
+    expect(
+      parseDirectives('-- braid:no-transaction\n-- braid:batch key="OrderId"\nselect 1;', f).batch?.key,
+    ).toBe('OrderId');
     expect(parseDirectives('-- braid:batch key=ID\nselect 1;', f).batch?.key).toBe('id');
   });
   test.each([

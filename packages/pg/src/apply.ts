@@ -422,13 +422,15 @@ async function withLockRetries<T>(
   id: string,
   attempt: () => Promise<T>,
   unit?: Omit<WatchUnit, 'id'>,
+  /** For the guard: a unit recorded by its caller (batches: one row per statement). */
+  runOpts?: Parameters<OnlineGuard['run']>[2],
 ): Promise<T> {
   const retries = c.opts.lockRetries ?? 3;
   let wait = c.opts.retryBaseMs ?? 500;
   for (let n = 0; ; n++) {
     c.lastBlockers = [];
     try {
-      return await guarded(c, { id, direction: 'up', label: id, ...unit }, attempt);
+      return await guarded(c, { id, direction: 'up', label: id, ...unit }, attempt, runOpts);
     } catch (e) {
       // the watcher saw who blocked braid (without it, observingBlockers did)
       if (c.guard && pgErrorInfo(e)?.code === '55P03') c.lastBlockers = c.guard.lastBlockers();
@@ -651,10 +653,15 @@ async function execStatements(c: Ctx, id: string, fileName: string, text: string
 }
 
 /** The watcher and breaker around an attempt (or, without them, the lock observer of old). */
-async function guarded<T>(c: Ctx, unit: WatchUnit, attempt: () => Promise<T>): Promise<T> {
+async function guarded<T>(
+  c: Ctx,
+  unit: WatchUnit,
+  attempt: () => Promise<T>,
+  runOpts?: Parameters<OnlineGuard['run']>[2],
+): Promise<T> {
   if (!c.guard) return observingBlockers(c, attempt);
   try {
-    return await c.guard.run(unit, attempt);
+    return await c.guard.run(unit, attempt, runOpts);
   } catch (e) {
     if (e instanceof BreakerExhausted) throw breakerFailure(c, unit, e);
     throw e;
@@ -852,7 +859,8 @@ async function runNoTransaction(
               ex: c.ex,
               ...(c.guard ? { guard: c.guard } : {}),
               lockTimeout: lockTimeoutSql(c, true),
-              runUnit: (unit, attempt) => withLockRetries(c, m.id, () => attempt(0), unit),
+              runUnit: (unit, attempt, opts) =>
+                withLockRetries(c, m.id, () => attempt(0), unit, { quiet: true, ...opts }),
               ...(c.opts.online?.onBatch ? { onBatch: c.opts.online.onBatch } : {}),
               onNote: (message) => emit(c, { type: 'warning', message }),
             },

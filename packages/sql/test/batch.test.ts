@@ -25,13 +25,19 @@ describe('batchability', () => {
       kind: 'delete',
       sql: "delete from t using s WHERE (t.k = s.k and s.note = 'where (') AND x.id > $1",
     });
-    expect(rewrite('with old as (select k from s where z) update t set a = 1 from old where old.k = t.k').sql).toBe(
+    expect(
+      rewrite('with old as (select k from s where z) update t set a = 1 from old where old.k = t.k').sql,
+    ).toBe(
       'with old as (select k from s where z) update t set a = 1 from old WHERE (old.k = t.k) AND x.id > $1',
     );
   });
 
   test('INSERT … SELECT: batches over the source table, before ON CONFLICT', () => {
-    expect(rewrite('insert into dst (a, b) select a, b from src s where s.a > 0 on conflict (a) where a > 1 do nothing')).toMatchObject({
+    expect(
+      rewrite(
+        'insert into dst (a, b) select a, b from src s where s.a > 0 on conflict (a) where a > 1 do nothing',
+      ),
+    ).toMatchObject({
       kind: 'insert-select',
       table: { name: 'src' },
       qualifier: 's',
