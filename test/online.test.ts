@@ -256,6 +256,37 @@ onServer('batched data migrations (server)', () => {
     }
   });
 
+  test('braid plan shows the expected number of batches from the table’s statistics', async () => {
+    const p = makeProject([
+      {
+        slug: 'big',
+        up: 'create table big (id int primary key, v int);\ninsert into big select g, 0 from generate_series(1, 12345) g;\nanalyze big;\n',
+        down: 'drop table big;\n',
+      },
+    ]);
+    const t = await targetDb('postgres', p);
+    try {
+      expect((await runBraid(['up', ...t.args], { cwd: p.repo.dir })).code).toBe(0);
+      addMigrations(p, [
+        { slug: 'fill', up: '-- braid:batch size=1000\nupdate big set v = id;\n', down: 'select 1;\n' },
+      ]);
+      const r = await runBraid(['plan', ...t.args, '--json'], { cwd: p.repo.dir });
+      expect(r.code).toBe(0);
+      const doc = JSON.parse(r.stdout) as { migrations: { statements: { batches?: unknown }[] }[] };
+      expect(doc.migrations[0].statements[0].batches).toEqual({
+        table: 'public.big',
+        size: 1000,
+        rows: 12345,
+        expected: 13,
+      });
+      const text = await runBraid(['plan', ...t.args], { cwd: p.repo.dir });
+      expect(text.stdout).toContain('batched: ~13 batch(es) of 1,000 keys of public.big (~12,345 rows)');
+    } finally {
+      p.repo.cleanup();
+      await t.drop();
+    }
+  });
+
   test('a batched statement braid cannot cut is refused before anything runs, naming its line', async () => {
     const p = makeProject([
       { slug: 'nokey', up: 'create table nokey (v int);\n', down: 'drop table nokey;\n' },
