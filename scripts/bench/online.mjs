@@ -27,7 +27,10 @@ import { braidLauncher, dropDatabase, freshDatabase, serverUrl } from './lib/com
 
 const ROWS = Number(process.argv[2] ?? 1_000_000);
 const PGBENCH = process.env.PGBENCH ?? '/usr/lib/postgresql/15/bin/pgbench';
-const BREAKER = (process.env.BRAID_BENCH_BREAKER ?? '--max-blocked-for 500ms --breaker-retries 2 --breaker-backoff 1s --lock-timeout 2s').split(/\s+/);
+const BREAKER = (
+  process.env.BRAID_BENCH_BREAKER ??
+  '--max-blocked-for 500ms --breaker-retries 2 --breaker-backoff 1s --lock-timeout 2s'
+).split(/\s+/);
 const RATE = 200;
 const CLIENTS = 8;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -36,11 +39,16 @@ const dbName = `online_bench_${process.pid}`;
 const url = freshDatabase(dbName);
 const work = mkdtempSync(path.join(os.tmpdir(), 'braid-bench-online-'));
 const psql = (sql) =>
-  execFileSync('psql', [url, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  execFileSync('psql', [url, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', sql], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 
 function setup() {
   const t0 = Date.now();
-  psql(`create table accounts (id bigint primary key, balance int not null default 0, note text not null default 'x')`);
+  psql(
+    `create table accounts (id bigint primary key, balance int not null default 0, note text not null default 'x')`,
+  );
   psql(`insert into accounts (id, balance) select g, (g % 1000)::int from generate_series(1, ${ROWS}) g`);
   psql('vacuum analyze accounts');
   console.error(`setup: ${ROWS.toLocaleString('en-US')} rows in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
@@ -58,7 +66,23 @@ function startApp(tag) {
   mkdirSync(dir);
   const child = spawn(
     PGBENCH,
-    [url, '-n', '-f', script, '-c', String(CLIENTS), '-j', '2', '-R', String(RATE), '-T', '900', '-l', '--log-prefix', path.join(dir, 'log')],
+    [
+      url,
+      '-n',
+      '-f',
+      script,
+      '-c',
+      String(CLIENTS),
+      '-j',
+      '2',
+      '-R',
+      String(RATE),
+      '-T',
+      '900',
+      '-l',
+      '--log-prefix',
+      path.join(dir, 'log'),
+    ],
     { stdio: 'ignore' },
   );
   return {
@@ -80,7 +104,10 @@ function startApp(tag) {
 }
 
 function stats(tx, from, to) {
-  const xs = tx.filter((t) => t.endMs >= from && t.endMs <= to).map((t) => t.latencyMs).sort((a, b) => a - b);
+  const xs = tx
+    .filter((t) => t.endMs >= from && t.endMs <= to)
+    .map((t) => t.latencyMs)
+    .sort((a, b) => a - b);
   const q = (p) => (xs.length ? xs[Math.min(xs.length - 1, Math.floor(p * xs.length))] : NaN);
   return { n: xs.length, p50: q(0.5), p99: q(0.99), max: xs.length ? xs[xs.length - 1] : NaN };
 }
@@ -88,7 +115,8 @@ function stats(tx, from, to) {
 function braidProject(name, up, down) {
   const dir = path.join(work, `repo-${name}`);
   mkdirSync(dir);
-  const run = (args) => execFileSync(braidLauncher, args, { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const run = (args) =>
+    execFileSync(braidLauncher, args, { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   run(['init']);
   const folder = run(['new', name]).trim();
   writeFileSync(path.join(dir, folder, 'up.sql'), up);
@@ -101,17 +129,31 @@ function braidProject(name, up, down) {
 function timed(cmd, args, cwd) {
   return new Promise((resolve) => {
     const t0 = Date.now();
-    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+    const child = spawn(cmd, args, {
+      cwd,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, NO_COLOR: '1' },
+    });
     let err = '';
     child.stderr.on('data', (d) => (err += d));
-    child.on('close', (code) => resolve({ ms: Date.now() - t0, code, stderr: err, start: t0, end: Date.now() }));
+    child.on('close', (code) =>
+      resolve({ ms: Date.now() - t0, code, stderr: err, start: t0, end: Date.now() }),
+    );
   });
 }
 
 async function scenario(label, sqlRun, reset) {
   const app = startApp(label.replace(/\W+/g, '_'));
   await sleep(3000);
-  const r = sqlRun ? await sqlRun() : await sleep(8000).then(() => ({ ms: 8000, code: 0, stderr: '', start: Date.now() - 8000, end: Date.now() }));
+  const r = sqlRun
+    ? await sqlRun()
+    : await sleep(8000).then(() => ({
+        ms: 8000,
+        code: 0,
+        stderr: '',
+        start: Date.now() - 8000,
+        end: Date.now(),
+      }));
   await sleep(1500);
   const tx = await app.stop();
   const s = stats(tx, r.start, r.end + 1000);
@@ -126,13 +168,24 @@ const psqlFile = (sql) => {
   writeFileSync(f, sql);
   return () => timed('psql', [url, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', f]);
 };
-const braidUp = (dir, extra = []) => () => timed(braidLauncher, ['up', '--db', url, ...extra], dir);
+const braidUp =
+  (dir, extra = []) =>
+  () =>
+    timed(braidLauncher, ['up', '--db', url, ...extra], dir);
 
 try {
   setup();
   const idxDown = '-- braid:no-transaction\ndrop index concurrently if exists accounts_balance_idx;\n';
-  const cic = braidProject('cic', '-- braid:no-transaction\ncreate index concurrently accounts_balance_idx on accounts (balance);\n', idxDown);
-  const naiveIdx = braidProject('naive_index', 'create index accounts_balance_idx on accounts (balance);\n', 'drop index accounts_balance_idx;\n');
+  const cic = braidProject(
+    'cic',
+    '-- braid:no-transaction\ncreate index concurrently accounts_balance_idx on accounts (balance);\n',
+    idxDown,
+  );
+  const naiveIdx = braidProject(
+    'naive_index',
+    'create index accounts_balance_idx on accounts (balance);\n',
+    'drop index accounts_balance_idx;\n',
+  );
   const batch = braidProject(
     'batch',
     '-- braid:batch size=5000 key=id\nalter table accounts add column flag int;\nupdate accounts set flag = balance % 2;\n',
@@ -144,23 +197,41 @@ try {
     'alter table accounts drop column flag;\n',
   );
   const dropIdx = () => (psql('drop index if exists accounts_balance_idx'), resetRegistry());
-  const dropCol = () => (psql('alter table accounts drop column if exists flag'), psql('vacuum accounts'), resetRegistry());
+  const dropCol = () => (
+    psql('alter table accounts drop column if exists flag'),
+    psql('vacuum accounts'),
+    resetRegistry()
+  );
   const results = [];
   results.push(await scenario('idle', undefined));
-  results.push(await scenario('psql: CREATE INDEX', psqlFile('create index accounts_balance_idx on accounts (balance);\n'), dropIdx));
+  results.push(
+    await scenario(
+      'psql: CREATE INDEX',
+      psqlFile('create index accounts_balance_idx on accounts (balance);\n'),
+      dropIdx,
+    ),
+  );
   results.push(await scenario('braid: CONCURRENTLY + breaker', braidUp(cic, BREAKER), dropIdx));
   results.push(await scenario('braid: plain CREATE INDEX + breaker', braidUp(naiveIdx, BREAKER), dropIdx));
   results.push(
-    await scenario('psql: UPDATE (one statement)', psqlFile('alter table accounts add column flag int;\nupdate accounts set flag = balance % 2;\n'), dropCol),
+    await scenario(
+      'psql: UPDATE (one statement)',
+      psqlFile('alter table accounts add column flag int;\nupdate accounts set flag = balance % 2;\n'),
+      dropCol,
+    ),
   );
   results.push(await scenario('braid: batch size=5000 + breaker', braidUp(batch, BREAKER), dropCol));
   results.push(await scenario('braid: one-statement UPDATE + breaker', braidUp(naiveUpd, BREAKER), dropCol));
 
   const idle = results[0];
   const f = (x) => (Number.isFinite(x) ? x.toFixed(1) : '-');
-  console.log(`\nonline migrations under load: ${ROWS.toLocaleString('en-US')} rows, pgbench ${CLIENTS} clients at ${RATE} tx/s (select + update of one random row)`);
+  console.log(
+    `\nonline migrations under load: ${ROWS.toLocaleString('en-US')} rows, pgbench ${CLIENTS} clients at ${RATE} tx/s (select + update of one random row)`,
+  );
   console.log(`breaker: ${BREAKER.join(' ')}\n`);
-  console.log('| scenario | app tx | p50 ms | p99 ms | p99 / idle | longest tx ms | migration | exit | trips |');
+  console.log(
+    '| scenario | app tx | p50 ms | p99 ms | p99 / idle | longest tx ms | migration | exit | trips |',
+  );
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of results) {
     console.log(
@@ -168,7 +239,8 @@ try {
     );
   }
   for (const r of results) {
-    if (r.code !== 0 && r.stderr) console.log(`\n${r.label}: ${r.stderr.trim().split('\n').slice(-3).join('\n  ')}`);
+    if (r.code !== 0 && r.stderr)
+      console.log(`\n${r.label}: ${r.stderr.trim().split('\n').slice(-3).join('\n  ')}`);
   }
 } finally {
   dropDatabase(dbName);

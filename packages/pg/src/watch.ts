@@ -105,16 +105,17 @@ function sampleSql(serverVersionNum: number): string {
 }
 
 type Json = unknown;
+const text = (v: Json): string => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '');
 const arr = (v: Json): Json[][] => (typeof v === 'string' ? JSON.parse(v) : (v ?? [])) as Json[][];
 
 /** The sessions waiting behind `root`, transitively (a queue behind a queue counts). */
 function blockedBehind(root: number, waiting: Json[][]): { blocked: BlockedSession[]; ownWaitMs: number } {
   const rows = waiting.map((w) => ({
     pid: Number(w[0]),
-    applicationName: String(w[1] ?? ''),
+    applicationName: text(w[1]),
     waitMs: Math.max(0, Number(w[2] ?? 0)),
     by: (Array.isArray(w[3]) ? w[3] : []).map(Number),
-    query: String(w[4] ?? ''),
+    query: text(w[4]),
   }));
   const own = rows.find((r) => r.pid === root);
   const set = new Set<number>([root]);
@@ -255,8 +256,8 @@ class Watcher {
       ownLockWaitMs: ownWaitMs,
       blockers: arr(row.blockers).map((b) => ({
         pid: Number(b[0]),
-        applicationName: String(b[1] ?? ''),
-        query: String(b[2] ?? ''),
+        applicationName: text(b[1]),
+        query: text(b[2]),
       })),
       replicas: this.lag.update(performance.now(), readings),
     };
@@ -267,7 +268,7 @@ class Watcher {
         done: Number(tuples ? cic[1] : cic[3]),
         total: Number(tuples ? cic[2] : cic[4]) || null,
         unit: tuples ? 'tuples' : 'blocks',
-        phase: String(cic[0] ?? ''),
+        phase: text(cic[0]),
       };
     } else if (this.progress) s.progress = this.progress;
     const ratio = await this.latency();
@@ -446,13 +447,13 @@ export class OnlineGuard {
         });
       if (!failed) return result as T;
       if (!cancel) throw error;
-      const trip: Trip = { unit, attempt: n + 1, breach: tripped!, at: new Date().toISOString() };
+      const trip: Trip = { unit, attempt: n + 1, breach: tripped, at: new Date().toISOString() };
       mine.push(trip);
       this.trips.push(trip);
       if (n >= this.o.retries) {
         this.o.events?.onTrip?.(trip);
         throw new BreakerExhausted(
-          `circuit breaker tripped ${mine.length} time(s) (${this.o.retries} retries): ${tripped!.message}`,
+          `circuit breaker tripped ${mine.length} time(s) (${this.o.retries} retries): ${tripped.message}`,
           mine,
         );
       }

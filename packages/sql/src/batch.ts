@@ -37,9 +37,13 @@ function topLevelWords(text: string): Array<{ word: string; at: number }> {
       let d = 1;
       i += 2;
       while (i < n && d > 0) {
-        if (text[i] === '/' && text[i + 1] === '*') (d++, (i += 2));
-        else if (text[i] === '*' && text[i + 1] === '/') (d--, (i += 2));
-        else i++;
+        if (text[i] === '/' && text[i + 1] === '*') {
+          d++;
+          i += 2;
+        } else if (text[i] === '*' && text[i + 1] === '/') {
+          d--;
+          i += 2;
+        } else i++;
       }
     } else if (c === "'" || c === '"') {
       i++;
