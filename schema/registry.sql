@@ -77,7 +77,36 @@ create table braid.progress (
   statement_index integer not null,
   statement_hash text not null,
   done_at timestamptz not null default clock_timestamp(),
+  batch_key text,
+  batch_rows bigint,
+  batches integer,
   primary key (id, statement_index)
+);
+
+-- What the watcher saw while each statement ran (docs/online.md), one row per sampled attempt.
+create table braid.watch (
+  seq bigint generated always as identity primary key,
+  at timestamptz not null default clock_timestamp(),
+  id text not null,
+  direction text not null,
+  statement_index integer,
+  attempt integer not null,
+  outcome text not null check (outcome in ('ok', 'tripped', 'failed')),
+  elapsed_ms integer not null,
+  rows bigint,
+  batches integer,
+  max_blocked integer not null,
+  longest_block_ms integer not null,
+  own_lock_wait_ms integer not null,
+  max_replica_lag_ms integer,
+  max_latency_ratio real,
+  breach text,
+  db_role text not null default current_user,
+  git_commit text,
+  braid_version text not null,
+  environment text,
+  rollout_id text,
+  target text
 );
 
 create function braid.append_only() returns trigger
@@ -90,4 +119,6 @@ $$;
 create trigger history_append_only before update or delete on braid.history
   for each row execute function braid.append_only();
 create trigger audit_append_only before update or delete on braid.audit
+  for each row execute function braid.append_only();
+create trigger watch_append_only before update or delete on braid.watch
   for each row execute function braid.append_only();

@@ -40,7 +40,7 @@ describe('braid check', () => {
     expect(r.code).toBe(1);
     const lines = r.stdout.trim().split('\n');
     expect(lines).toEqual([
-      `.migrations/${a}/up.sql:1: unknown directive braid:no-transation (known: no-transaction, requires, irreversible, ignore, ticket, reason, timeout, lock-timeout, destructive)`,
+      `.migrations/${a}/up.sql:1: unknown directive braid:no-transation (known: no-transaction, requires, irreversible, ignore, ticket, reason, batch, timeout, lock-timeout, destructive)`,
       `.migrations/${b}/down.sql: down.sql is missing (write the rollback, or mark up.sql \`-- braid:irreversible\`)`,
       expect.stringMatching(
         new RegExp(`^\\.migrations/manifest:2: the files of ${a} changed since it was hashed`),

@@ -5,6 +5,7 @@
  * `braid.json: environments.prod.urlEnv: expected a string`.
  */
 import { UsageError } from './errors';
+import { parseOnlineConfig, type OnlineLayer } from './online';
 
 export const CONFIG_FILE = 'braid.json';
 
@@ -28,12 +29,16 @@ export interface EnvironmentConfig {
   /** The branch allowed to deploy here: HEAD must be on it or merged into it. */
   branch: string;
   policy: EnvironmentPolicy;
+  /** The watcher and circuit breaker for this environment (over the top-level `online`). */
+  online?: OnlineLayer;
 }
 
 export interface BraidConfig {
   environments: Map<string, EnvironmentConfig>;
   /** Extra protected refs (optional). */
   protected?: string[];
+  /** The watcher and circuit breaker of up, promote and rollout (docs/online.md). */
+  online?: OnlineLayer;
 }
 
 export const DEFAULT_POLICY: EnvironmentPolicy = {
@@ -126,7 +131,7 @@ export function parseConfig(text: string, file: string = CONFIG_FILE): BraidConf
   } catch (e) {
     fail(file, '', `not valid JSON (${(e as Error).message})`);
   }
-  const root = object(file, '', raw, ['$schema', 'environments', 'protected']);
+  const root = object(file, '', raw, ['$schema', 'environments', 'protected', 'online']);
   if (root['$schema'] !== undefined) str(file, '$schema', root['$schema']);
   const environments = new Map<string, EnvironmentConfig>();
   if (root['environments'] === undefined) fail(file, 'environments', 'missing (an object of environments)');
@@ -141,7 +146,7 @@ export function parseConfig(text: string, file: string = CONFIG_FILE): BraidConf
         'an environment name uses letters, digits, "-" and "_" and starts with a letter or digit',
       );
     }
-    const o = object(file, kp, v, ['urlEnv', 'branch', 'policy']);
+    const o = object(file, kp, v, ['urlEnv', 'branch', 'policy', 'online']);
     if (o['urlEnv'] === undefined)
       fail(file, `${kp}.urlEnv`, 'missing (the name of the variable holding the URL)');
     const urlEnv = str(file, `${kp}.urlEnv`, o['urlEnv']);
@@ -156,7 +161,9 @@ export function parseConfig(text: string, file: string = CONFIG_FILE): BraidConf
     const branch = str(file, `${kp}.branch`, o['branch']);
     const policy =
       o['policy'] === undefined ? defaultPolicy() : parsePolicy(file, `${kp}.policy`, o['policy']);
-    environments.set(name, { name, urlEnv, branch, policy });
+    const env: EnvironmentConfig = { name, urlEnv, branch, policy };
+    if (o['online'] !== undefined) env.online = parseOnlineConfig(o['online'], file, `${kp}.online`);
+    environments.set(name, env);
   }
   const config: BraidConfig = { environments };
   if (root['protected'] !== undefined) {
@@ -164,6 +171,7 @@ export function parseConfig(text: string, file: string = CONFIG_FILE): BraidConf
     if (!Array.isArray(p)) fail(file, 'protected', `expected an array of ref names, got ${describe(p)}`);
     config.protected = p.map((x, i) => str(file, `protected[${i}]`, x as Json));
   }
+  if (root['online'] !== undefined) config.online = parseOnlineConfig(root['online'], file, 'online');
   return config;
 }
 

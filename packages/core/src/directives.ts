@@ -7,6 +7,10 @@
  *   -- braid:irreversible             no down.sql; `braid down` refuses
  *   -- braid:ticket <ref> [<ref> ...] tracker references (JIRA-12, #42, a URL); may repeat
  *   -- braid:reason <text>            why the change is made; several lines join with a space
+ *   -- braid:batch [size=N] [key=COL] [delay=D]
+ *                                     run each UPDATE / DELETE / INSERT … SELECT in keyed batches,
+ *                                     each its own transaction (implies no-transaction;
+ *                                     docs/online.md)
  *
  * Ticket and reason are metadata: `braid history` and `braid changelog` show them.
  * Also accepted and kept verbatim in `others` (their meaning belongs to later features):
@@ -32,10 +36,33 @@ export interface Directives {
   tickets: string[];
   /** `-- braid:reason` text (several reason lines joined by a space); absent when none. */
   reason?: string;
+  /** `-- braid:batch`: its data statements run in keyed batches (the migration is no-transaction). */
+  batch?: BatchDirective;
   others: OtherDirective[];
 }
 
-export const CORE_DIRECTIVES = ['no-transaction', 'requires', 'irreversible', 'ticket', 'reason'] as const;
+export interface BatchDirective {
+  /** Rows of the key space per batch (default 1000). */
+  size: number;
+  /** The key column (unquoted: folded to lower case); absent: the table's one-column primary key. */
+  key?: string;
+  /** Pause between batches (ms, default 0). */
+  delayMs: number;
+  /** 1-based line of the directive in up.sql. */
+  line: number;
+}
+
+export const BATCH_DEFAULT_SIZE = 1000;
+export const BATCH_MAX_SIZE = 1_000_000;
+
+export const CORE_DIRECTIVES = [
+  'no-transaction',
+  'requires',
+  'irreversible',
+  'ticket',
+  'reason',
+  'batch',
+] as const;
 export const OTHER_DIRECTIVES = ['ignore', 'timeout', 'lock-timeout', 'destructive'] as const;
 /** Every directive name, in the order error messages list them. */
 export const KNOWN_DIRECTIVES = [
@@ -45,6 +72,7 @@ export const KNOWN_DIRECTIVES = [
   'ignore',
   'ticket',
   'reason',
+  'batch',
   'timeout',
   'lock-timeout',
   'destructive',
@@ -143,6 +171,12 @@ export function parseDirectives(upSql: string, file: string): Directives {
         d.reason = joined;
         break;
       }
+      case 'batch':
+        if (seen.has(name)) fail('braid:batch is given twice');
+        d.batch = parseBatchArgs(args, line, fail);
+        // a batch commits on its own: the migration runs statement by statement
+        d.noTransaction = true;
+        break;
       default:
         if ((OTHER_DIRECTIVES as readonly string[]).includes(name)) {
           d.others.push({ name, args, line });
@@ -153,6 +187,51 @@ export function parseDirectives(upSql: string, file: string): Directives {
     seen.add(name);
   }
   return d;
+}
+
+const KEY_NAME = /^(?:[A-Za-z_][A-Za-z0-9_$]*|"(?:[^"]|"")+")$/;
+
+/** `size=5000 key=id delay=100ms` (any order, each at most once). */
+function parseBatchArgs(args: string, line: number, fail: (reason: string) => never): BatchDirective {
+  const out: BatchDirective = { size: BATCH_DEFAULT_SIZE, delayMs: 0, line };
+  const seen = new Set<string>();
+  for (const part of args.split(/\s+/).filter((x) => x !== '')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0)
+      fail(`braid:batch: expected name=value (size=5000, key=id, delay=100ms), got ${JSON.stringify(part)}`);
+    const k = part.slice(0, eq).toLowerCase();
+    const v = part.slice(eq + 1);
+    if (seen.has(k)) fail(`braid:batch: ${k} is given twice`);
+    seen.add(k);
+    switch (k) {
+      case 'size': {
+        if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > BATCH_MAX_SIZE)
+          fail(
+            `braid:batch: size must be a whole number from 1 to ${BATCH_MAX_SIZE}, got ${JSON.stringify(v)}`,
+          );
+        out.size = Number(v);
+        break;
+      }
+      case 'key':
+        if (!KEY_NAME.test(v))
+          fail(`braid:batch: key must be a column name (id, "OrderId"), got ${JSON.stringify(v)}`);
+        out.key = v.startsWith('"') ? v.slice(1, -1).replace(/""/g, '"') : v.toLowerCase();
+        break;
+      case 'delay': {
+        const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(v);
+        const ms = m ? Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 'm' ? 60_000 : 1000) : NaN;
+        if (!m || !(ms <= 3_600_000))
+          fail(
+            `braid:batch: delay must be a duration such as 100ms or 1s (at most 1h), got ${JSON.stringify(v)}`,
+          );
+        out.delayMs = Math.round(ms);
+        break;
+      }
+      default:
+        fail(`braid:batch: unknown setting ${JSON.stringify(k)} (known: size, key, delay)`);
+    }
+  }
+  return out;
 }
 
 /**

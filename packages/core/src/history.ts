@@ -80,6 +80,33 @@ export interface AuditRow {
   reason?: string;
 }
 
+/** What the watcher saw over one statement attempt (`braid.watch`, registry v4; docs/online.md). */
+export interface WatchRow {
+  seq: number;
+  at: string;
+  id: string;
+  direction: string;
+  /** 1-based statement; null for a transactional migration (one unit). */
+  statement: number | null;
+  attempt: number;
+  outcome: string;
+  elapsedMs: number;
+  rows: number | null;
+  batches: number | null;
+  maxBlocked: number;
+  longestBlockMs: number;
+  ownLockWaitMs: number;
+  maxReplicaLagMs: number | null;
+  maxLatencyRatio: number | null;
+  breach: string | null;
+  environment?: string;
+  rolloutId?: string;
+}
+
+export interface WatchEvent extends WatchRow {
+  targetName: string;
+}
+
 /** What the CLI read from one target. */
 export interface TargetRead {
   /** The target's name (`--targets`), or the database label (`--db`). */
@@ -96,6 +123,8 @@ export interface TargetRead {
   applied: string[];
   history: HistoryRow[];
   audit: AuditRow[];
+  /** braid.watch rows (absent before registry v4). */
+  watch?: WatchRow[];
 }
 
 /** `-- braid:ticket` / `-- braid:reason` and flags of a migration found in the working tree. */
@@ -187,6 +216,8 @@ export interface HistoryModel {
   applied: AppliedEvent[];
   failures: FailureEvent[];
   rollbacks: RollbackEvent[];
+  /** What the watcher saw per statement (newest first): blocked sessions, lag, breaker trips. */
+  watch: WatchEvent[];
   days: DayStat[];
   durations: DurationStat[];
   /** Metadata of the migrations named anywhere above that exist in the working tree. */
@@ -253,8 +284,11 @@ export function buildHistoryModel(input: HistoryInput): HistoryModel {
   const durations = new Map<string, Map<string, { at: string; ms: number }>>();
   const firstSeen = new Map<string, string>();
   const targets: TargetSummary[] = [];
+  const watch: WatchEvent[] = [];
 
   for (const t of input.targets) {
+    for (const w of t.watch ?? [])
+      watch.push({ ...w, targetName: t.name, ...(w.breach ? { breach: withoutUrls(w.breach) } : {}) });
     let failed = 0;
     let rolledBack = 0;
     for (const h of t.history) {
@@ -400,6 +434,7 @@ export function buildHistoryModel(input: HistoryInput): HistoryModel {
     applied: applied.sort(newestFirst),
     failures: failures.sort(newestFirst),
     rollbacks: rollbacks.sort(newestFirst),
+    watch: watch.sort(newestFirst),
     days: dayList,
     durations: durationList,
     migrations,

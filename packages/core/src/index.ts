@@ -22,3 +22,4 @@ export * from './rollout';
 export * from './plans';
 export * from './queries';
 export * from './history';
+export * from './online';

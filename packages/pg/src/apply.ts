@@ -7,7 +7,14 @@
  */
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { BraidError, EnvironmentError, FindingsError, UsageError, redact } from '@braid/core';
+import {
+  BraidError,
+  EnvironmentError,
+  FindingsError,
+  UsageError,
+  redact,
+  type BatchDirective,
+} from '@braid/core';
 import { splitStatements } from '@braid/sql';
 import type { Executor } from './executor';
 import { withAdvisoryLock, type LockHolder } from './lock';
@@ -29,12 +36,14 @@ import {
 import { codePointPositionToIndex, errorSnippet, locate, pgErrorInfo, type PgErrorInfo } from './pgerror';
 import { quoteIdent } from './quote';
 import { refuseRegistrySchema } from './registry-schema';
+import { BreakerExhausted, OnlineGuard, type OnlineOptions, type WatchUnit } from './watch';
+import { BatchRefused, PROGRESS_BATCH, runBatched, type BatchProgress } from './batch';
 
 /** What the engine needs of a migration (core's Migration satisfies it). */
 export interface SourceMigration {
   id: string;
   files: { up: string; down?: string; verify?: string };
-  directives: { noTransaction: boolean; irreversible: boolean };
+  directives: { noTransaction: boolean; irreversible: boolean; batch?: BatchDirective };
   hash: string;
 }
 
@@ -80,7 +89,7 @@ export const PROGRESS_STARTED = 'started:';
 
 /** Whether a progress row records a finished statement (not a started-only marker). */
 export function progressDone(p: ProgressRow): boolean {
-  return !p.statementHash.startsWith(PROGRESS_STARTED);
+  return !p.statementHash.startsWith(PROGRESS_STARTED) && !p.statementHash.startsWith(PROGRESS_BATCH);
 }
 
 /** Pure: the database's history against this branch's migrations (manifest order). */
@@ -287,6 +296,11 @@ export interface ApplyOptions {
    * result then has `stopped: true` (braid rollout's pause and stop-the-wave).
    */
   shouldStop?: () => boolean;
+  /**
+   * The watcher and circuit breaker (watch.ts, docs/online.md); absent: no watcher (as before).
+   * `onBatch`: after each batch of a `-- braid:batch` statement.
+   */
+  online?: OnlineOptions & { onBatch?: (p: BatchProgress) => void };
 }
 
 export interface StepResult {
@@ -329,6 +343,8 @@ interface Ctx {
   /** Advisory lock taken on a server: the registry check also refuses a transaction pooler. */
   checkPooler?: boolean;
   lastBlockers: { pid: number; applicationName: string; query: string }[];
+  /** The watcher and circuit breaker, on a server when opts.online asks for it. */
+  guard?: OnlineGuard;
 }
 
 function emit(c: Ctx, e: ApplyEvent): void {
@@ -397,15 +413,27 @@ function lockTimeoutSql(c: Ctx, local: boolean): string {
   return `set ${local ? 'local ' : ''}lock_timeout = '${ms}ms'`;
 }
 
-/** Runs one attempt function with retries on lock timeout (55P03) and doubling backoff. */
-async function withLockRetries<T>(c: Ctx, id: string, attempt: () => Promise<T>): Promise<T> {
+/**
+ * Runs one attempt function with retries on lock timeout (55P03) and doubling backoff; with the
+ * online guard, each attempt is watched and a breaker trip retried (watch.ts).
+ */
+async function withLockRetries<T>(
+  c: Ctx,
+  id: string,
+  attempt: () => Promise<T>,
+  unit?: Omit<WatchUnit, 'id'>,
+  /** For the guard: a unit recorded by its caller (batches: one row per statement). */
+  runOpts?: Parameters<OnlineGuard['run']>[2],
+): Promise<T> {
   const retries = c.opts.lockRetries ?? 3;
   let wait = c.opts.retryBaseMs ?? 500;
   for (let n = 0; ; n++) {
     c.lastBlockers = [];
     try {
-      return await observingBlockers(c, attempt);
+      return await guarded(c, { id, direction: 'up', label: id, ...unit }, attempt, runOpts);
     } catch (e) {
+      // the watcher saw who blocked braid (without it, observingBlockers did)
+      if (c.guard && pgErrorInfo(e)?.code === '55P03') c.lastBlockers = c.guard.lastBlockers();
       const info = pgErrorInfo(e);
       if (info?.code !== '55P03' || n >= retries) throw e;
       emit(c, { type: 'retry', id, attempt: n + 1, waitMs: wait, reason: info.message });
@@ -554,8 +582,9 @@ async function execFile(
   } catch (e) {
     if (opening !== undefined) shiftPosition(e, opening.length);
     const info = pgErrorInfo(e);
-    // A lock timeout is retried by the caller: locating it would only wait a second time.
-    if (info?.code === '55P03') {
+    // A lock timeout is retried by the caller: locating it would only wait a second time. So is
+    // a statement the circuit breaker cancelled.
+    if (info?.code === '55P03' || (info?.code === '57014' && c.guard?.cancelled)) {
       throw Object.assign(new Error('file failed'), {
         braidFailure: failure(c, id, fileName, text, e),
         cause: e,
@@ -623,6 +652,40 @@ async function execStatements(c: Ctx, id: string, fileName: string, text: string
   }
 }
 
+/** The watcher and breaker around an attempt (or, without them, the lock observer of old). */
+async function guarded<T>(
+  c: Ctx,
+  unit: WatchUnit,
+  attempt: () => Promise<T>,
+  runOpts?: Parameters<OnlineGuard['run']>[2],
+): Promise<T> {
+  if (!c.guard) return observingBlockers(c, attempt);
+  try {
+    return await c.guard.run(unit, attempt, runOpts);
+  } catch (e) {
+    if (e instanceof BreakerExhausted) throw breakerFailure(c, unit, e);
+    throw e;
+  }
+}
+
+/** BreakerExhausted → the migration's failure, with every trip in its account (exit 1). */
+function breakerFailure(c: Ctx, unit: WatchUnit, e: BreakerExhausted): MigrationFailedError {
+  const m = c.byId.get(unit.id);
+  const where =
+    unit.statementIndex === undefined
+      ? 'rolled back: nothing of it is applied'
+      : `stopped before statement ${unit.statementIndex + 1}${m?.directives.batch ? ' (or inside it, after its last committed batch)' : ''}; braid up resumes there`;
+  const account = e.trips.map(
+    (t) =>
+      `  trip ${t.attempt} at ${t.at}: ${t.breach.message}${t.waitMs !== undefined ? `; retried after ${Math.round(t.waitMs)} ms` : ''}`,
+  );
+  return new MigrationFailedError(`${c.dir}/${unit.id}: ${e.message}; ${where}`, account, {
+    id: unit.id,
+    breaker: e.trips.map((t) => ({ attempt: t.attempt, at: t.at, ...t.breach, waitMs: t.waitMs ?? null })),
+    ...(unit.statementIndex !== undefined ? { statementIndex: unit.statementIndex } : {}),
+  });
+}
+
 type Failure = { error: Error; statement?: string; info?: PgErrorInfo };
 function asFailure(e: unknown): Failure | undefined {
   return (e as { braidFailure?: Failure }).braidFailure;
@@ -633,41 +696,47 @@ async function runTransactional(c: Ctx, m: SourceMigration, direction: 'up' | 'd
   const text = direction === 'up' ? m.files.up : (m.files.down ?? '');
   const fileName = direction === 'up' ? 'up.sql' : 'down.sql';
   try {
-    await withLockRetries(c, m.id, async () => {
-      // One round trip: the transaction, its lock_timeout, the savepoint execFile falls back to
-      // and the file itself.
-      try {
-        // Without verify.sql, a lease to fence or a dry run, the history row and the commit
-        // travel in that same round trip.
-        const oneTrip = !c.opts.dryRun && !c.lease && !(direction === 'up' && m.files.verify !== undefined);
-        const closing = oneTrip
-          ? `${historySql({ id: m.id, checksum: m.hash, direction }, c.opts.provenance, { auditOk: true })};\ncommit`
-          : undefined;
-        const opening = `begin; ${lockTimeoutSql(c, true)}; savepoint braid_file;\n`;
-        if (await execFile(c, m.id, fileName, text, opening, closing)) return;
-        if (direction === 'up' && m.files.verify !== undefined)
-          await execFile(c, m.id, 'verify.sql', m.files.verify);
-        const ms = performance.now() - t0;
-        if (c.opts.dryRun) {
-          await c.ex.exec('rollback');
-          return;
+    await withLockRetries(
+      c,
+      m.id,
+      async () => {
+        // One round trip: the transaction, its lock_timeout, the savepoint execFile falls back to
+        // and the file itself.
+        try {
+          // Without verify.sql, a lease to fence or a dry run, the history row and the commit
+          // travel in that same round trip.
+          const oneTrip = !c.opts.dryRun && !c.lease && !(direction === 'up' && m.files.verify !== undefined);
+          const closing = oneTrip
+            ? `${historySql({ id: m.id, checksum: m.hash, direction }, c.opts.provenance, { auditOk: true })};\ncommit`
+            : undefined;
+          const opening = `begin; ${lockTimeoutSql(c, true)}; savepoint braid_file;\n`;
+          if (await execFile(c, m.id, fileName, text, opening, closing)) return;
+          if (direction === 'up' && m.files.verify !== undefined)
+            await execFile(c, m.id, 'verify.sql', m.files.verify);
+          const ms = performance.now() - t0;
+          if (c.opts.dryRun) {
+            await c.ex.exec('rollback');
+            return;
+          }
+          if (c.lease) await fenceLease(c.ex, c.lease.name, c.lease.token);
+          await recordHistory(
+            c.ex,
+            { id: m.id, checksum: m.hash, direction, durationMs: ms },
+            c.opts.provenance,
+            // prepared once per session: only where the pooler check passed (advisory lock)
+            { auditOk: true, prepared: c.checkPooler === true },
+          );
+          await c.ex.exec('commit');
+        } catch (e) {
+          await c.ex.exec('rollback').catch(() => undefined);
+          const f = asFailure(e);
+          if (f?.info?.code === '55P03' || (f?.info?.code === '57014' && c.guard?.cancelled))
+            throw (e as { cause: unknown }).cause;
+          throw e;
         }
-        if (c.lease) await fenceLease(c.ex, c.lease.name, c.lease.token);
-        await recordHistory(
-          c.ex,
-          { id: m.id, checksum: m.hash, direction, durationMs: ms },
-          c.opts.provenance,
-          // prepared once per session: only where the pooler check passed (advisory lock)
-          { auditOk: true, prepared: c.checkPooler === true },
-        );
-        await c.ex.exec('commit');
-      } catch (e) {
-        await c.ex.exec('rollback').catch(() => undefined);
-        const f = asFailure(e);
-        if (f?.info?.code === '55P03') throw (e as { cause: unknown }).cause;
-        throw e;
-      }
-    });
+      },
+      { direction, label: m.id },
+    );
   } catch (e) {
     const f = asFailure(e) ?? failure(c, m.id, fileName, text, e);
     await auditFailure(c, m.id, direction, m.hash, performance.now() - t0, f);
@@ -782,33 +851,79 @@ async function runNoTransaction(
         }
         await dropInvalidIndexes(c, m.id, found);
       }
-      await withLockRetries(c, m.id, async () => {
-        // The statement and its progress row commit together, so a crash between the two cannot
-        // make a resume run it twice. A statement PostgreSQL refuses inside a transaction block
-        // (CREATE INDEX CONCURRENTLY, VACUUM, a procedure that commits) runs bare instead; an
-        // interrupted CONCURRENTLY index is dropped and rebuilt on resume (dropInvalidIndexes).
-        await c.ex.exec(`begin; ${lockTimeoutSql(c, true)}`);
+      if (direction === 'up' && m.directives.batch && !control) {
+        const label = `${m.id} statement ${i + 1}/${stmts.length}`;
         try {
-          await c.ex.exec(s.text);
-          await markDone([i]);
-          await c.ex.exec('commit');
-          return;
+          await runBatched(
+            {
+              ex: c.ex,
+              ...(c.guard ? { guard: c.guard } : {}),
+              lockTimeout: lockTimeoutSql(c, true),
+              runUnit: (unit, attempt, opts) =>
+                withLockRetries(c, m.id, () => attempt(0), unit, { quiet: true, ...opts }),
+              ...(c.opts.online?.onBatch ? { onBatch: c.opts.online.onBatch } : {}),
+              onNote: (message) => emit(c, { type: 'warning', message }),
+            },
+            m,
+            i,
+            s.text,
+            m.directives.batch,
+            sha(s.text),
+            label,
+          );
+          continue;
         } catch (e) {
-          await c.ex.exec('rollback').catch(() => undefined);
-          const code = pgErrorInfo(e)?.code;
-          if (code !== '25001' && code !== '2D000') throw e;
+          if (!(e instanceof BatchRefused)) throw e;
+          if (e.message !== 'not a data statement') {
+            const loc = locate(`${c.dir}/${m.id}/${fileName}`, text, s.charStart);
+            throw new MigrationFailedError(`${loc.file}:${loc.line}:${loc.col}: ${e.message}`, [], {
+              id: m.id,
+              file: loc.file,
+              line: loc.line,
+              column: loc.col,
+              statement: redact(s.text),
+            });
+          }
+          // not UPDATE / DELETE / INSERT … SELECT: runs as written below
         }
-        await c.ex.exec(lockTimeoutSql(c, false));
-        // committed before a named CONCURRENTLY index is built: what a resume after a crash
-        // between the build and markDone goes by (PROGRESS_STARTED)
-        if (direction === 'up' && CIC_RE.test(s.text)) await markStarted(i);
-        try {
-          await c.ex.exec(s.text);
-        } finally {
-          await c.ex.exec('reset lock_timeout').catch(() => undefined);
-        }
-        await markDone([i]);
-      });
+      }
+      let tries = 0;
+      await withLockRetries(
+        c,
+        m.id,
+        async () => {
+          // a retry (lock timeout, breaker) of a CREATE INDEX CONCURRENTLY the server interrupted
+          // first drops the INVALID index it left
+          if (tries++ > 0 && direction === 'up')
+            await dropInvalidIndexes(c, m.id, await cicIndexes(c, s.text));
+          // The statement and its progress row commit together, so a crash between the two cannot
+          // make a resume run it twice. A statement PostgreSQL refuses inside a transaction block
+          // (CREATE INDEX CONCURRENTLY, VACUUM, a procedure that commits) runs bare instead; an
+          // interrupted CONCURRENTLY index is dropped and rebuilt on resume (dropInvalidIndexes).
+          await c.ex.exec(`begin; ${lockTimeoutSql(c, true)}`);
+          try {
+            await c.ex.exec(s.text);
+            await markDone([i]);
+            await c.ex.exec('commit');
+            return;
+          } catch (e) {
+            await c.ex.exec('rollback').catch(() => undefined);
+            const code = pgErrorInfo(e)?.code;
+            if (code !== '25001' && code !== '2D000') throw e;
+          }
+          await c.ex.exec(lockTimeoutSql(c, false));
+          // committed before a named CONCURRENTLY index is built: what a resume after a crash
+          // between the build and markDone goes by (PROGRESS_STARTED)
+          if (direction === 'up' && CIC_RE.test(s.text)) await markStarted(i);
+          try {
+            await c.ex.exec(s.text);
+          } finally {
+            await c.ex.exec('reset lock_timeout').catch(() => undefined);
+          }
+          await markDone([i]);
+        },
+        { direction, statementIndex: i, label: `${m.id} statement ${i + 1}/${stmts.length}` },
+      );
     } catch (e) {
       if (group) await c.ex.exec('rollback').catch(() => undefined);
       const f = failure(c, m.id, fileName, text, e, s);
@@ -873,7 +988,15 @@ function context(ex: Executor, migrations: readonly SourceMigration[], opts: App
 }
 
 /** Runs fn holding the runner lock. fn must start with registryCheck (the pooler check). */
-async function locked<T>(c: Ctx, fn: () => Promise<T>): Promise<T> {
+async function locked<T>(c: Ctx, body: () => Promise<T>): Promise<T> {
+  // holding the lock: the watcher's session opens next to ours (online guard)
+  const fn = async (): Promise<T> => {
+    if (c.opts.online && !c.opts.dryRun)
+      c.guard = await OnlineGuard.open(c.ex, c.backendPid, c.opts.online, c.opts.provenance, {
+        record: true,
+      });
+    return body();
+  };
   try {
     if (c.opts.lock === 'lease' && c.ex.engine === 'postgres') {
       const r = await c.ex.query<{ pid: number }>('select pg_backend_pid() as pid');
@@ -893,6 +1016,8 @@ async function locked<T>(c: Ctx, fn: () => Promise<T>): Promise<T> {
   } finally {
     await c.watcher?.close();
     c.watcher = undefined;
+    await c.guard?.close().catch(() => undefined);
+    c.guard = undefined;
   }
 }
 

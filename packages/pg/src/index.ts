@@ -13,3 +13,5 @@ export * from './stats';
 export * from './lease';
 export * from './tls';
 export * from './registry-schema';
+export * from './watch';
+export * from './batch';

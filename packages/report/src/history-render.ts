@@ -98,6 +98,19 @@ export function renderHistoryText(m: HistoryModel): string {
       );
     }
   }
+  if (m.watch.length > 0) {
+    out.push('', 'Watched while migrating (newest first):');
+    for (const w of m.watch) {
+      const lag = w.maxReplicaLagMs === null ? '' : ` · lag ${formatMs(w.maxReplicaLagMs)}`;
+      const lat = w.maxLatencyRatio === null ? '' : ` · latency ×${w.maxLatencyRatio.toFixed(2)}`;
+      const rows =
+        w.rows === null ? '' : ` · ${w.rows} rows${w.batches !== null ? ` in ${w.batches} batches` : ''}`;
+      out.push(
+        `  ${shortTime(w.at)}  ${w.targetName}  ${w.id} ${w.statement === null ? 'migration' : `statement ${w.statement}`}: ${w.outcome} (attempt ${w.attempt}) in ${formatMs(w.elapsedMs)}${rows} · blocked ${w.maxBlocked} (longest ${formatMs(w.longestBlockMs)})${w.ownLockWaitMs > 0 ? ` · waited ${formatMs(w.ownLockWaitMs)} for a lock` : ''}${lag}${lat}`,
+      );
+      if (w.breach) out.push(`      breaker: ${w.breach}`);
+    }
+  }
   if (m.days.length > 0) {
     out.push('', 'Per day (UTC):');
     out.push('  day         attempts  ok  failed  health failed  rolled back  success');

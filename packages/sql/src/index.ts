@@ -15,3 +15,4 @@ export {
   type RuleDocs,
 } from './rules';
 export * from './format';
+export { batchability, type BatchableStatement, type Batchability, type BatchTable } from './batch';

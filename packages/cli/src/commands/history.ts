@@ -24,6 +24,7 @@ import {
   type HistoryRow,
   type MigrationMeta,
   type TargetRead,
+  type WatchRow,
 } from '@braid/core';
 import { openExecutor, type Executor } from '@braid/pg';
 import { renderHistoryHtml, renderHistoryJson, renderHistoryText } from '@braid/report';
@@ -114,6 +115,46 @@ function copyOptional(
   }
 }
 
+/** braid.watch (registry v4): what the watcher saw per statement. */
+async function readWatch(ex: Executor, opts: ReadOptions): Promise<WatchRow[]> {
+  const params: unknown[] = [];
+  let where = '';
+  if (opts.since !== undefined) {
+    params.push(opts.since);
+    where = ' where at >= $1::timestamptz';
+  }
+  const limit = opts.limit !== undefined ? ` limit ${Math.floor(opts.limit)}` : '';
+  const r = await ex.query<Row>(
+    `select seq::text as seq, ${utc('at')} as at_iso, id, direction, statement_index, attempt, outcome, elapsed_ms,
+            rows::text as rows, batches, max_blocked, longest_block_ms, own_lock_wait_ms, max_replica_lag_ms,
+            max_latency_ratio::float8 as max_latency_ratio, breach, environment, rollout_id
+       from braid.watch${where} order by seq desc${limit}`,
+    params,
+  );
+  const num = (v: string | number | null | undefined): number | null =>
+    v === null || v === undefined ? null : Number(v);
+  return r.rows.reverse().map((x) => ({
+    seq: Number(x['seq']),
+    at: String(x['at_iso']),
+    id: String(x['id']),
+    direction: String(x['direction']),
+    statement: x['statement_index'] === null ? null : Number(x['statement_index']) + 1,
+    attempt: Number(x['attempt']),
+    outcome: String(x['outcome']),
+    elapsedMs: Number(x['elapsed_ms']),
+    rows: num(x['rows']),
+    batches: num(x['batches']),
+    maxBlocked: Number(x['max_blocked']),
+    longestBlockMs: Number(x['longest_block_ms']),
+    ownLockWaitMs: Number(x['own_lock_wait_ms']),
+    maxReplicaLagMs: num(x['max_replica_lag_ms']),
+    maxLatencyRatio: num(x['max_latency_ratio']),
+    breach: x['breach'] === null ? null : String(x['breach']),
+    ...(x['environment'] !== null ? { environment: String(x['environment']) } : {}),
+    ...(x['rollout_id'] !== null ? { rolloutId: String(x['rollout_id']) } : {}),
+  }));
+}
+
 /** Reads one target's registry; never writes (READ ONLY transaction, no registry creation). */
 async function readRegistry(ex: Executor, t: TargetRead, opts: ReadOptions): Promise<void> {
   await ex.exec('begin transaction read only');
@@ -149,6 +190,8 @@ async function readRegistry(ex: Executor, t: TargetRead, opts: ReadOptions): Pro
         t.history.push(h as unknown as HistoryRow);
       }
     }
+    const hasWatch = await ex.query<{ ok: boolean }>(`select to_regclass('braid.watch') is not null as ok`);
+    if (hasWatch.rows[0]?.ok) t.watch = await readWatch(ex, opts);
     if (present.audit.size > 0) {
       for (const row of await readTable(ex, 'audit', present.audit, opts)) {
         const a: Record<string, unknown> = {

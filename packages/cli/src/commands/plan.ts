@@ -1,5 +1,6 @@
 import { UsageError } from '@braid/core';
 import { planUp, readStatus, type Executor } from '@braid/pg';
+import { batchability } from '@braid/sql';
 import {
   analyzeMigration,
   blocksWrites,
@@ -52,6 +53,8 @@ interface StatementPlan {
   findings: Array<{ rule: string; severity: string; message: string; suppressed: string | null }>;
   risk: Risk;
   reasons: string[];
+  /** Under `-- braid:batch`: the table cut into key ranges and the expected number of batches. */
+  batches?: { table: string; size: number; rows: number | null; expected: number | null };
 }
 
 interface MigrationPlan {
@@ -242,8 +245,23 @@ export const planCommand = defineCommand<{
             );
             reasons.push(`${f.rule}: ${f.message}`);
           }
+          const batchDir = migrations.find((x) => x.id === id)?.directives.batch;
+          let batches: StatementPlan['batches'];
+          const bt = batchDir ? batchability(st.text) : undefined;
+          if (batchDir && bt?.ok) {
+            const tname = `${bt.statement.table.schema ?? 'public'}.${bt.statement.table.name}`;
+            const known = created.has(tname) ? new Map([[tname, 0]]) : await rowEstimates(ex, [tname]);
+            const n = known.get(tname) ?? null;
+            batches = {
+              table: tname,
+              size: batchDir.size,
+              rows: n,
+              expected: n === null ? null : Math.max(1, Math.ceil(n / batchDir.size)),
+            };
+          }
           for (const c of st.footprint.creates) created.add(qname(c));
           statements.push({
+            ...(batches ? { batches } : {}),
             line: st.line,
             column: st.col,
             sql: st.text,
@@ -341,6 +359,10 @@ export const planCommand = defineCommand<{
               `          ${t.object}: ${t.lock}${t.rewrite ? ', rewrites' : ''}${t.scan ? ', scans' : ''}${t.new ? ' (new)' : `, ${fmtRows(t.rows)}`}`,
             );
           for (const r of s.reasons) lines.push(`          - ${r}`);
+          if (s.batches)
+            lines.push(
+              `          batched: ${s.batches.expected === null ? 'an unknown number of' : `~${s.batches.expected.toLocaleString('en-US')}`} batch(es) of ${s.batches.size.toLocaleString('en-US')} keys of ${s.batches.table} (${fmtRows(s.batches.rows)})`,
+            );
         }
       }
       for (const f of m.findings)

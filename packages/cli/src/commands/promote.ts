@@ -43,6 +43,7 @@ import {
   type ResolvedDb,
 } from '../db';
 import { engineLabel, eventPrinter, projectMigrations, reportMigrationFailure } from './up';
+import { onlineOptions, onlineSettings, withOnlineOptions, type OnlineArgs } from '../online';
 
 /** Reads and validates braid.json at the project root. */
 export function readConfig(root: string): BraidConfig {
@@ -204,33 +205,42 @@ interface PromoteReport {
   result?: ApplyResult;
 }
 
-export const promoteCommand = defineCommand<{
-  env: string;
-  'dry-run': boolean;
-  'lock-wait': string | undefined;
-  'lock-timeout': string | undefined;
-  'lock-retries': string | undefined;
-  'allow-edited': boolean;
-  lock: string;
-  'lease-ttl': string | undefined;
-}>({
+export const promoteCommand = defineCommand<
+  OnlineArgs & {
+    env: string;
+    'dry-run': boolean;
+    'lock-wait': string | undefined;
+    'lock-timeout': string | undefined;
+    'lock-retries': string | undefined;
+    'allow-edited': boolean;
+    lock: string;
+    'lease-ttl': string | undefined;
+  }
+>({
   command: 'promote <env>',
   describe: 'apply this branch’s pending migrations to an environment of braid.json, enforcing its policy',
   builder: (y) =>
-    withApplyOptions(
-      y
-        .positional('env', { type: 'string', demandOption: true, describe: 'environment name (braid.json)' })
-        .option('dry-run', {
-          type: 'boolean',
-          default: false,
-          describe: 'run every check and show the plan; apply nothing',
-        }),
+    withOnlineOptions(
+      withApplyOptions(
+        y
+          .positional('env', {
+            type: 'string',
+            demandOption: true,
+            describe: 'environment name (braid.json)',
+          })
+          .option('dry-run', {
+            type: 'boolean',
+            default: false,
+            describe: 'run every check and show the plan; apply nothing',
+          }),
+      ),
     ),
   handler: async (args, ctx) => {
     const { root, migrations, dependsOn } = projectMigrations(ctx.cwd);
     const project = loadProject(root);
     const config = readConfig(root);
     const env = environmentOf(config, args.env);
+    const online = onlineSettings(args, [config.online, env.online]);
     const manifestHash = manifestBodyHash(project.manifest);
     let ex: Executor | undefined;
     try {
@@ -339,6 +349,7 @@ export const promoteCommand = defineCommand<{
         lockRetries: parseCount(args['lock-retries'], '--lock-retries', 3),
         allowEdited: args['allow-edited'],
         onEvent: eventPrinter(ctx),
+        online: onlineOptions(ctx, online),
         ...lockOptions(args),
       });
       report.result = result;

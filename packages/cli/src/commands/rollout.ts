@@ -28,8 +28,10 @@ import { readTargetsFile, resolveTargetUrls } from '../targets';
 import { Runner } from '../rollout/run';
 import { StateStore, currentStateFile, newStateFile } from '../rollout/store';
 import { execFileSync } from 'node:child_process';
+import type { OnlineSettings } from '@braid/core';
+import { onlineSettings, readConfigIfAny, withOnlineOptions, type OnlineArgs } from '../online';
 
-interface RolloutArgs {
+interface RolloutArgs extends OnlineArgs {
   action: string | undefined;
   target: string | undefined;
   targets: string | undefined;
@@ -96,6 +98,11 @@ function optionsFrom(args: RolloutArgs): RolloutOptions {
   return o;
 }
 
+/** The watcher and breaker of every target: braid.json's top-level `online`, then the flags (not kept in the state file). */
+function rolloutOnline(args: RolloutArgs, root: string): OnlineSettings {
+  return onlineSettings(args, [readConfigIfAny(root)?.online]);
+}
+
 function exitFor(s: RolloutState): number {
   return s.status === 'done' ? EXIT_OK : EXIT_FINDINGS;
 }
@@ -106,6 +113,7 @@ async function execute(
   env: ReturnType<typeof projectMigrations>,
   urls: Map<string, string>,
   fn: (r: Runner) => Promise<RolloutState>,
+  online?: OnlineSettings,
 ): Promise<RolloutState> {
   const release = store.lock();
   // First Ctrl-C (or SIGTERM): a pause, taking effect between migrations. Second: abort at once
@@ -140,6 +148,7 @@ async function execute(
       dependsOn: env.dependsOn,
       provenance: { ...base, manifestHash: env.manifestHash, ...(branch ? { gitBranch: branch } : {}) },
       urls,
+      ...(online ? { online } : {}),
       ...(healthSqlText === undefined ? {} : { healthSqlText }),
       clean: (t) => ctx.out.clean(t),
     });
@@ -221,17 +230,24 @@ async function start(args: RolloutArgs, ctx: Context): Promise<number> {
     targets,
   });
   const store = StateStore.create(file, state, args.state === undefined);
-  const s = await execute(ctx, store, env, urls, async (runner) => {
-    new Progress(ctx.out, ctx.out.json || !process.stdout.isTTY).event({
-      event: 'rollout-start',
-      rolloutId,
-      targets: state.targets.length,
-      waves: state.waves.length,
-      pending: env.migrations.length,
-      stateFile: file,
-    });
-    return runner.run();
-  });
+  const s = await execute(
+    ctx,
+    store,
+    env,
+    urls,
+    async (runner) => {
+      new Progress(ctx.out, ctx.out.json || !process.stdout.isTTY).event({
+        event: 'rollout-start',
+        rolloutId,
+        targets: state.targets.length,
+        waves: state.waves.length,
+        pending: env.migrations.length,
+        stateFile: file,
+      });
+      return runner.run();
+    },
+    rolloutOnline(args, env.root),
+  );
   printSummary(ctx, s, file);
   return exitFor(s);
 }
@@ -255,12 +271,19 @@ async function resume(args: RolloutArgs, ctx: Context): Promise<number> {
     [...targetsToRun(store.state), ...pendingRollback],
     store.state.targetsFile,
   );
-  const s = await execute(ctx, store, env, urls, (r) => {
-    // holding the runner lock: a pause meant for a running process is never cleared by us
-    store.clearPause();
-    store.state = { ...store.state, status: 'running' };
-    return r.run();
-  });
+  const s = await execute(
+    ctx,
+    store,
+    env,
+    urls,
+    (r) => {
+      // holding the runner lock: a pause meant for a running process is never cleared by us
+      store.clearPause();
+      store.state = { ...store.state, status: 'running' };
+      return r.run();
+    },
+    rolloutOnline(args, env.root),
+  );
   printSummary(ctx, s, store.file);
   return exitFor(s);
 }
@@ -287,7 +310,7 @@ async function retry(args: RolloutArgs, ctx: Context): Promise<number> {
   }
   const env = projectMigrations(ctx.cwd);
   const urls = resolveTargetUrls(ctx, env.root, [t], store.state.targetsFile);
-  const s = await execute(ctx, store, env, urls, (r) => r.retry(t.name));
+  const s = await execute(ctx, store, env, urls, (r) => r.retry(t.name), rolloutOnline(args, env.root));
   const after = s.targets.find((x) => x.name === t.name)!;
   if (!ctx.out.json && process.stdout.isTTY)
     ctx.out.print(`${t.name}: ${after.status}${after.failure ? `: ${after.failure.error}` : ''}`);
@@ -368,7 +391,7 @@ export const rolloutCommand = defineCommand<RolloutArgs>({
   describe:
     'apply the migrations to a fleet of databases in waves (actions: status, pause, resume, retry <target>)',
   builder: (y) =>
-    y
+    withOnlineOptions(y)
       .positional('action', {
         type: 'string',
         choices: ['status', 'pause', 'resume', 'retry'],

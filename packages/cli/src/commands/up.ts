@@ -20,6 +20,7 @@ import {
   withApplyOptions,
   type ResolvedDb,
 } from '../db';
+import { closeLive, onlineOptions, onlineSettings, readConfigIfAny, withOnlineOptions } from '../online';
 
 /** Loads this branch's migrations (manifest order) for the apply engine. */
 export function projectMigrations(cwd: string): {
@@ -48,6 +49,7 @@ export function projectMigrations(cwd: string): {
 /** Progress lines on stderr (results go to stdout at the end). */
 export function eventPrinter(ctx: Context): (e: ApplyEvent) => void {
   return (e) => {
+    if (e.type !== 'done') closeLive();
     switch (e.type) {
       case 'lock-wait':
         ctx.out.note(
@@ -84,6 +86,7 @@ export function eventPrinter(ctx: Context): (e: ApplyEvent) => void {
         ctx.out.note(`braid: warning: ${e.message}`);
         break;
       case 'done':
+        closeLive();
         break;
     }
   };
@@ -150,7 +153,7 @@ export const upCommand = defineCommand({
   command: 'up',
   describe: 'apply pending migrations in manifest order',
   builder: (y) =>
-    withApplyOptions(withDb(y))
+    withOnlineOptions(withApplyOptions(withDb(y)))
       .option('to', { type: 'string', describe: 'stop after this migration id' })
       .option('dry-run', {
         type: 'boolean',
@@ -161,6 +164,7 @@ export const upCommand = defineCommand({
     // git answers (provenance) while the project loads and the database connects
     const provenance = gitProvenance(ctx.cwd);
     const { root, migrations, dependsOn } = projectMigrations(ctx.cwd);
+    const online = onlineSettings(args, [readConfigIfAny(root)?.online]);
     const opts = {
       dependsOn,
       lockWaitMs: parseDuration(args['lock-wait'], '--lock-wait', 60_000),
@@ -170,6 +174,7 @@ export const upCommand = defineCommand({
       allowEdited: args['allow-edited'],
       dryRun: args['dry-run'],
       onEvent: eventPrinter(ctx),
+      online: onlineOptions(ctx, online),
       ...(args.to === undefined ? {} : { to: args.to }),
     };
     const { ex, db } = await openDb(args, ctx, root, 'braid up');

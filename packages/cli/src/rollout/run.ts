@@ -8,6 +8,8 @@
  */
 import { spawn } from 'node:child_process';
 import {
+  formatMs,
+  type OnlineSettings,
   BraidError,
   nextWork,
   overallStatus,
@@ -25,6 +27,7 @@ import {
   MigrationFailedError,
   openExecutor,
   recordAudit,
+  type ApplyOptions,
   type Executor,
   type Provenance,
   type SourceMigration,
@@ -45,6 +48,8 @@ export interface RunnerDeps {
   healthSqlText?: string;
   /** Scrubs passwords and connection strings from any text kept or printed. */
   clean: (s: string) => string;
+  /** The watcher and circuit breaker of each target (docs/online.md). */
+  online?: OnlineSettings;
 }
 
 interface RunFlags {
@@ -188,6 +193,48 @@ export class Runner {
     await Promise.all(workers); // targets that never started stay pending
   }
 
+  /** The engine's online options for one target: trips, throttling and batches as progress events. */
+  private onlineFor(name: string): ApplyOptions['online'] {
+    const o = this.d.online;
+    if (!o) return undefined;
+    return {
+      ...o,
+      events: {
+        onTrip: (t) =>
+          this.d.progress.event({
+            event: 'breaker-trip',
+            target: name,
+            id: t.unit.id,
+            ...(t.unit.statementIndex !== undefined ? { statement: t.unit.statementIndex + 1 } : {}),
+            attempt: t.attempt,
+            breach: t.breach.kind,
+            message: this.d.clean(t.breach.message),
+            ...(t.waitMs !== undefined ? { retryInMs: t.waitMs } : {}),
+          }),
+        onThrottle: (unit, b) =>
+          this.d.progress.event({
+            event: 'throttle',
+            target: name,
+            id: unit.id,
+            message: this.d.clean(b.message),
+          }),
+        onNote: (m) => this.d.progress.event({ event: 'warning', target: name, message: this.d.clean(m) }),
+      },
+      onBatch: (p) => {
+        if (p.final)
+          this.d.progress.event({
+            event: 'batched',
+            target: name,
+            id: p.id,
+            statement: p.statementIndex + 1,
+            batches: p.batches,
+            rows: p.rows,
+            took: formatMs(p.elapsedMs),
+          });
+      },
+    };
+  }
+
   private provenanceFor(name: string): Provenance {
     return { ...this.d.provenance, rolloutId: this.state.rolloutId, target: name };
   }
@@ -225,6 +272,7 @@ export class Runner {
           lockTimeoutMs: o.lockTimeoutMs,
           lockRetries: o.lockRetries,
           shouldStop: this.shouldStop,
+          ...(this.d.online ? { online: this.onlineFor(name) } : {}),
           onEvent: (e) => {
             if (e.type === 'done' && e.direction === 'up') {
               const t = this.target(name);
