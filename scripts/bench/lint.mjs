@@ -138,12 +138,14 @@ async function measure(mode) {
     }
   }
   const braidT = medianTimes(braidRuns);
-  const findings = JSON.parse(braidOut).findings.length;
+  const doc = JSON.parse(braidOut);
+  const findings = doc.findings.length;
+  const workers = doc.stats ? `, ${doc.stats.workers} worker thread(s) in the last run` : '';
   const rows = [
     [
       'braid lint',
       braidT,
-      `${Math.round(statements / braidT.wall).toLocaleString('en-US')} statements/s, ${findings} findings`,
+      `${Math.round(statements / braidT.wall).toLocaleString('en-US')} statements/s, ${findings} findings${workers}`,
     ],
   ];
   if (squawkBin) {
