@@ -8,12 +8,14 @@
 //   - `git merge main` on feature with braid's merge driver, warm cache (goal <= 1 s for the driver)
 // Each under every load of BRAID_BENCH_LOAD (default: quiet, then nice: one busy loop per core at
 // nice 19; scripts/bench/lib/load.mjs), one table each.
+// Wall and CPU time (user + system, the git processes braid waits for included) of each.
+// BRAID_BENCH_MERGE=0 leaves out the merge rows (the first merge replays the history on PGlite).
 // Usage: node scripts/bench/branch.mjs [N] [RUNS]
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { braidLauncher, printTable, timeProcess } from './lib/common.mjs';
+import { braidLauncher, measureProcess, medianTimes, printTable } from './lib/common.mjs';
 import { loadLabel, loadModes, underLoad } from './lib/load.mjs';
 
 const N = Number(process.argv[2] ?? 2000);
@@ -94,15 +96,15 @@ git(repo, 'add', '-A');
 git(repo, 'commit', '-qm', 'feature side');
 braid(repo, 'install');
 
-const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+/** Median wall and CPU time ({wall, cpu}) of RUNS whole processes. */
 function measure(label, cmd, args, opts = {}) {
   const times = [];
   for (let r = 0; r < RUNS; r++) {
     opts.before?.();
-    times.push(timeProcess(label, cmd, args, { cwd: repo, env, ...opts.spawn }));
+    times.push(measureProcess(label, cmd, args, { cwd: repo, env, ...opts.spawn }));
     opts.after?.();
   }
-  return median(times);
+  return medianTimes(times);
 }
 
 let coldMergeDone = false;
@@ -125,6 +127,9 @@ async function measureAll(mode) {
   ]);
   braid(repo, 'check');
   rows.push(['braid check (pre-commit)', measure('check', braidLauncher, ['check']), 'warm cache']);
+  // The hook as git runs it (sh, cd, the chain test, then braid check), warm cache.
+  const hook = path.join(repo, '.git', 'hooks', 'pre-commit');
+  rows.push(['.git/hooks/pre-commit', measure('hook', hook, []), 'warm cache, as git commit runs it']);
   const edited = path.join(repo, '.migrations', id(N + SIDE - 1, 'feature'), 'up.sql');
   const original = readFileSync(edited, 'utf8');
   let flip = 0;
@@ -147,6 +152,10 @@ async function measureAll(mode) {
   ]);
   braid(repo, 'diff', 'main', 'feature', '--static');
   rows.push(['braid diff --static', measure('diff', braidLauncher, diffArgs), 'warm footprint memo']);
+  if (process.env.BRAID_BENCH_MERGE === '0') {
+    printResults(mode, rows);
+    return;
+  }
   // Warm the replay caches once (first merge replays everything on PGlite), then time merges.
   const abort = () => {
     try {
@@ -157,7 +166,7 @@ async function measureAll(mode) {
   };
   // The replay caches are cold only the first time (the first load mode).
   if (!coldMergeDone) {
-    const cold = timeProcess('merge (cold)', 'git', ['merge', '--no-commit', '--no-ff', 'main'], {
+    const cold = measureProcess('merge (cold)', 'git', ['merge', '--no-commit', '--no-ff', 'main'], {
       cwd: repo,
       env,
     });
@@ -169,8 +178,12 @@ async function measureAll(mode) {
     'git merge with the driver (warm cache)',
     measure('merge', 'git', ['merge', '--no-commit', '--no-ff', 'main'], { after: abort }),
   ]);
+  printResults(mode, rows);
+}
+
+function printResults(mode, rows) {
   printTable(
-    `${N} migrations, branches ${SIDE} apart (median of ${RUNS} whole processes; ${loadLabel(mode)} on ${os.cpus().length} cores)`,
+    `${N} migrations, branches ${SIDE} apart (median of ${RUNS} whole processes, wall and CPU (user+system, children included); ${loadLabel(mode)} on ${os.cpus().length} cores)`,
     rows,
     'git diff --stat main...feature',
   );

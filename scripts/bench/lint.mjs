@@ -11,7 +11,6 @@
 // BRAID_BENCH_BIN=<dist/braid.js of another build> times that build (before/after comparisons).
 // BRAID_BENCH_KEEP=1 keeps the generated project (its path is printed) for profiling, e.g.
 //   cd <dir> && node --cpu-prof <repo>/packages/cli/dist/braid.js lint --json --fail-on none
-import { spawnSync } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -23,7 +22,7 @@ import {
 } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { braidLauncher, printTable } from './lib/common.mjs';
+import { braidLauncher, measureProcess, medianTimes, printTable } from './lib/common.mjs';
 import { peerBin } from './lib/peers.mjs';
 import { loadLabel, loadModes, underLoad } from './lib/load.mjs';
 
@@ -93,16 +92,9 @@ if (from) {
   console.log(`generated ${N} migrations, ${statements} statements, in ${work}`);
 }
 
+/** One whole process: {wall, cpu, out} (exit 1, findings, counts as success). */
 function runOnce(label, cmd, args) {
-  const t0 = process.hrtime.bigint();
-  const res = spawnSync(cmd, args, { cwd: work, encoding: 'utf8', maxBuffer: 1 << 28 });
-  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-  if (res.error || (res.status !== 0 && res.status !== 1)) {
-    throw new Error(
-      `${label} failed (exit ${res.status}): ${(res.stderr || String(res.error)).slice(0, 1000)}`,
-    );
-  }
-  return { secs, out: res.stdout };
+  return measureProcess(label, cmd, args, { cwd: work, okStatus: [1] });
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -136,39 +128,44 @@ async function measure(mode) {
     for (const who of order) {
       if (who === 'braid') {
         const b = runOnce('braid lint', braidCmd, braidArgs);
-        braidRuns.push(b.secs);
+        braidRuns.push(b);
         braidOut = b.out;
       } else if (squawkBin) {
         const q = runOnce('squawk', squawkBin, squawkArgs);
-        squawkRuns.push(q.secs);
+        squawkRuns.push(q);
         squawkOut = q.out;
       }
     }
   }
-  const braidSecs = median(braidRuns);
-  const findings = JSON.parse(braidOut).findings.length;
+  const braidT = medianTimes(braidRuns);
+  const doc = JSON.parse(braidOut);
+  const findings = doc.findings.length;
+  const workers = doc.stats ? `, ${doc.stats.workers} worker thread(s) in the last run` : '';
   const rows = [
     [
       'braid lint',
-      braidSecs,
-      `${Math.round(statements / braidSecs).toLocaleString('en-US')} statements/s, ${findings} findings`,
+      braidT,
+      `${Math.round(statements / braidT.wall).toLocaleString('en-US')} statements/s, ${findings} findings${workers}`,
     ],
   ];
   if (squawkBin) {
-    const sqSecs = median(squawkRuns);
+    const sqT = medianTimes(squawkRuns);
     const lines = squawkOut.split('\n').filter((l) => l.trim()).length;
     rows.push([
       'squawk',
-      sqSecs,
-      `${Math.round(statements / sqSecs).toLocaleString('en-US')} statements/s, ${lines} report lines`,
+      sqT,
+      `${Math.round(statements / sqT.wall).toLocaleString('en-US')} statements/s, ${lines} report lines`,
     ]);
-    const ratios = braidRuns.map((b, i) => b / squawkRuns[i]).sort((a, b) => a - b);
+    const ratios = braidRuns.map((b, i) => b.wall / squawkRuns[i].wall).sort((a, b) => a - b);
     console.log(
-      `per-round braid/squawk ratios: ${ratios.map((x) => x.toFixed(2)).join(' ')} (median ${median(ratios).toFixed(2)})`,
+      `per-round braid/squawk wall ratios: ${ratios.map((x) => x.toFixed(2)).join(' ')} (median ${median(ratios).toFixed(2)})`,
     );
+    if (braidT.cpu !== undefined && sqT.cpu) {
+      console.log(`CPU time braid/squawk: ${(braidT.cpu / sqT.cpu).toFixed(2)} (medians)`);
+    }
   }
   printTable(
-    `lint of ${count} migrations (${statements} statements), median of ${RUNS} whole-process runs, ${loadLabel(mode)}`,
+    `lint of ${count} migrations (${statements} statements), median of ${RUNS} whole-process runs, wall and CPU (user+system, all threads), ${loadLabel(mode)}`,
     rows,
     'squawk',
   );
