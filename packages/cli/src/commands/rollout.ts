@@ -24,7 +24,7 @@ import { findProject } from '../project';
 import { projectMigrations } from './up';
 import { gitProvenance, parseCount, parseDuration } from '../db';
 import { Progress } from '../rollout/progress';
-import { readTargetsFile, resolveTargetUrls } from '../targets';
+import { expandTenants, readTargetsFile, resolveTargetUrls } from '../targets';
 import { Runner } from '../rollout/run';
 import { StateStore, currentStateFile, newStateFile } from '../rollout/store';
 import { execFileSync } from 'node:child_process';
@@ -186,13 +186,18 @@ async function start(args: RolloutArgs, ctx: Context): Promise<number> {
     );
   const env = projectMigrations(ctx.cwd);
   const targetsPath = path.resolve(ctx.cwd, args.targets);
-  const targets = readTargetsFile(ctx.cwd, args.targets);
+  const listed = readTargetsFile(ctx.cwd, args.targets);
   const options = optionsFrom(args);
   if (options.healthSql !== undefined) {
     readHealthSql(ctx.cwd, options.healthSql);
     options.healthSql = path.resolve(ctx.cwd, options.healthSql);
   }
-  const urls = resolveTargetUrls(ctx, env.root, targets, args.targets);
+  const expanded = await expandTenants(
+    listed,
+    resolveTargetUrls(ctx, env.root, listed, args.targets),
+    args.targets,
+  );
+  const { targets, urls } = expanded;
   if (args.state === undefined && !args.new) {
     let cur: string | undefined;
     try {
