@@ -145,7 +145,12 @@ async function runClaim(
       try {
         const v = heartbeatVerdict(await control.heartbeat(r, claim, applied));
         if (verdict === 'continue') verdict = v;
-      } catch {
+      } catch (e) {
+        progress.event({
+          event: 'heartbeat-failed',
+          target: claim.name,
+          error: d.ctx.out.clean(oneLine(errText(e))),
+        });
         // the control database is away: keep going; the lease may expire and be taken over,
         // and the target's own lock keeps the two runs apart
       }
