@@ -45,8 +45,8 @@ function worker(extra: string[] = []): { child: ChildProcess; out: () => string;
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
   const done = new Promise<number>((res) =>
     child.on('close', (code, signal) => res(code ?? (signal ? 137 : -1))),
   );
@@ -123,7 +123,7 @@ it('two worker processes share one rollout: every target done, every migration a
       .filter((e) => e.event === 'target-start')
       .map((e) => e.target),
   );
-  expect([...starts[0]!, ...starts[1]!].sort()).toEqual(fleet.map((t) => t.name).sort());
+  expect([...starts[0], ...starts[1]].sort()).toEqual(fleet.map((t) => t.name).sort());
   expect(id).toMatch(/^r\d{8}T\d{6}Z-[0-9a-f]{6}$/);
 });
 
@@ -221,16 +221,16 @@ it('a tenant-schema fleet: one history applied to every tenant schema, each with
           `select count(*) as n from information_schema.tables where table_schema = $1`,
           [t],
         );
-        expect(Number(tables.rows[0]!.n)).toBe(p.ids.length);
+        expect(Number(tables.rows[0].n)).toBe(p.ids.length);
       }
       const elsewhere = await check.query<{ n: string }>(
         `select count(*) as n from information_schema.tables where table_schema in ('public', 'other')`,
       );
-      expect(Number(elsewhere.rows[0]!.n)).toBe(0);
+      expect(Number(elsewhere.rows[0].n)).toBe(0);
       const braidSchema = await check.query<{ n: string }>(
         `select count(*) as n from pg_namespace where nspname = 'braid'`,
       );
-      expect(Number(braidSchema.rows[0]!.n)).toBe(0);
+      expect(Number(braidSchema.rows[0].n)).toBe(0);
     } finally {
       await check.close();
     }
@@ -266,7 +266,7 @@ it('a control schema written by a newer braid is refused (exit 3), and nothing i
     const t = await ex.query<{ n: string }>(
       `select count(*) as n from information_schema.tables where table_schema = 'braid_control'`,
     );
-    expect(Number(t.rows[0]!.n)).toBe(1);
+    expect(Number(t.rows[0].n)).toBe(1);
     await ex.close();
   } finally {
     await db.drop();
