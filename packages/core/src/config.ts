@@ -39,6 +39,8 @@ export interface BraidConfig {
   protected?: string[];
   /** The watcher and circuit breaker of up, promote and rollout (docs/online.md). */
   online?: OnlineLayer;
+  /** braid rollout: the variable holding the control database's URL (docs/rollout.md). */
+  rollout?: { controlEnv: string };
 }
 
 export const DEFAULT_POLICY: EnvironmentPolicy = {
@@ -131,7 +133,7 @@ export function parseConfig(text: string, file: string = CONFIG_FILE): BraidConf
   } catch (e) {
     fail(file, '', `not valid JSON (${(e as Error).message})`);
   }
-  const root = object(file, '', raw, ['$schema', 'environments', 'protected', 'online']);
+  const root = object(file, '', raw, ['$schema', 'environments', 'protected', 'online', 'rollout']);
   if (root['$schema'] !== undefined) str(file, '$schema', root['$schema']);
   const environments = new Map<string, EnvironmentConfig>();
   if (root['environments'] === undefined) fail(file, 'environments', 'missing (an object of environments)');
@@ -172,6 +174,19 @@ export function parseConfig(text: string, file: string = CONFIG_FILE): BraidConf
     config.protected = p.map((x, i) => str(file, `protected[${i}]`, x as Json));
   }
   if (root['online'] !== undefined) config.online = parseOnlineConfig(root['online'], file, 'online');
+  if (root['rollout'] !== undefined) {
+    const r = object(file, 'rollout', root['rollout'], ['controlEnv']);
+    if (r['controlEnv'] === undefined)
+      fail(file, 'rollout.controlEnv', 'missing (the variable holding the control database URL)');
+    const controlEnv = str(file, 'rollout.controlEnv', r['controlEnv']);
+    if (!VAR_NAME.test(controlEnv))
+      fail(
+        file,
+        'rollout.controlEnv',
+        `expected the name of an environment variable, not ${/:\/\//.test(controlEnv) ? 'a connection string' : JSON.stringify(controlEnv)}`,
+      );
+    config.rollout = { controlEnv };
+  }
   return config;
 }
 

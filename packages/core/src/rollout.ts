@@ -11,6 +11,11 @@ export interface RolloutTarget {
   name: string;
   /** The environment variable holding the target's connection string (never the string). */
   urlEnv: string;
+  /**
+   * A query run on the target's database when a rollout starts: its first column lists the
+   * tenant schemas, each a target of its own named `<name>#<schema>` (docs/rollout.md).
+   */
+  tenantsQuery?: string;
 }
 
 const TARGET_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -69,7 +74,8 @@ export function parseTargets(text: string, file = 'targets.json'): RolloutTarget
       bad(file, key, `expected an object {"name", "urlEnv"}, got ${describeJson(t)}`);
     const o = t as Record<string, unknown>;
     for (const k of Object.keys(o)) {
-      if (k !== 'name' && k !== 'urlEnv') bad(file, `${key}.${k}`, 'unknown key (allowed: name, urlEnv)');
+      if (k !== 'name' && k !== 'urlEnv' && k !== 'tenantsQuery')
+        bad(file, `${key}.${k}`, 'unknown key (allowed: name, urlEnv, tenantsQuery)');
     }
     const name = o['name'];
     if (name === undefined) bad(file, `${key}.name`, 'missing');
@@ -96,7 +102,11 @@ export function parseTargets(text: string, file = 'targets.json'): RolloutTarget
         `expected a variable name${hint}, got ${typeof urlEnv === 'string' && urlEnv.includes('://') ? 'a URL' : describeJson(urlEnv)}`,
       );
     }
-    return { name, urlEnv };
+    const q = o['tenantsQuery'];
+    if (q === undefined) return { name, urlEnv };
+    if (typeof q !== 'string' || q.trim() === '')
+      bad(file, `${key}.tenantsQuery`, `expected a SQL query returning schema names, got ${describeJson(q)}`);
+    return { name, urlEnv, tenantsQuery: q };
   });
 }
 

@@ -16,6 +16,8 @@ export interface Executor {
   readonly serverVersionNum: number;
   /** A printable, password-free description ("postgres://u@host:5432/db", "pglite:/path"). */
   readonly label: string;
+  /** A tenant target (`URL#schema`): its schema; braid's registry and lock are the tenant's own. */
+  readonly tenant?: string;
   /** One statement with bind parameters ($1, $2, …). */
   query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
   /** A script of any number of statements, simple-query protocol, no parameters. */

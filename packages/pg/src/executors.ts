@@ -1,4 +1,4 @@
-import { EnvironmentError, UsageError, redact } from '@braid/core';
+import { EnvironmentError, UsageError, redact, splitTenant, tenantRegistrySchema } from '@braid/core';
 import type { Executor, QueryResult } from './executor';
 import { acquireFileLock, pgliteOptions } from './pglite';
 import { deferredExtraCaFile, sslFromEnvironment, withExtraCa } from './tls';
@@ -10,12 +10,26 @@ import type { ClientConfig } from 'pg';
 /** A server connection through node-postgres. */
 export class PgExecutor implements Executor {
   readonly engine = 'postgres' as const;
+  /** `URL#schema`: the tenant schema (search_path) and the schema of its own registry. */
+  readonly tenant?: string;
+  private readonly registry?: string;
   constructor(
     private readonly client: import('pg').Client,
     readonly serverVersionNum: number,
     readonly label: string,
     private readonly url?: string,
-  ) {}
+    tenant?: string,
+  ) {
+    if (tenant !== undefined) {
+      this.tenant = tenant;
+      this.registry = tenantRegistrySchema(tenant);
+    }
+  }
+
+  /** braid's own SQL, pointed at the tenant's registry schema (identity without a tenant). */
+  private map(sql: string): string {
+    return this.registry === undefined ? sql : mapRegistrySchema(sql, this.registry);
+  }
 
   /** A second session on the same database (lock observation, diagnostics). */
   async sibling(applicationName: string): Promise<PgExecutor> {
@@ -27,12 +41,12 @@ export class PgExecutor implements Executor {
     sql: string,
     params?: readonly unknown[],
   ): Promise<QueryResult<R>> {
-    const r = await this.client.query(sql, params as unknown[] | undefined);
+    const r = await this.client.query(this.map(sql), params as unknown[] | undefined);
     return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
   }
 
   async exec(sql: string): Promise<void> {
-    await this.client.query(sql);
+    await this.client.query(this.map(sql));
   }
 
   /**
@@ -45,7 +59,7 @@ export class PgExecutor implements Executor {
     sql: string,
     params: readonly unknown[],
   ): Promise<QueryResult<R>> {
-    const r = await this.client.query({ name, text: sql, values: params as unknown[] });
+    const r = await this.client.query({ name, text: this.map(sql), values: params as unknown[] });
     return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
   }
 
@@ -55,7 +69,7 @@ export class PgExecutor implements Executor {
    * The client parses each result while the server computes the next.
    */
   async queryBatch(sqls: readonly string[]): Promise<Record<string, unknown>[][]> {
-    const r = (await this.client.query(sqls.join(';\n'))) as unknown as
+    const r = (await this.client.query(this.map(sqls.join(';\n')))) as unknown as
       { rows: Record<string, unknown>[] } | { rows: Record<string, unknown>[] }[];
     return Array.isArray(r) ? r.map((x) => x.rows) : [r.rows];
   }
@@ -133,12 +147,13 @@ export interface ConnectOptions {
 }
 
 export async function connectPg(
-  url: string,
+  urlWithTenant: string,
   applicationName = 'braid',
   opts: ConnectOptions = {},
 ): Promise<PgExecutor> {
   const { Client } = await import('pg');
-  const label = redact(url);
+  const { url, schema: tenant } = splitTenant(urlWithTenant);
+  const label = redact(urlWithTenant);
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -170,7 +185,9 @@ export async function connectPg(
     throw new EnvironmentError('db-unreachable', `cannot connect to ${label}: ${redact(msg)}`);
   }
   const fromStartup = versionNum(startupVersion);
-  if (opts.lean && fromStartup !== undefined) return new PgExecutor(client, fromStartup, label, url);
+  if (tenant !== undefined) await enterTenant(client, tenant, label);
+  if (opts.lean && fromStartup !== undefined)
+    return new PgExecutor(client, fromStartup, label, urlWithTenant, tenant);
   // One round trip: the server version and, where the setting exists (PostgreSQL 14+),
   // client_connection_check_interval: a backend whose client died (kill -9) notices within a
   // second even inside pg_sleep or a long statement, so it rolls back and releases braid's
@@ -180,7 +197,41 @@ export async function connectPg(
             (select set_config(name, '1s', false) from pg_settings where name = 'client_connection_check_interval') as c`,
   );
   const num = Number(v.rows[0]?.v ?? 0);
-  return new PgExecutor(client, num, label, url);
+  return new PgExecutor(client, num, label, urlWithTenant, tenant);
+}
+
+/**
+ * A tenant target (`URL#schema`): the schema must exist; the session's search_path is the tenant
+ * schema (then public, for extensions), so that the migrations' unqualified names land in it.
+ */
+async function enterTenant(client: import('pg').Client, tenant: string, label: string): Promise<void> {
+  const r = await client.query<{ ok: boolean }>(
+    `select exists (select 1 from pg_namespace where nspname = $1) as ok,
+            set_config('search_path', quote_ident($1) || ', public', false) as p`,
+    [tenant],
+  );
+  if (!r.rows[0]?.ok) {
+    await client.end().catch(() => undefined);
+    throw new UsageError(
+      'tenant-schema-missing',
+      `${label}: the tenant schema ${tenant} does not exist in that database (create it first: create schema ${tenant})`,
+    );
+  }
+}
+
+/**
+ * Points braid's own SQL at a tenant's registry schema: the qualified names `braid.x`, `schema
+ * braid` (create/drop/alter) and the catalog filters naming the schema. The migrations of a
+ * project cannot use the name braid (registry-schema.ts refuses them before anything runs), so
+ * only braid's statements are changed.
+ */
+export function mapRegistrySchema(sql: string, registry: string): string {
+  if (!sql.includes('braid')) return sql;
+  return sql
+    .replace(/(^|[^\w$".])braid\.(?=["a-z_%])/g, `$1${registry}.`)
+    .replace(/\bschema(\s+if\s+(?:not\s+)?exists)?\s+braid(?![\w$])/gi, `schema$1 ${registry}`)
+    .replace(/(nspname|table_schema|schemaname)(\s*(?:=|<>|!=)\s*)'braid'/g, `$1$2'${registry}'`)
+    .replace(/'information_schema', 'braid'\)/g, `'information_schema', '${registry}')`);
 }
 
 /**

@@ -4,12 +4,17 @@
  * naming the holder (pid and application_name from pg_locks / pg_stat_activity).
  * On PGlite (one connection, one process) the data directory's lock file plays this role.
  */
-import { EnvironmentError } from '@braid/core';
+import { EnvironmentError, tenantLockKey } from '@braid/core';
 import type { Executor } from './executor';
 
 /** The lock key: the two 32-bit halves of "braid" + 1 (pg_locks shows classid/objid). */
 export const LOCK_CLASSID = 0x62726169; // "brai"
 export const LOCK_OBJID = 0x64000001; // "d", 1
+
+/** The lock's second key: the database's, or a tenant schema's own (URL#schema). */
+export function lockObjid(ex: Executor): number {
+  return ex.tenant === undefined ? LOCK_OBJID : tenantLockKey(ex.tenant);
+}
 
 export interface LockHolder {
   pid: number;
@@ -30,7 +35,7 @@ export async function lockHolder(ex: Executor): Promise<LockHolder | undefined> 
       where l.locktype = 'advisory' and l.granted and l.classid = $1::bigint::oid and l.objid = $2::bigint::oid
         and l.objsubid = 2 and l.database = (select oid from pg_database where datname = current_database())
       limit 1`,
-    [LOCK_CLASSID, LOCK_OBJID],
+    [LOCK_CLASSID, lockObjid(ex)],
   );
   const row = r.rows[0];
   return row
@@ -59,7 +64,7 @@ export async function acquireAdvisoryLock(
   for (;;) {
     const r = await ex.query<{ ok: boolean; pid: number }>(
       'select pg_try_advisory_lock($1::int4, $2::int4) as ok, pg_backend_pid() as pid',
-      [LOCK_CLASSID | 0, LOCK_OBJID | 0],
+      [LOCK_CLASSID | 0, lockObjid(ex) | 0],
     );
     if (r.rows[0]?.ok) return r.rows[0].pid;
     const holder = await lockHolder(ex).catch(() => undefined);
@@ -87,7 +92,7 @@ export async function acquireAdvisoryLock(
 
 export async function releaseAdvisoryLock(ex: Executor): Promise<void> {
   if (ex.engine === 'pglite') return;
-  await ex.query('select pg_advisory_unlock($1::int4, $2::int4)', [LOCK_CLASSID | 0, LOCK_OBJID | 0]);
+  await ex.query('select pg_advisory_unlock($1::int4, $2::int4)', [LOCK_CLASSID | 0, lockObjid(ex) | 0]);
 }
 
 /**

@@ -24,12 +24,13 @@ import { findProject } from '../project';
 import { projectMigrations } from './up';
 import { gitProvenance, parseCount, parseDuration } from '../db';
 import { Progress } from '../rollout/progress';
-import { readTargetsFile, resolveTargetUrls } from '../targets';
+import { expandTenants, readTargetsFile, resolveTargetUrls } from '../targets';
 import { Runner } from '../rollout/run';
 import { StateStore, currentStateFile, newStateFile } from '../rollout/store';
 import { execFileSync } from 'node:child_process';
 import type { OnlineSettings } from '@braid/core';
 import { onlineSettings, readConfigIfAny, withOnlineOptions, type OnlineArgs } from '../online';
+import { controlUrlOf, fleet } from '../rollout/fleet-command';
 
 interface RolloutArgs extends OnlineArgs {
   action: string | undefined;
@@ -48,6 +49,11 @@ interface RolloutArgs extends OnlineArgs {
   'lock-retries': string | undefined;
   state: string | undefined;
   new: boolean;
+  control: string | undefined;
+  rollout: string | undefined;
+  'server-concurrency': string | undefined;
+  'lease-ttl': string | undefined;
+  'replica-timeout': string | undefined;
 }
 
 function currentBranch(root: string): string | undefined {
@@ -186,13 +192,18 @@ async function start(args: RolloutArgs, ctx: Context): Promise<number> {
     );
   const env = projectMigrations(ctx.cwd);
   const targetsPath = path.resolve(ctx.cwd, args.targets);
-  const targets = readTargetsFile(ctx.cwd, args.targets);
+  const listed = readTargetsFile(ctx.cwd, args.targets);
   const options = optionsFrom(args);
   if (options.healthSql !== undefined) {
     readHealthSql(ctx.cwd, options.healthSql);
     options.healthSql = path.resolve(ctx.cwd, options.healthSql);
   }
-  const urls = resolveTargetUrls(ctx, env.root, targets, args.targets);
+  const expanded = await expandTenants(
+    listed,
+    resolveTargetUrls(ctx, env.root, listed, args.targets),
+    args.targets,
+  );
+  const { targets, urls } = expanded;
   if (args.state === undefined && !args.new) {
     let cur: string | undefined;
     try {
@@ -394,7 +405,7 @@ export const rolloutCommand = defineCommand<RolloutArgs>({
     withOnlineOptions(y)
       .positional('action', {
         type: 'string',
-        choices: ['status', 'pause', 'resume', 'retry'],
+        choices: ['status', 'pause', 'resume', 'retry', 'worker'],
         describe: 'none: start a rollout; status | pause | resume | retry <target>',
       })
       .positional('target', { type: 'string', describe: 'retry: the target to re-run' })
@@ -440,6 +451,24 @@ export const rolloutCommand = defineCommand<RolloutArgs>({
         type: 'string',
         describe: 'state file (default .git/braid/rollout/<id>.json and a current pointer)',
       })
+      .option('control', {
+        type: 'string',
+        describe:
+          'control database URL: the rollout lives there and braid rollout worker processes on any machine run it (default: braid.json rollout.controlEnv)',
+      })
+      .option('rollout', { type: 'string', describe: 'with --control: the rollout id (default: the latest)' })
+      .option('server-concurrency', {
+        type: 'string',
+        describe: 'with --control: at most N targets of one server (host:port) at once',
+      })
+      .option('lease-ttl', {
+        type: 'string',
+        describe: 'with --control: lease of a claimed target (default 15s)',
+      })
+      .option('replica-timeout', {
+        type: 'string',
+        describe: "how long a target's replicas may take to replay braid's commit (default 60s)",
+      })
       .option('new', {
         type: 'boolean',
         default: false,
@@ -450,6 +479,13 @@ export const rolloutCommand = defineCommand<RolloutArgs>({
       throw new UsageError(
         'unexpected-argument',
         `braid rollout ${args.action ?? ''}: unexpected argument ${args.target}`,
+      );
+    const control = controlUrlOf(args, ctx);
+    if (control !== undefined) return (await fleet(args, ctx, control)) as 0 | 1;
+    if (args.action === 'worker')
+      throw new UsageError(
+        'missing-control',
+        'braid rollout worker: --control URL is required (or braid.json rollout.controlEnv)',
       );
     switch (args.action) {
       case undefined:
