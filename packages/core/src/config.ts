@@ -31,6 +31,24 @@ export interface EnvironmentConfig {
   policy: EnvironmentPolicy;
   /** The watcher and circuit breaker for this environment (over the top-level `online`). */
   online?: OnlineLayer;
+  /** Pre-change backups for this environment: its policy (over the top-level `backup.policy`). */
+  backupPolicy?: BackupPolicyName;
+}
+
+export type BackupPolicyName = 'off' | 'destructive' | 'all';
+const BACKUP_POLICY_NAMES: readonly BackupPolicyName[] = ['off', 'destructive', 'all'];
+
+/** braid.json `backup` (docs/backups.md). */
+export interface BackupConfig {
+  /** off (default), destructive (dropped/retyped columns, dropped/truncated tables), all (+ UPDATE/DELETE). */
+  policy: BackupPolicyName;
+  /** Where archives go: a local folder (default) or the `braid_backup` schema of the target. */
+  store: 'local' | 'server';
+  /** The local folder (relative to the repository root); default `<git-dir>/braid/backups`. */
+  dir?: string;
+  /** A file holding the key (relative to the repository root); else BRAID_BACKUP_KEY. */
+  keyFile?: string;
+  retention: { keep?: number; maxAgeDays?: number; maxBytes?: number };
 }
 
 export interface BraidConfig {
@@ -39,6 +57,8 @@ export interface BraidConfig {
   protected?: string[];
   /** The watcher and circuit breaker of up, promote and rollout (docs/online.md). */
   online?: OnlineLayer;
+  /** Pre-change backups of up, promote and rollout (docs/backups.md). */
+  backup?: BackupConfig;
 }
 
 export const DEFAULT_POLICY: EnvironmentPolicy = {
@@ -131,11 +151,11 @@ export function parseConfig(text: string, file: string = CONFIG_FILE): BraidConf
   } catch (e) {
     fail(file, '', `not valid JSON (${(e as Error).message})`);
   }
-  const root = object(file, '', raw, ['$schema', 'environments', 'protected', 'online']);
+  const root = object(file, '', raw, ['$schema', 'environments', 'protected', 'online', 'backup']);
   if (root['$schema'] !== undefined) str(file, '$schema', root['$schema']);
   const environments = new Map<string, EnvironmentConfig>();
-  if (root['environments'] === undefined) fail(file, 'environments', 'missing (an object of environments)');
-  const envs = root['environments'];
+  const envs = root['environments'] ?? (root['backup'] !== undefined ? {} : undefined);
+  if (envs === undefined) fail(file, 'environments', 'missing (an object of environments)');
   if (!isObject(envs)) fail(file, 'environments', `expected an object, got ${describe(envs)}`);
   for (const [name, v] of Object.entries(envs)) {
     const kp = `environments.${name}`;
@@ -146,7 +166,7 @@ export function parseConfig(text: string, file: string = CONFIG_FILE): BraidConf
         'an environment name uses letters, digits, "-" and "_" and starts with a letter or digit',
       );
     }
-    const o = object(file, kp, v, ['urlEnv', 'branch', 'policy', 'online']);
+    const o = object(file, kp, v, ['urlEnv', 'branch', 'policy', 'online', 'backup']);
     if (o['urlEnv'] === undefined)
       fail(file, `${kp}.urlEnv`, 'missing (the name of the variable holding the URL)');
     const urlEnv = str(file, `${kp}.urlEnv`, o['urlEnv']);
@@ -163,6 +183,11 @@ export function parseConfig(text: string, file: string = CONFIG_FILE): BraidConf
       o['policy'] === undefined ? defaultPolicy() : parsePolicy(file, `${kp}.policy`, o['policy']);
     const env: EnvironmentConfig = { name, urlEnv, branch, policy };
     if (o['online'] !== undefined) env.online = parseOnlineConfig(o['online'], file, `${kp}.online`);
+    if (o['backup'] !== undefined) {
+      const bo = object(file, `${kp}.backup`, o['backup'], ['policy']);
+      if (bo['policy'] !== undefined)
+        env.backupPolicy = backupPolicyOf(file, `${kp}.backup.policy`, bo['policy']);
+    }
     environments.set(name, env);
   }
   const config: BraidConfig = { environments };
@@ -172,7 +197,44 @@ export function parseConfig(text: string, file: string = CONFIG_FILE): BraidConf
     config.protected = p.map((x, i) => str(file, `protected[${i}]`, x as Json));
   }
   if (root['online'] !== undefined) config.online = parseOnlineConfig(root['online'], file, 'online');
+  if (root['backup'] !== undefined) config.backup = parseBackupConfig(file, root['backup']);
   return config;
+}
+
+function backupPolicyOf(file: string, keyPath: string, v: Json): BackupPolicyName {
+  if (typeof v !== 'string' || !(BACKUP_POLICY_NAMES as readonly string[]).includes(v))
+    fail(file, keyPath, `expected "off", "destructive" or "all", got ${describe(v)}`);
+  return v as BackupPolicyName;
+}
+
+function wholeNumber(file: string, keyPath: string, v: Json, min: number): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || !Number.isInteger(v))
+    fail(file, keyPath, `expected a whole number ≥ ${min}, got ${describe(v)}`);
+  return v;
+}
+
+function parseBackupConfig(file: string, v: Json): BackupConfig {
+  const o = object(file, 'backup', v, ['policy', 'store', 'dir', 'keyFile', 'retention']);
+  const out: BackupConfig = { policy: 'off', store: 'local', retention: {} };
+  if (o['policy'] !== undefined) out.policy = backupPolicyOf(file, 'backup.policy', o['policy']);
+  if (o['store'] !== undefined) {
+    if (o['store'] !== 'local' && o['store'] !== 'server')
+      fail(file, 'backup.store', `expected "local" or "server", got ${describe(o['store'])}`);
+    out.store = o['store'];
+  }
+  if (o['dir'] !== undefined) out.dir = str(file, 'backup.dir', o['dir']);
+  if (o['keyFile'] !== undefined) out.keyFile = str(file, 'backup.keyFile', o['keyFile']);
+  if (o['retention'] !== undefined) {
+    const r = object(file, 'backup.retention', o['retention'], ['keep', 'maxAgeDays', 'maxSizeMB']);
+    if (r['keep'] !== undefined)
+      out.retention.keep = wholeNumber(file, 'backup.retention.keep', r['keep'], 1);
+    if (r['maxAgeDays'] !== undefined)
+      out.retention.maxAgeDays = wholeNumber(file, 'backup.retention.maxAgeDays', r['maxAgeDays'], 0);
+    if (r['maxSizeMB'] !== undefined)
+      out.retention.maxBytes =
+        wholeNumber(file, 'backup.retention.maxSizeMB', r['maxSizeMB'], 1) * 1024 * 1024;
+  }
+  return out;
 }
 
 /** A fresh copy of the default policy. */

@@ -23,3 +23,4 @@ export * from './plans';
 export * from './queries';
 export * from './history';
 export * from './online';
+export * from './backup';
