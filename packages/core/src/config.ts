@@ -48,6 +48,8 @@ export interface BackupConfig {
   dir?: string;
   /** A file holding the key (relative to the repository root); else BRAID_BACKUP_KEY. */
   keyFile?: string;
+  /** A role with SELECT on the affected tables: the copy runs under SET LOCAL ROLE. */
+  role?: string;
   retention: { keep?: number; maxAgeDays?: number; maxBytes?: number };
 }
 
@@ -214,7 +216,7 @@ function wholeNumber(file: string, keyPath: string, v: Json, min: number): numbe
 }
 
 function parseBackupConfig(file: string, v: Json): BackupConfig {
-  const o = object(file, 'backup', v, ['policy', 'store', 'dir', 'keyFile', 'retention']);
+  const o = object(file, 'backup', v, ['policy', 'store', 'dir', 'keyFile', 'role', 'retention']);
   const out: BackupConfig = { policy: 'off', store: 'local', retention: {} };
   if (o['policy'] !== undefined) out.policy = backupPolicyOf(file, 'backup.policy', o['policy']);
   if (o['store'] !== undefined) {
@@ -224,6 +226,7 @@ function parseBackupConfig(file: string, v: Json): BackupConfig {
   }
   if (o['dir'] !== undefined) out.dir = str(file, 'backup.dir', o['dir']);
   if (o['keyFile'] !== undefined) out.keyFile = str(file, 'backup.keyFile', o['keyFile']);
+  if (o['role'] !== undefined) out.role = str(file, 'backup.role', o['role']);
   if (o['retention'] !== undefined) {
     const r = object(file, 'backup.retention', o['retention'], ['keep', 'maxAgeDays', 'maxSizeMB']);
     if (r['keep'] !== undefined)
