@@ -40,7 +40,8 @@ class CopySubmittable {
     connection.endCopyFrom();
   }
   handleCopyData(msg: { chunk: Buffer }): void {
-    this.chunks.push(msg.chunk);
+    // the chunk is a view into the protocol parser's buffer, which the next read reuses: copy it
+    this.chunks.push(Buffer.from(msg.chunk));
   }
   handleCommandComplete(msg: { text?: string }): void {
     const m = /(\d+)\s*$/.exec(msg.text ?? '');
