@@ -294,3 +294,48 @@ describe('backups on the server', () => {
     }
   });
 });
+
+describe.each(engines())('braid test --data on %s', (engine) => {
+  it('proves a DROP COLUMN rollback keeps every value, and names the table and rows a rollback loses', async () => {
+    const p = makeProject([
+      {
+        slug: 'crates',
+        up: 'create table crates (id int primary key, name text not null, readme text);\n',
+        down: 'drop table crates;\n',
+      },
+      {
+        slug: 'drop_readme',
+        up: 'alter table crates drop column readme;\n',
+        down: 'alter table crates add column readme text;\n',
+      },
+      {
+        slug: 'drop_crates',
+        up: 'drop table crates;\n',
+        // recreated without the column name: the backed-up rows cannot go back
+        down: 'create table crates (id int primary key);\n',
+      },
+    ]);
+    const args = engine === 'postgres' ? ['--shadow-db', requireServer()] : [];
+    const r = await runBraidJson<{
+      runs: {
+        results: { id: string; dataLosing?: boolean; data?: { notRestored: string[] }; notes: string[] }[];
+      }[];
+    }>(['test', '--all', '--data', '--seed', '300', ...args], { cwd: p.repo.dir });
+    const results = r.json.runs[0].results;
+    const drop = results.find((x) => x.id === p.ids[1])!;
+    expect(drop.data?.notRestored).toEqual([]);
+    expect(drop.notes).toContain('backup restored after down.sql: 300 rows of public.crates (columns)');
+    const table = results.find((x) => x.id === p.ids[2])!;
+    expect(table.dataLosing).toBe(true);
+    expect(table.data?.notRestored.join('\n')).toMatch(
+      /rollback with the backup restored loses \d+ of the \d+ backed-up rows of public.crates: the backup cannot be put back/,
+    );
+    // without --data the DROP COLUMN rollback is data-losing
+    const plain = await runBraidJson<{
+      runs: { results: { id: string; data?: { notRestored: string[] } }[] }[];
+    }>(['test', p.ids[1], '--seed', '300', ...args], { cwd: p.repo.dir });
+    expect(plain.json.runs[0].results[0].data?.notRestored.join('\n')).toMatch(
+      /does not restore the values of crates.readme/,
+    );
+  });
+});

@@ -330,6 +330,21 @@ async function restoreOne(
     );
   const tmp = `braid_restore_${i}`;
   const cols = t.columns.map(quoteIdent);
+  // A whole table that down.sql recreated empty, with no identity column ALWAYS in the copy:
+  // straight COPY into it (no temporary table, no upsert).
+  if (t.scope === 'table') {
+    const r = await ex.query<{ empty: boolean; always: boolean }>(
+      `select not exists (select from ${target}) as empty,
+              exists (select from pg_attribute where attrelid = $1::regclass and attidentity = 'a'
+                         and attname = any($2::text[])) as always`,
+      [target, t.columns],
+    );
+    if (r.rows[0]?.empty && !r.rows[0]?.always) {
+      const rows = await copyIn(ex, `${target} (${cols.join(', ')})`, data);
+      await moveSequences(ex, target, t.columns);
+      return { table: label, scope: t.scope, rows, unmatched: 0 };
+    }
+  }
   await ex.exec(
     `create temp table ${tmp} (${t.columns.map((c, k) => `${quoteIdent(c)} ${t.types[k]}`).join(', ')}) on commit drop`,
   );
@@ -358,9 +373,15 @@ async function restoreOne(
       )
     ).rowCount;
   }
-  // identity and serial columns: the sequence moves past the restored values
-  if (t.scope !== 'columns') {
-    for (const c of t.columns) {
+  if (t.scope !== 'columns') await moveSequences(ex, target, t.columns);
+  await ex.exec(`drop table ${tmp}`);
+  return { table: label, scope: t.scope, rows, unmatched };
+}
+
+/** Identity and serial columns: the sequence moves past the restored values. */
+async function moveSequences(ex: Executor, target: string, columns: readonly string[]): Promise<void> {
+  {
+    for (const c of columns) {
       const s = await ex.query<{ seq: string | null }>('select pg_get_serial_sequence($1, $2) as seq', [
         target,
         c,
@@ -373,8 +394,6 @@ async function restoreOne(
       );
     }
   }
-  await ex.exec(`drop table ${tmp}`);
-  return { table: label, scope: t.scope, rows, unmatched };
 }
 
 // ---------------------------------------------------------------------------------------------
