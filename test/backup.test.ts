@@ -263,6 +263,38 @@ describe('backups on the server', () => {
     }
   }, 120_000);
 
+  it('store server: the archive lives in braid_backup.archives; list, verify, restore and down use it', async () => {
+    const p = makeProject([USERS, DROP_EMAIL]);
+    const t = await targetDb('postgres', p);
+    try {
+      p.repo.write('braid.json', JSON.stringify({ backup: { policy: 'destructive', store: 'server' } }));
+      p.repo.commit('braid.json');
+      expect((await runBraid(['up', ...t.args, '--to', p.ids[0]], { cwd: p.repo.dir, env })).code).toBe(0);
+      const before = await fingerprint(t, 'users', 'id, email, name, score');
+      expect((await runBraid(['up', ...t.args], { cwd: p.repo.dir, env })).code).toBe(0);
+      expect(archives(p)).toEqual([]);
+      const stored = await inspect(t, async (ex) =>
+        (await ex.query<{ name: string }>('select name from braid_backup.archives')).rows.map((r) => r.name),
+      );
+      expect(stored).toHaveLength(1);
+      const list = await runBraidJson(['backup', 'list', ...t.args], { cwd: p.repo.dir, env });
+      expect(list.json['archives']).toMatchObject([{ name: stored[0], store: 'server', state: 'applied' }]);
+      expect((await runBraid(['backup', 'verify', ...t.args], { cwd: p.repo.dir, env })).code).toBe(0);
+      // restore without down.sql: put the column back by hand, then the data
+      await inspect(t, (ex) => ex.exec('alter table users add column email text'));
+      const restore = await runBraid(['backup', 'restore', stored[0], ...t.args], { cwd: p.repo.dir, env });
+      expect(restore.code).toBe(0);
+      expect(restore.stdout).toMatch(/restored 10000 rows of 1 tables/);
+      expect(await fingerprint(t, 'users', 'id, email, name, score')).toEqual(before);
+      await inspect(t, (ex) => ex.exec('alter table users drop column email'));
+      const down = await runBraid(['down', ...t.args], { cwd: p.repo.dir, env });
+      expect(down.code).toBe(0);
+      expect(await fingerprint(t, 'users', 'id, email, name, score')).toEqual(before);
+    } finally {
+      await t.drop();
+    }
+  });
+
   it('a backup role with SELECT only on the affected table takes the backup', async () => {
     const p = makeProject([USERS, DROP_EMAIL]);
     const t = await targetDb('postgres', p);
@@ -336,6 +368,28 @@ describe.each(engines())('braid test --data on %s', (engine) => {
     }>(['test', p.ids[1], '--seed', '300', ...args], { cwd: p.repo.dir });
     expect(plain.json.runs[0].results[0].data?.notRestored.join('\n')).toMatch(
       /does not restore the values of crates.readme/,
+    );
+  });
+});
+
+describe('backup settings', () => {
+  it('refuses a folder in the work tree that git does not ignore, and a key file beside the archives', async () => {
+    const p = makeProject([]);
+    p.repo.write('braid.json', JSON.stringify({ backup: { dir: 'backups' } }));
+    const tracked = await runBraid(['backup', 'list'], { cwd: p.repo.dir });
+    expect(tracked.code).toBe(2);
+    expect(tracked.stderr).toMatch(
+      /braid.json: backup.dir: backups is inside the work tree and not ignored by git/,
+    );
+    p.repo.write('.gitignore', 'backups/\n');
+    expect((await runBraid(['backup', 'list'], { cwd: p.repo.dir })).code).toBe(0);
+    p.repo.write('braid.json', JSON.stringify({ backup: { dir: 'backups', keyFile: 'backups/key' } }));
+    const beside = await runBraid(['backup', 'list'], { cwd: p.repo.dir });
+    expect(beside.code).toBe(2);
+    expect(beside.stderr).toMatch(/braid.json: backup.keyFile: backups\/key is inside the archive folder/);
+    p.repo.write('braid.json', JSON.stringify({ backup: { policy: 'most' } }));
+    expect((await runBraid(['backup', 'list'], { cwd: p.repo.dir })).stderr).toMatch(
+      /backup.policy: expected "off", "destructive" or "all"/,
     );
   });
 });
