@@ -122,3 +122,17 @@ create trigger audit_append_only before update or delete on braid.audit
   for each row execute function braid.append_only();
 create trigger watch_append_only before update or delete on braid.watch
   for each row execute function braid.append_only();
+
+-- Pre-change backups (docs/backups.md): which archive holds the data of an applied migration.
+create table braid.backups (
+  archive text primary key,
+  id text not null,
+  store text not null check (store in ('local', 'server')),
+  created_at timestamptz not null,
+  key_id text not null,
+  sha256 text not null,
+  rows bigint not null,
+  bytes bigint not null,
+  restored_at timestamptz
+);
+create index backups_id on braid.backups (id, created_at);

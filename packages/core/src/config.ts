@@ -31,6 +31,26 @@ export interface EnvironmentConfig {
   policy: EnvironmentPolicy;
   /** The watcher and circuit breaker for this environment (over the top-level `online`). */
   online?: OnlineLayer;
+  /** Pre-change backups for this environment: its policy (over the top-level `backup.policy`). */
+  backupPolicy?: BackupPolicyName;
+}
+
+export type BackupPolicyName = 'off' | 'destructive' | 'all';
+const BACKUP_POLICY_NAMES: readonly BackupPolicyName[] = ['off', 'destructive', 'all'];
+
+/** braid.json `backup` (docs/backups.md). */
+export interface BackupConfig {
+  /** off (default), destructive (dropped/retyped columns, dropped/truncated tables), all (+ UPDATE/DELETE). */
+  policy: BackupPolicyName;
+  /** Where archives go: a local folder (default) or the `braid_backup` schema of the target. */
+  store: 'local' | 'server';
+  /** The local folder (relative to the repository root); default `<git-dir>/braid/backups`. */
+  dir?: string;
+  /** A file holding the key (relative to the repository root); else BRAID_BACKUP_KEY. */
+  keyFile?: string;
+  /** A role with SELECT on the affected tables: the copy runs under SET LOCAL ROLE. */
+  role?: string;
+  retention: { keep?: number; maxAgeDays?: number; maxBytes?: number };
 }
 
 export interface BraidConfig {
@@ -41,6 +61,8 @@ export interface BraidConfig {
   online?: OnlineLayer;
   /** braid rollout: the variable holding the control database's URL (docs/rollout.md). */
   rollout?: { controlEnv: string };
+  /** Pre-change backups of up, promote and rollout (docs/backups.md). */
+  backup?: BackupConfig;
 }
 
 export const DEFAULT_POLICY: EnvironmentPolicy = {
@@ -133,11 +155,12 @@ export function parseConfig(text: string, file: string = CONFIG_FILE): BraidConf
   } catch (e) {
     fail(file, '', `not valid JSON (${(e as Error).message})`);
   }
-  const root = object(file, '', raw, ['$schema', 'environments', 'protected', 'online', 'rollout']);
+  const root = object(file, '', raw, ['$schema', 'environments', 'protected', 'online', 'rollout', 'backup']);
   if (root['$schema'] !== undefined) str(file, '$schema', root['$schema']);
   const environments = new Map<string, EnvironmentConfig>();
-  if (root['environments'] === undefined) fail(file, 'environments', 'missing (an object of environments)');
-  const envs = root['environments'];
+  const envs =
+    root['environments'] ?? (root['backup'] !== undefined || root['rollout'] !== undefined ? {} : undefined);
+  if (envs === undefined) fail(file, 'environments', 'missing (an object of environments)');
   if (!isObject(envs)) fail(file, 'environments', `expected an object, got ${describe(envs)}`);
   for (const [name, v] of Object.entries(envs)) {
     const kp = `environments.${name}`;
@@ -148,7 +171,7 @@ export function parseConfig(text: string, file: string = CONFIG_FILE): BraidConf
         'an environment name uses letters, digits, "-" and "_" and starts with a letter or digit',
       );
     }
-    const o = object(file, kp, v, ['urlEnv', 'branch', 'policy', 'online']);
+    const o = object(file, kp, v, ['urlEnv', 'branch', 'policy', 'online', 'backup']);
     if (o['urlEnv'] === undefined)
       fail(file, `${kp}.urlEnv`, 'missing (the name of the variable holding the URL)');
     const urlEnv = str(file, `${kp}.urlEnv`, o['urlEnv']);
@@ -165,6 +188,11 @@ export function parseConfig(text: string, file: string = CONFIG_FILE): BraidConf
       o['policy'] === undefined ? defaultPolicy() : parsePolicy(file, `${kp}.policy`, o['policy']);
     const env: EnvironmentConfig = { name, urlEnv, branch, policy };
     if (o['online'] !== undefined) env.online = parseOnlineConfig(o['online'], file, `${kp}.online`);
+    if (o['backup'] !== undefined) {
+      const bo = object(file, `${kp}.backup`, o['backup'], ['policy']);
+      if (bo['policy'] !== undefined)
+        env.backupPolicy = backupPolicyOf(file, `${kp}.backup.policy`, bo['policy']);
+    }
     environments.set(name, env);
   }
   const config: BraidConfig = { environments };
@@ -187,7 +215,45 @@ export function parseConfig(text: string, file: string = CONFIG_FILE): BraidConf
       );
     config.rollout = { controlEnv };
   }
+  if (root['backup'] !== undefined) config.backup = parseBackupConfig(file, root['backup']);
   return config;
+}
+
+function backupPolicyOf(file: string, keyPath: string, v: Json): BackupPolicyName {
+  if (typeof v !== 'string' || !(BACKUP_POLICY_NAMES as readonly string[]).includes(v))
+    fail(file, keyPath, `expected "off", "destructive" or "all", got ${describe(v)}`);
+  return v as BackupPolicyName;
+}
+
+function wholeNumber(file: string, keyPath: string, v: Json, min: number): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || !Number.isInteger(v))
+    fail(file, keyPath, `expected a whole number ≥ ${min}, got ${describe(v)}`);
+  return v;
+}
+
+function parseBackupConfig(file: string, v: Json): BackupConfig {
+  const o = object(file, 'backup', v, ['policy', 'store', 'dir', 'keyFile', 'role', 'retention']);
+  const out: BackupConfig = { policy: 'off', store: 'local', retention: {} };
+  if (o['policy'] !== undefined) out.policy = backupPolicyOf(file, 'backup.policy', o['policy']);
+  if (o['store'] !== undefined) {
+    if (o['store'] !== 'local' && o['store'] !== 'server')
+      fail(file, 'backup.store', `expected "local" or "server", got ${describe(o['store'])}`);
+    out.store = o['store'];
+  }
+  if (o['dir'] !== undefined) out.dir = str(file, 'backup.dir', o['dir']);
+  if (o['keyFile'] !== undefined) out.keyFile = str(file, 'backup.keyFile', o['keyFile']);
+  if (o['role'] !== undefined) out.role = str(file, 'backup.role', o['role']);
+  if (o['retention'] !== undefined) {
+    const r = object(file, 'backup.retention', o['retention'], ['keep', 'maxAgeDays', 'maxSizeMB']);
+    if (r['keep'] !== undefined)
+      out.retention.keep = wholeNumber(file, 'backup.retention.keep', r['keep'], 1);
+    if (r['maxAgeDays'] !== undefined)
+      out.retention.maxAgeDays = wholeNumber(file, 'backup.retention.maxAgeDays', r['maxAgeDays'], 0);
+    if (r['maxSizeMB'] !== undefined)
+      out.retention.maxBytes =
+        wholeNumber(file, 'backup.retention.maxSizeMB', r['maxSizeMB'], 1) * 1024 * 1024;
+  }
+  return out;
 }
 
 /** A fresh copy of the default policy. */

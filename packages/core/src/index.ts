@@ -24,3 +24,4 @@ export * from './queries';
 export * from './history';
 export * from './online';
 export * from './fleet';
+export * from './backup';

@@ -52,7 +52,7 @@ describe('braid.json', () => {
       'braid.json: environments.prod.urlEnv: expected the name of an environment variable (e.g. PROD_DATABASE_URL), not a connection string',
     );
     expect(err(env({ urlEnv: 'X', branch: 'main', colour: 'red' }))).toMatch(
-      /^braid.json: environments.prod.colour: unknown key \(allowed in environments.prod: urlEnv, branch, policy, online\)/,
+      /^braid.json: environments.prod.colour: unknown key \(allowed in environments.prod: urlEnv, branch, policy, online, backup\)/,
     );
     expect(err(env({ urlEnv: 'X', branch: 'main', policy: { lintBlocks: 'fatal' } }))).toMatch(
       /environments.prod.policy.lintBlocks: expected "error", "warning" or "none"/,

@@ -301,6 +301,27 @@ export interface ApplyOptions {
    * `onBatch`: after each batch of a `-- braid:batch` statement.
    */
   online?: OnlineOptions & { onBatch?: (p: BatchProgress) => void };
+  /** Pre-change backups and restores (docs/backups.md); absent: none. */
+  backup?: BackupHooks;
+}
+
+/** What the CLI plugs into the engine for pre-change backups (docs/backups.md). */
+export interface BackupHooks {
+  /**
+   * `up`: runs inside the migration's transaction, before up.sql (a no-transaction migration:
+   * before its first statement). Writes the archive completely (and its registry row) or throws:
+   * then nothing of the migration runs. Returns a note for the result line, if any.
+   */
+  beforeUp?: (ex: Executor, m: SourceMigration) => Promise<string | undefined>;
+  /**
+   * `down`: before anything rolls back, for every step (a missing key or a damaged archive
+   * stops the whole `down` here). Returns the restore to run after down.sql in the same
+   * transaction (it returns a note), or undefined when the migration has no backup.
+   */
+  prepareDown?: (
+    ex: Executor,
+    m: SourceMigration,
+  ) => Promise<((ex: Executor) => Promise<string>) | undefined>;
 }
 
 export interface StepResult {
@@ -691,10 +712,17 @@ function asFailure(e: unknown): Failure | undefined {
   return (e as { braidFailure?: Failure }).braidFailure;
 }
 
-async function runTransactional(c: Ctx, m: SourceMigration, direction: 'up' | 'down'): Promise<number> {
+async function runTransactional(
+  c: Ctx,
+  m: SourceMigration,
+  direction: 'up' | 'down',
+  hooks: { notes?: string[]; restore?: (ex: Executor) => Promise<string> } = {},
+): Promise<number> {
   const t0 = performance.now();
   const text = direction === 'up' ? m.files.up : (m.files.down ?? '');
   const fileName = direction === 'up' ? 'up.sql' : 'down.sql';
+  const before = direction === 'up' && !c.opts.dryRun ? c.opts.backup?.beforeUp : undefined;
+  const after = direction === 'down' ? hooks.restore : undefined;
   try {
     await withLockRetries(
       c,
@@ -705,12 +733,29 @@ async function runTransactional(c: Ctx, m: SourceMigration, direction: 'up' | 'd
         try {
           // Without verify.sql, a lease to fence or a dry run, the history row and the commit
           // travel in that same round trip.
-          const oneTrip = !c.opts.dryRun && !c.lease && !(direction === 'up' && m.files.verify !== undefined);
+          const oneTrip =
+            !c.opts.dryRun &&
+            !c.lease &&
+            !before &&
+            !after &&
+            !(direction === 'up' && m.files.verify !== undefined);
           const closing = oneTrip
             ? `${historySql({ id: m.id, checksum: m.hash, direction }, c.opts.provenance, { auditOk: true })};\ncommit`
             : undefined;
-          const opening = `begin; ${lockTimeoutSql(c, true)}; savepoint braid_file;\n`;
-          if (await execFile(c, m.id, fileName, text, opening, closing)) return;
+          if (before || after) {
+            // The backup is taken in the migration's transaction, before up.sql: the archive is
+            // complete on disk before anything changes, and its registry row commits with it.
+            await c.ex.exec(`begin; ${lockTimeoutSql(c, true)}`);
+            if (before) {
+              const note = await before(c.ex, m);
+              if (note) hooks.notes?.push(note);
+            }
+            await execFile(c, m.id, fileName, text);
+            if (after) hooks.notes?.push(await after(c.ex));
+          } else {
+            const opening = `begin; ${lockTimeoutSql(c, true)}; savepoint braid_file;\n`;
+            if (await execFile(c, m.id, fileName, text, opening, closing)) return;
+          }
           if (direction === 'up' && m.files.verify !== undefined)
             await execFile(c, m.id, 'verify.sql', m.files.verify);
           const ms = performance.now() - t0;
@@ -1134,16 +1179,25 @@ export async function applyUp(
           direction: 'up',
           ...(step.resumeFrom ? { resumeFrom: step.resumeFrom } : {}),
         });
-        const ms = await completedOnFailure(results, () =>
-          step.transactional ? runTransactional(c, m, 'up') : runNoTransaction(c, m, 'up', progress),
-        );
+        const notes: string[] = [];
+        const ms = await completedOnFailure(results, async () => {
+          if (step.transactional) return runTransactional(c, m, 'up', { notes });
+          // no-transaction: the backup before the first statement (not again when resuming)
+          const before = opts.backup?.beforeUp;
+          if (before && !step.resumeFrom) {
+            const note = await before(ex, m);
+            if (note) notes.push(note);
+          }
+          return runNoTransaction(c, m, 'up', progress);
+        });
+        if (step.resumeFrom) notes.unshift(`resumed at statement ${step.resumeFrom + 1}`);
         emit(c, { type: 'done', id: m.id, direction: 'up', ms, dryRun: false });
         results.push({
           id: m.id,
           direction: 'up',
           ms,
           outcome: 'applied',
-          ...(step.resumeFrom ? { note: `resumed at statement ${step.resumeFrom + 1}` } : {}),
+          ...(notes.length ? { note: notes.join('; ') } : {}),
         });
       }
     }
@@ -1257,16 +1311,48 @@ export async function applyDown(
         );
       }
     }
+    // Every restore is prepared (archive found, key checked, decrypted, verified) before the
+    // first migration rolls back: a missing key or a damaged archive stops `down` here.
+    const restores = new Map<string, (ex: Executor) => Promise<string>>();
+    const prepare = opts.backup?.prepareDown;
+    if (prepare) {
+      for (const step of plan.steps) {
+        const r = await prepare(ex, c.byId.get(step.id)!);
+        if (r) restores.set(step.id, r);
+      }
+    }
     const results: StepResult[] = [];
     for (const step of plan.steps) {
       const m = c.byId.get(step.id)!;
       const src: SourceMigration = { ...m, hash: step.checksum };
       emit(c, { type: 'start', id: m.id, direction: 'down' });
-      const ms = await completedOnFailure(results, () =>
-        step.transactional ? runTransactional(c, src, 'down') : runNoTransaction(c, src, 'down', []),
-      );
+      const notes: string[] = [];
+      const restore = restores.get(m.id);
+      const ms = await completedOnFailure(results, async () => {
+        if (step.transactional)
+          return runTransactional(c, src, 'down', { notes, ...(restore ? { restore } : {}) });
+        const t = await runNoTransaction(c, src, 'down', []);
+        // no-transaction: down.sql ran statement by statement; the restore in a transaction of its own
+        if (restore) {
+          await ex.exec('begin');
+          try {
+            notes.push(await restore(ex));
+            await ex.exec('commit');
+          } catch (e) {
+            await ex.exec('rollback').catch(() => undefined);
+            throw e;
+          }
+        }
+        return t;
+      });
       emit(c, { type: 'done', id: m.id, direction: 'down', ms, dryRun: false });
-      results.push({ id: m.id, direction: 'down', ms, outcome: 'rolled-back' });
+      results.push({
+        id: m.id,
+        direction: 'down',
+        ms,
+        outcome: 'rolled-back',
+        ...(notes.length ? { note: notes.join('; ') } : {}),
+      });
     }
     return { plan, results, dryRun: false, registryUpgraded };
   });

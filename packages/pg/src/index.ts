@@ -15,3 +15,5 @@ export * from './tls';
 export * from './registry-schema';
 export * from './watch';
 export * from './batch';
+export * from './backup';
+export * from './copy';

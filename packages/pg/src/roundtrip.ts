@@ -50,7 +50,16 @@ import {
   ConsequenceTracker,
   touchesOf,
 } from '@braid/core';
-import { analyzeFile, loadParser, lockRank, LOCK_LEVELS, splitStatements, type LockLevel } from '@braid/sql';
+import {
+  analyzeFile,
+  backupTargets,
+  dataAtRisk,
+  loadParser,
+  lockRank,
+  LOCK_LEVELS,
+  splitStatements,
+  type LockLevel,
+} from '@braid/sql';
 import type { SourceMigration } from './apply';
 import type { Executor } from './executor';
 import { connectPg, openPGlite } from './executors';
@@ -58,6 +67,8 @@ import { openPGliteFrom, replaySchema, type ShadowSpec } from './shadow';
 import { introspect } from './introspect';
 import { codePointPositionToIndex, errorSnippet, locate, pgErrorInfo } from './pgerror';
 import { quoteIdent } from './quote';
+import { copyTargets, resolveTargets, restoreTables } from './backup';
+import type { ArchiveHeader } from '@braid/core';
 import type { StatsSource } from './stats';
 
 export type RoundTripEvent =
@@ -78,6 +89,13 @@ export interface RoundTripOptions {
    */
   stats?: StatsSource;
   seedDefault?: number;
+  /**
+   * `braid test --data` (docs/backups.md): with `seed`, the data each migration puts at risk is
+   * copied before up.sql (as `braid up --backup all` would), put back after down.sql (as
+   * `braid down` does), and the row fingerprints of every affected table compared: rows the
+   * rollback still loses are reported with the table and the count.
+   */
+  restoreData?: boolean;
   /**
    * Queries to EXPLAIN before and after each tested migration's up.sql (`label` e.g. q.sql:3).
    * `params` > 0 (a pg_stat_statements text with $1…): planned as a generic plan.
@@ -300,6 +318,7 @@ interface Ctx {
   seed?: SeedPlan;
   queries?: RoundTripQuery[];
   planThreshold: number;
+  restoreData?: boolean;
 }
 
 function fileOf(c: Ctx, m: SourceMigration, name: string): string {
@@ -436,6 +455,7 @@ async function roundTripTx(c: Ctx, m: SourceMigration, s0: SchemaModel): Promise
   let afterPlans: (PlanSummary | undefined)[] | undefined;
   const upFile = fileOf(c, m, 'up.sql');
   let s1: SchemaModel;
+  let saved: SavedData | undefined;
   const order0 = await inTx(c.ex, () => columnOrders(c.ex));
   try {
     const seedPlan = c.seed;
@@ -450,6 +470,7 @@ async function roundTripTx(c: Ctx, m: SourceMigration, s0: SchemaModel): Promise
       const p0 = c.queries ? await plans(c.ex, c.queries) : undefined;
       const before = c.impact ? await relations(c.ex) : undefined;
       const l0 = c.impact ? await heldLocks(c.ex) : undefined;
+      if (c.restoreData && data) saved = await saveAtRisk(c.ex, m);
       const u0 = performance.now();
       await runUp(c, m);
       const upMs = performance.now() - u0;
@@ -489,7 +510,17 @@ async function roundTripTx(c: Ctx, m: SourceMigration, s0: SchemaModel): Promise
     });
   } else if (!irreversible) {
     rebuild = await downAndReup(c, m, { s0, s1, order0 }, problems, order, async () => {
-      if (data && d0) data.notRestored = dataLoss(d0, await dataSnapshot(c.ex), 'down');
+      if (saved && data) {
+        const d = data;
+        const s = saved;
+        await committed(c, fileOf(c, m, 'down.sql'), async () => {
+          const r = await putBack(c.ex, s);
+          notes.push(...r.notes);
+          d.notRestored.push(...r.lost);
+        });
+        if (lostAlready(data)) return;
+      }
+      if (data && d0) data.notRestored.push(...dataLoss(d0, await dataSnapshot(c.ex), 'down'));
     });
   }
   const result = finish(m, problems, notes, t0, impact, data);
@@ -666,6 +697,7 @@ export async function runRoundTrips(
       : {}),
     ...(opts.queries && opts.queries.length > 0 ? { queries: opts.queries } : {}),
     planThreshold: opts.planThreshold ?? 2,
+    ...(opts.restoreData ? { restoreData: true } : {}),
   };
   const first = migrations.findIndex((m) => tested.has(m.id));
   let last = -1;
@@ -1328,4 +1360,109 @@ function comparePlans(
     }
   });
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// --data: the backup and restore of braid up/down, proven on seeded rows.
+
+interface SavedData {
+  header: ArchiveHeader;
+  data: Buffer[];
+  /** Per table: md5 of each row's backed-up columns (as jsonb: column order does not matter). */
+  prints: Map<string, string[]>;
+}
+
+/** With a restore, the row fingerprints decide; the count comparison would repeat them. */
+function lostAlready(data: DataReport): boolean {
+  return data.notRestored.length > 0;
+}
+
+function printSql(t: { schema: string; name: string; columns: string[] }): string {
+  const obj = t.columns.map((c) => `${quoteLiteral(c)}, ${quoteIdent(c)}`).join(', ');
+  return `select md5(jsonb_build_object(${obj})::text) as h from ${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
+}
+
+function quoteLiteral(s: string): string {
+  return `'${s.replace(/'/g, "''")}'`;
+}
+
+async function rowPrints(
+  ex: Executor,
+  t: { schema: string; name: string; columns: string[] },
+): Promise<string[]> {
+  return (await ex.query<{ h: string }>(printSql(t))).rows.map((r) => r.h);
+}
+
+/** Copies what the migration puts at risk (policy all), in the open transaction before up.sql. */
+async function saveAtRisk(ex: Executor, m: SourceMigration): Promise<SavedData | undefined> {
+  await loadParser();
+  const targets = backupTargets(dataAtRisk(analyzeFile('up.sql', m.files.up).statements), 'all');
+  if (targets.length === 0) return undefined;
+  const { tables } = await resolveTargets(ex, targets);
+  if (tables.length === 0) return undefined;
+  const copied = await copyTargets(ex, tables);
+  const prints = new Map<string, string[]>();
+  for (const t of copied.tables) {
+    // every row of the table (a rows target's other rows must come through untouched too)
+    prints.set(`${t.schema}.${t.name}`, await rowPrints(ex, t));
+  }
+  const header = {
+    format: 'braid-backup 1',
+    migration: m.id,
+    target: 'shadow',
+    createdAt: new Date().toISOString(),
+    commit: null,
+    keyId: '',
+    iv: '',
+    compression: 'gzip',
+    tables: copied.tables.map((t, i) => ({ ...t, bytes: copied.data[i].length, sha256: '' })),
+  } as ArchiveHeader;
+  return { header, data: copied.data, prints };
+}
+
+/** After down.sql: the restore, then the fingerprints of every affected table against before. */
+async function putBack(ex: Executor, s: SavedData): Promise<{ notes: string[]; lost: string[] }> {
+  const notes: string[] = [];
+  const lost: string[] = [];
+  let restored;
+  try {
+    restored = await restoreTables(ex, s.header, s.data, 'the backup');
+  } catch (e) {
+    const why = (e as Error).message.replace(/^the backup: /, '');
+    return {
+      notes,
+      lost: s.header.tables.map(
+        (t) =>
+          `rollback with the backup restored loses ${t.rows} of the ${t.rows} backed-up rows of ${t.schema}.${t.name}: the backup cannot be put back after down.sql (${why})`,
+      ),
+    };
+  }
+  for (const r of restored)
+    notes.push(`backup restored after down.sql: ${r.rows} rows of ${r.table} (${r.scope})`);
+  for (const t of s.header.tables) {
+    const key = `${t.schema}.${t.name}`;
+    const before = s.prints.get(key) ?? [];
+    let after: string[];
+    try {
+      await ex.exec('savepoint braid_prints');
+      after = await rowPrints(ex, t);
+      await ex.exec('release savepoint braid_prints');
+    } catch {
+      await ex.exec('rollback to savepoint braid_prints');
+      after = [];
+    }
+    const have = new Map<string, number>();
+    for (const h of after) have.set(h, (have.get(h) ?? 0) + 1);
+    let missing = 0;
+    for (const h of before) {
+      const n = have.get(h) ?? 0;
+      if (n > 0) have.set(h, n - 1);
+      else missing++;
+    }
+    if (missing > 0)
+      lost.push(
+        `rollback with the backup restored loses ${missing} of the ${before.length} rows of ${key} (columns ${t.columns.join(', ')})`,
+      );
+  }
+  return { notes, lost };
 }

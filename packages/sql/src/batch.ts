@@ -24,7 +24,7 @@ export interface BatchableStatement {
 export type Batchability = { ok: true; statement: BatchableStatement } | { ok: false; reason: string };
 
 /** Top-level (parenthesis depth 0) words of a statement, with their string index. */
-function topLevelWords(text: string): Array<{ word: string; at: number }> {
+export function topLevelWords(text: string): Array<{ word: string; at: number }> {
   const out: Array<{ word: string; at: number }> = [];
   let depth = 0;
   let i = 0;

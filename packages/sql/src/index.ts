@@ -16,3 +16,4 @@ export {
 } from './rules';
 export * from './format';
 export { batchability, type BatchableStatement, type Batchability, type BatchTable } from './batch';
+export * from './risk';

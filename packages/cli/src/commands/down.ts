@@ -2,6 +2,8 @@ import { applyDown } from '@braid/pg';
 import { withDb, defineCommand } from '../runtime';
 import { gitProvenance, lockOptions, openDb, parseCount, parseDuration, withApplyOptions } from '../db';
 import { eventPrinter, projectMigrations, runApply } from './up';
+import { backupHooks, backupSettings } from '../backup';
+import { readConfigIfAny } from '../online';
 
 export const downCommand = defineCommand({
   command: 'down',
@@ -13,6 +15,12 @@ export const downCommand = defineCommand({
         describe: 'roll back every migration applied after this id (it stays applied)',
       })
       .option('steps', { type: 'string', describe: 'roll back this many migrations (default 1)' })
+      .option('restore', {
+        type: 'boolean',
+        default: true,
+        describe:
+          'after down.sql, put back the data of the migration’s pre-change backup (--no-restore: roll back without it)',
+      })
       .conflicts('to', 'steps'),
   handler: async (args, ctx) => {
     // git answers (provenance) while the project loads and the database connects
@@ -28,9 +36,17 @@ export const downCommand = defineCommand({
       ...(args.to === undefined ? {} : { to: args.to }),
       ...(args.steps === undefined ? {} : { steps: parseCount(args.steps, '--steps', 1, 1) }),
     };
+    const backup = backupSettings(root, readConfigIfAny(root));
     const { ex, db } = await openDb(args, ctx, root, 'braid down');
-    return runApply(ctx, ex, db, async () =>
-      applyDown(ex, migrations, { ...opts, provenance: await provenance }),
-    );
+    return runApply(ctx, ex, db, async () => {
+      const p = await provenance;
+      return applyDown(ex, migrations, {
+        ...opts,
+        provenance: p,
+        ...(args.restore
+          ? { backup: backupHooks({ ...backup, policy: 'off' }, db.label, p.gitCommit, { restore: true }) }
+          : {}),
+      });
+    });
   },
 });

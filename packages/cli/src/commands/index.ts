@@ -29,6 +29,7 @@ import { rebaseCommand } from './rebase';
 import { historyCommand } from './history';
 import { changelogCommand } from './changelog';
 import { rolloutCommand } from './rollout';
+import { backupCommand } from './backup';
 
 // One line per command; each command lives in its own file (commands/<name>.ts).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs' CommandModule is invariant in its args; each module checks its own
@@ -42,6 +43,7 @@ export const commands: AnyCommand[] = [
   demoCommand,
   upCommand,
   downCommand,
+  backupCommand,
   statusCommand,
   importCommand,
   adoptCommand,

@@ -14,6 +14,66 @@ import {
 import { defineCommand, withDb } from '../runtime';
 import { openDb } from '../db';
 import { projectMigrations } from './up';
+import { backupSettings, parseBackupFlag, targetsOf } from '../backup';
+import { readConfigIfAny } from '../online';
+import { resolveTargets, type SourceMigration } from '@braid/pg';
+import type { BackupPolicyName } from '@braid/core';
+
+function fmtBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} kB`;
+  if (n < 1024 ** 3) return `${(n / 1024 / 1024).toFixed(1)} MB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GB`;
+}
+
+/** The data at risk of one migration, estimated on the target (in a rolled-back transaction). */
+async function dataAtRiskOf(
+  ex: Executor,
+  m: SourceMigration,
+  policy: BackupPolicyName,
+): Promise<DataAtRiskPlan[]> {
+  const all = await targetsOf(m, 'all');
+  if (all.targets.length === 0) return [];
+  const chosen = policy === 'off' ? [] : (await targetsOf(m, policy)).targets;
+  const backed = new Set(chosen.map((t) => `${t.table.schema}.${t.table.name}`));
+  await ex.exec('begin');
+  try {
+    const { tables } = await resolveTargets(ex, all.targets);
+    const found = new Set(tables.map((t) => `${t.schema}.${t.name}`));
+    const out: DataAtRiskPlan[] = tables.map((t) => ({
+      table: `${t.schema}.${t.name}`,
+      scope: t.scope,
+      ...(t.scope === 'columns' ? { columns: t.columns.filter((c) => !t.key.includes(c)) } : {}),
+      ...(t.where ? { where: t.where } : {}),
+      reasons: t.reasons,
+      rows: t.estimate.rows,
+      bytes: t.estimate.bytes,
+      tableBytes: t.estimate.tableBytes,
+      backedUp: backed.has(`${t.schema}.${t.name}`),
+      notes: t.notes,
+    }));
+    // tables a pending migration before it creates: no estimate yet
+    for (const t of all.targets) {
+      const k = `${t.table.schema}.${t.table.name}`;
+      if (t.table.name === '*' || found.has(k)) continue;
+      out.push({
+        table: k,
+        scope: t.scope,
+        ...(t.columns ? { columns: t.columns } : {}),
+        ...(t.where ? { where: t.where } : {}),
+        reasons: t.reasons,
+        rows: null,
+        bytes: null,
+        tableBytes: null,
+        backedUp: backed.has(k),
+        notes: ['not in the database yet (created by a pending migration)'],
+      });
+    }
+    return out;
+  } finally {
+    await ex.exec('rollback').catch(() => undefined);
+  }
+}
 import { parsePgVersion } from './lint';
 
 type Risk = 'low' | 'medium' | 'high';
@@ -57,10 +117,29 @@ interface StatementPlan {
   batches?: { table: string; size: number; rows: number | null; expected: number | null };
 }
 
+/** Data a migration puts at risk (docs/backups.md), with estimates from the target's catalog. */
+interface DataAtRiskPlan {
+  table: string;
+  scope: 'table' | 'columns' | 'rows';
+  columns?: string[];
+  where?: string[];
+  reasons: string[];
+  /** Estimated rows copied (reltuples, or the planner's estimate for a WHERE), null when unknown. */
+  rows: number | null;
+  /** Estimated bytes: pg_total_relation_size for a whole table, column widths × rows, else null. */
+  bytes: number | null;
+  tableBytes: number | null;
+  /** Whether `braid up` backs it up under the policy in effect. */
+  backedUp: boolean;
+  notes: string[];
+}
+
 interface MigrationPlan {
   id: string;
   transactional: boolean;
   risk: Risk;
+  dataAtRisk: DataAtRiskPlan[];
+  backupPolicy: string;
   statements: StatementPlan[];
   findings: Array<{
     file: string;
@@ -130,6 +209,7 @@ export const planCommand = defineCommand<{
   format: string | undefined;
   'pg-version': string | undefined;
   db: string | undefined;
+  backup: string | undefined;
 }>({
   command: 'plan [ids..]',
   describe: 'preview what up would run: objects touched, locks, rewrites, row counts, risks',
@@ -149,10 +229,16 @@ export const planCommand = defineCommand<{
       .option('pg-version', {
         type: 'string',
         describe: "PostgreSQL major version for the lock rules (default: the target's)",
+      })
+      .option('backup', {
+        type: 'string',
+        describe: 'the backup policy to show (off, destructive, all); default: braid.json backup.policy',
       }),
   handler: async (args, ctx) => {
     const format = args.format ?? (args.json ? 'json' : 'text');
     const { root, migrations, dependsOn } = projectMigrations(ctx.cwd);
+    const flag = parseBackupFlag(args.backup);
+    const backup = backupSettings(root, readConfigIfAny(root), flag ? { flag } : {});
     const { ex, db } = await openDb(args, ctx, root, 'braid plan');
     let doc: { target: string; engine: string; pgVersion: number; migrations: MigrationPlan[]; risk: Risk };
     try {
@@ -288,6 +374,12 @@ export const planCommand = defineCommand<{
           id,
           transactional: am.transactional,
           risk: statements.reduce<Risk>((r, s) => maxRisk(r, s.risk), 'low'),
+          backupPolicy: backup.policy,
+          dataAtRisk: await dataAtRiskOf(
+            ex,
+            migrations.find((x) => x.id === id)!,
+            backup.policy,
+          ),
           statements,
           findings: other.map((f) => ({
             file: f.file,
@@ -364,6 +456,12 @@ export const planCommand = defineCommand<{
               `          batched: ${s.batches.expected === null ? 'an unknown number of' : `~${s.batches.expected.toLocaleString('en-US')}`} batch(es) of ${s.batches.size.toLocaleString('en-US')} keys of ${s.batches.table} (${fmtRows(s.batches.rows)})`,
             );
         }
+      }
+      for (const d of m.dataAtRisk) {
+        const what = `${d.table} (${d.scope === 'columns' ? `column ${(d.columns ?? []).join(', ')}` : d.scope === 'rows' ? `rows where ${(d.where ?? []).join(' or ')}` : 'whole table'})`;
+        const size = `${fmtRows(d.rows)}${d.bytes === null ? '' : `, ~${fmtBytes(d.bytes)}`}`;
+        const line = `data at risk: ${what}, ${size}: ${d.backedUp ? 'backed up' : 'not backed up'} (policy ${m.backupPolicy}) — ${d.reasons.join('; ')}`;
+        lines.push(md ? `- ${line}` : `  ${line}`);
       }
       for (const f of m.findings)
         lines.push(

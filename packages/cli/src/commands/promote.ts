@@ -42,8 +42,9 @@ import {
   withApplyOptions,
   type ResolvedDb,
 } from '../db';
-import { engineLabel, eventPrinter, projectMigrations, reportMigrationFailure } from './up';
+import { engineLabel, eventPrinter, projectMigrations, reportMigrationFailure, retention } from './up';
 import { onlineOptions, onlineSettings, withOnlineOptions, type OnlineArgs } from '../online';
+import { backupHooks, backupSettings } from '../backup';
 
 /** Reads and validates braid.json at the project root. */
 export function readConfig(root: string): BraidConfig {
@@ -241,6 +242,7 @@ export const promoteCommand = defineCommand<
     const config = readConfig(root);
     const env = environmentOf(config, args.env);
     const online = onlineSettings(args, [config.online, env.online]);
+    const backup = backupSettings(root, config, { environment: env.name });
     const manifestHash = manifestBodyHash(project.manifest);
     let ex: Executor | undefined;
     try {
@@ -351,7 +353,12 @@ export const promoteCommand = defineCommand<
         onEvent: eventPrinter(ctx),
         online: onlineOptions(ctx, online),
         ...lockOptions(args),
+        ...(backup.policy === 'off'
+          ? {}
+          : { backup: backupHooks(backup, ex.label, where.head, { restore: false }) }),
       });
+      if (backup.policy !== 'off' && result.results.some((r) => r.note?.includes('backed up')))
+        await retention(ctx, backup, ex, ex.label);
       report.result = result;
       if (ctx.out.json) {
         ctx.out.result({
@@ -361,7 +368,8 @@ export const promoteCommand = defineCommand<
           serverVersion: versionText(ex.serverVersionNum),
         });
       } else {
-        for (const s of result.results) ctx.out.print(`applied ${s.id} (${s.ms.toFixed(0)} ms)`);
+        for (const s of result.results)
+          ctx.out.print(`applied ${s.id} (${s.ms.toFixed(0)} ms)${s.note ? ` — ${s.note}` : ''}`);
         ctx.out.print(
           `promoted ${result.results.length} migration(s) to ${env.name} from ${where.branch} @ ${where.head.slice(0, 12)} (${engineLabel(ex)})`,
         );

@@ -25,12 +25,13 @@ import { projectMigrations } from './up';
 import { gitProvenance, parseCount, parseDuration } from '../db';
 import { Progress } from '../rollout/progress';
 import { expandTenants, readTargetsFile, resolveTargetUrls } from '../targets';
-import { Runner } from '../rollout/run';
+import { Runner, type RunnerDeps } from '../rollout/run';
 import { StateStore, currentStateFile, newStateFile } from '../rollout/store';
 import { execFileSync } from 'node:child_process';
 import type { OnlineSettings } from '@braid/core';
 import { onlineSettings, readConfigIfAny, withOnlineOptions, type OnlineArgs } from '../online';
 import { controlUrlOf, fleet } from '../rollout/fleet-command';
+import { backupHooks, backupSettings } from '../backup';
 
 interface RolloutArgs extends OnlineArgs {
   action: string | undefined;
@@ -105,6 +106,13 @@ function optionsFrom(args: RolloutArgs): RolloutOptions {
 }
 
 /** The watcher and breaker of every target: braid.json's top-level `online`, then the flags (not kept in the state file). */
+/** braid.json backup for every target of a rollout (its top-level policy). */
+function rolloutBackup(root: string, commit: string | undefined): Pick<RunnerDeps, 'backup'> {
+  const s = backupSettings(root, readConfigIfAny(root));
+  if (s.policy === 'off') return {};
+  return { backup: (label) => backupHooks(s, label, commit, { restore: false }) };
+}
+
 function rolloutOnline(args: RolloutArgs, root: string): OnlineSettings {
   return onlineSettings(args, [readConfigIfAny(root)?.online]);
 }
@@ -155,6 +163,7 @@ async function execute(
       provenance: { ...base, manifestHash: env.manifestHash, ...(branch ? { gitBranch: branch } : {}) },
       urls,
       ...(online ? { online } : {}),
+      ...rolloutBackup(env.root, base.gitCommit),
       ...(healthSqlText === undefined ? {} : { healthSqlText }),
       clean: (t) => ctx.out.clean(t),
     });

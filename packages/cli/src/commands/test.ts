@@ -63,6 +63,7 @@ interface TestArgs {
   junit: string | undefined;
   impact: boolean;
   seed: string | undefined;
+  data: boolean;
   queries: string | undefined;
   'queries-top': string | undefined;
   'plan-threshold': string | undefined;
@@ -249,6 +250,7 @@ async function runEngine(
     }
     const run = await runRoundTrips(shadow.ex, migrations, tested, {
       ...(seed.rows ? { seed: seed.rows } : {}),
+      ...(seed.restoreData ? { restoreData: true } : {}),
       ...(seed.stats ? { stats: seed.stats, seedDefault: seed.defaultRows } : {}),
       ...plan,
       prefixApplied: shadow.prefixApplied,
@@ -300,6 +302,12 @@ export const testCommand = defineCommand<TestArgs>({
         type: 'string',
         describe:
           'fill every empty table with ROWS generated rows before each migration and report data the migration loses or down.sql cannot restore',
+      })
+      .option('data', {
+        type: 'boolean',
+        default: false,
+        describe:
+          'prove rollbacks keep data: seed rows (--seed, default 1000), back up what each migration puts at risk, run up, down with the restore, and compare row fingerprints of every affected table',
       })
       .option('queries', {
         type: 'string',
@@ -368,14 +376,15 @@ export const testCommand = defineCommand<TestArgs>({
     const { root, migrations } = projectMigrations(ctx.cwd);
     const plan = await readQueries(ctx, root, args.queries, args['plan-threshold'], args['queries-top']);
     const { tested, selection } = await selectMigrations(args, root, migrations);
-    const seed: SeedArgs =
+    const seedArgs: SeedArgs =
       args['stats-from'] === undefined
-        ? { rows: seedRows }
+        ? { rows: seedRows ?? (args.data ? DATA_ROWS : undefined) }
         : {
             rows: seedRows ?? STATS_CAP,
             defaultRows: seedRows ?? STATS_DEFAULT_ROWS,
             stats: tested.size > 0 ? await loadStats(ctx, args['stats-from']) : new Map(),
           };
+    const seed: SeedArgs = args.data ? { ...seedArgs, restoreData: true } : seedArgs;
     // A broken baseline file is a usage error before any work (not after a long run).
     if (plan.queries && !args['update-baselines']) for (const id of tested) readPlansFile(root, id);
     const spec = shadowSpec(args, ctx, root);
@@ -530,7 +539,12 @@ interface SeedArgs {
   rows: number | undefined;
   defaultRows?: number;
   stats?: StatsSource;
+  /** --data: back up, restore and compare row fingerprints (docs/backups.md). */
+  restoreData?: boolean;
 }
+
+/** --data without --seed: rows per table. */
+const DATA_ROWS = 1000;
 
 /** --stats-from without --seed: rows per table capped at this many. */
 const STATS_CAP = 10000;

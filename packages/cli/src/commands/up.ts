@@ -21,6 +21,7 @@ import {
   type ResolvedDb,
 } from '../db';
 import { closeLive, onlineOptions, onlineSettings, readConfigIfAny, withOnlineOptions } from '../online';
+import { applyRetention, backupHooks, backupSettings, parseBackupFlag } from '../backup';
 
 /** Loads this branch's migrations (manifest order) for the apply engine. */
 export function projectMigrations(cwd: string): {
@@ -159,12 +160,20 @@ export const upCommand = defineCommand({
         type: 'boolean',
         default: false,
         describe: 'run the pending migrations in a transaction, then roll back (prints per-migration timing)',
+      })
+      .option('backup', {
+        type: 'string',
+        describe:
+          'back up the data a migration puts at risk before it runs: off, destructive (dropped/retyped columns, dropped/truncated tables) or all (+ UPDATE/DELETE rows); default: braid.json backup.policy, else off',
       }),
   handler: async (args, ctx) => {
     // git answers (provenance) while the project loads and the database connects
     const provenance = gitProvenance(ctx.cwd);
     const { root, migrations, dependsOn } = projectMigrations(ctx.cwd);
-    const online = onlineSettings(args, [readConfigIfAny(root)?.online]);
+    const config = readConfigIfAny(root);
+    const online = onlineSettings(args, [config?.online]);
+    const flag = parseBackupFlag(args.backup);
+    const backup = backupSettings(root, config, flag ? { flag } : {});
     const opts = {
       dependsOn,
       lockWaitMs: parseDuration(args['lock-wait'], '--lock-wait', 60_000),
@@ -178,11 +187,41 @@ export const upCommand = defineCommand({
       ...(args.to === undefined ? {} : { to: args.to }),
     };
     const { ex, db } = await openDb(args, ctx, root, 'braid up');
-    return runApply(ctx, ex, db, async () =>
-      applyUp(ex, migrations, { ...opts, provenance: await provenance }),
-    );
+    return runApply(ctx, ex, db, async () => {
+      const p = await provenance;
+      const taken: string[] = [];
+      const r = await applyUp(ex, migrations, {
+        ...opts,
+        provenance: p,
+        ...(backup.policy === 'off'
+          ? {}
+          : {
+              backup: backupHooks(backup, db.label, p.gitCommit, {
+                restore: false,
+                onArchive: (n) => taken.push(n),
+              }),
+            }),
+      });
+      if (taken.length > 0) await retention(ctx, backup, ex, db.label);
+      return r;
+    });
   },
 });
+
+/** Retention and rotation after a backup (a failure is a warning: the migrations are applied). */
+export async function retention(
+  ctx: Context,
+  backup: ReturnType<typeof backupSettings>,
+  ex: Executor,
+  label: string,
+): Promise<void> {
+  try {
+    for (const g of await applyRetention(backup, ex, label))
+      ctx.out.note(`braid: pruned ${g.name} (${g.reason})`);
+  } catch (e) {
+    ctx.out.note(`braid: warning: backup retention failed: ${(e as Error).message}`);
+  }
+}
 
 export async function runApply(
   ctx: Context,

@@ -24,6 +24,7 @@ import {
 import {
   applyDown,
   applyUp,
+  type BackupHooks,
   MigrationFailedError,
   openExecutor,
   recordAudit,
@@ -50,6 +51,8 @@ export interface RunnerDeps {
   clean: (s: string) => string;
   /** The watcher and circuit breaker of each target (docs/online.md). */
   online?: OnlineSettings;
+  /** Pre-change backups of each target (docs/backups.md), by the target's label. */
+  backup?: (target: string) => BackupHooks;
 }
 
 interface RunFlags {
@@ -273,6 +276,7 @@ export class Runner {
           lockRetries: o.lockRetries,
           shouldStop: this.shouldStop,
           ...(this.d.online ? { online: this.onlineFor(name) } : {}),
+          ...(this.d.backup ? { backup: this.d.backup(ex.label) } : {}),
           onEvent: (e) => {
             if (e.type === 'done' && e.direction === 'up') {
               const t = this.target(name);

@@ -1,0 +1,429 @@
+/**
+ * Pre-change backups, the command-line edge (docs/backups.md): the settings (braid.json `backup`,
+ * the environment's policy, `--backup`), the key (BRAID_BACKUP_KEY or `backup.keyFile`), the
+ * archive stores (a local folder, written temp + fsync + rename; or the `braid_backup` schema of
+ * the target, written in the migration's transaction) and the engine hooks of up and down.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  ARCHIVE_NAME_RE,
+  BACKUP_EXT,
+  BACKUP_KEY_ENV,
+  BackupArchiveError,
+  BackupKeyError,
+  EnvironmentError,
+  UsageError,
+  archiveName,
+  decodeArchive,
+  encodeArchive,
+  parseBackupKey,
+  pruneArchives,
+  readArchiveHeader,
+  redactTarget,
+  sha256Hex,
+  targetTag,
+  type ArchiveHeader,
+  type BackupConfig,
+  type BackupPolicyName,
+  type BraidConfig,
+} from '@braid/core';
+import {
+  backupOf,
+  backupsTableExists,
+  copyTargets,
+  ensureServerStore,
+  markRestored,
+  readBackups,
+  recordBackup,
+  resolveTargets,
+  restoreTables,
+  serverStoreExists,
+  SERVER_STORE_SCHEMA,
+  type BackupHooks,
+  type BackupRow,
+  type Executor,
+  type SourceMigration,
+} from '@braid/pg';
+import { analyzeFile, backupTargets, dataAtRisk, loadParser, type BackupTarget } from '@braid/sql';
+
+export interface BackupSettings {
+  policy: BackupPolicyName;
+  store: 'local' | 'server';
+  /** The local folder (absolute). */
+  dir: string;
+  keyFile?: string;
+  role?: string;
+  retention: BackupConfig['retention'];
+}
+
+const POLICIES: readonly BackupPolicyName[] = ['off', 'destructive', 'all'];
+
+/** `--backup` checked: off, destructive or all. */
+export function parseBackupFlag(v: string | undefined): BackupPolicyName | undefined {
+  if (v === undefined) return undefined;
+  if (!(POLICIES as readonly string[]).includes(v))
+    throw new UsageError('bad-backup', `--backup ${v}: expected off, destructive or all`, {
+      data: { argument: '--backup' },
+    });
+  return v as BackupPolicyName;
+}
+
+function gitDir(root: string): string | undefined {
+  try {
+    const out = execFileSync('git', ['rev-parse', '--git-common-dir'], {
+      cwd: root,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
+    return path.resolve(root, out);
+  } catch {
+    return undefined;
+  }
+}
+
+function inside(parent: string, child: string): boolean {
+  const rel = path.relative(parent, child);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
+/**
+ * The settings from braid.json and the flags. The default folder is `<git-dir>/braid/backups`
+ * (never committed, shared by worktrees), else `.braid/backups`. A folder inside the work tree
+ * that git does not ignore is refused (archives must not be committed by accident).
+ */
+export function backupSettings(
+  root: string,
+  config: BraidConfig | undefined,
+  opts: { flag?: BackupPolicyName; environment?: string; role?: string } = {},
+): BackupSettings {
+  const b = config?.backup;
+  const envPolicy = opts.environment ? config?.environments.get(opts.environment)?.backupPolicy : undefined;
+  const policy = opts.flag ?? envPolicy ?? b?.policy ?? 'off';
+  const gd = gitDir(root);
+  const dir = b?.dir
+    ? path.resolve(root, b.dir)
+    : gd
+      ? path.join(gd, 'braid', 'backups')
+      : path.join(root, '.braid', 'backups');
+  if (b?.dir && inside(root, dir) && !(gd && inside(gd, dir))) {
+    let ignored = false;
+    try {
+      execFileSync('git', ['check-ignore', '-q', '--no-index', path.relative(root, dir) + '/'], {
+        cwd: root,
+        stdio: 'ignore',
+      });
+      ignored = true;
+    } catch {
+      ignored = false;
+    }
+    if (!ignored)
+      throw new UsageError(
+        'backup-dir-tracked',
+        `braid.json: backup.dir: ${b.dir} is inside the work tree and not ignored by git (archives would be committed); add it to .gitignore or choose a folder outside`,
+        { data: { key: 'backup.dir' } },
+      );
+  }
+  const keyFile = b?.keyFile ? path.resolve(root, b.keyFile) : undefined;
+  if (keyFile && inside(dir, keyFile))
+    throw new UsageError(
+      'backup-key-beside-archives',
+      `braid.json: backup.keyFile: ${b?.keyFile} is inside the archive folder; keep the key away from the archives`,
+      { data: { key: 'backup.keyFile' } },
+    );
+  return {
+    policy,
+    store: b?.store ?? 'local',
+    dir,
+    ...(keyFile ? { keyFile } : {}),
+    ...(opts.role || b?.role ? { role: (opts.role ?? b?.role)! } : {}),
+    retention: b?.retention ?? {},
+  };
+}
+
+/** The key: BRAID_BACKUP_KEY, else backup.keyFile; `why` says what needs it. */
+export function loadBackupKey(s: BackupSettings, why: string): Buffer {
+  const env = process.env[BACKUP_KEY_ENV];
+  if (env !== undefined && env !== '') return parseBackupKey(env, BACKUP_KEY_ENV);
+  if (s.keyFile) {
+    let text: string;
+    try {
+      text = fs.readFileSync(s.keyFile, 'utf8');
+    } catch (e) {
+      throw new BackupKeyError(
+        'backup-key-missing',
+        `backup.keyFile ${s.keyFile}: cannot read it (${(e as NodeJS.ErrnoException).code ?? 'error'}); ${why}`,
+        { data: { file: s.keyFile } },
+      );
+    }
+    return parseBackupKey(text, `backup.keyFile ${s.keyFile}`);
+  }
+  throw new BackupKeyError(
+    'backup-key-missing',
+    `no backup key: set ${BACKUP_KEY_ENV} (base64 or hex of 32 bytes, e.g. \`openssl rand -base64 32\`) or backup.keyFile in braid.json; ${why}`,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stores
+
+function fsyncDir(dir: string): void {
+  try {
+    const fd = fs.openSync(dir, 'r');
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    // not supported on this platform: the rename is still atomic
+  }
+}
+
+/** Writes an archive atomically: a temp file in the folder, fsync, rename, fsync the folder. */
+export function writeLocalArchive(dir: string, name: string, bytes: Buffer): string {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = path.join(dir, name);
+  const tmp = path.join(dir, `.${name}.${process.pid}.tmp`);
+  const fd = fs.openSync(tmp, 'wx', 0o600);
+  try {
+    fs.writeSync(fd, bytes);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+  fsyncDir(dir);
+  return file;
+}
+
+export interface StoredArchive {
+  name: string;
+  store: 'local' | 'server';
+  bytes: number;
+  /** Where it is: the file, or braid_backup.archives. */
+  location: string;
+}
+
+/** The archives of a store (local: the folder's *.braidbak; server: the braid_backup table). */
+export async function listArchives(s: BackupSettings, ex?: Executor): Promise<StoredArchive[]> {
+  if (s.store === 'server') {
+    if (!ex || !(await serverStoreExists(ex))) return [];
+    const r = await ex.query<{ name: string; n: string }>(
+      `select name, octet_length(bytes)::text as n from ${SERVER_STORE_SCHEMA}.archives order by name`,
+    );
+    return r.rows.map((x) => ({
+      name: x.name,
+      store: 'server',
+      bytes: Number(x.n),
+      location: `${SERVER_STORE_SCHEMA}.archives`,
+    }));
+  }
+  let names: string[];
+  try {
+    names = fs.readdirSync(s.dir);
+  } catch {
+    return [];
+  }
+  return names
+    .filter((n) => n.endsWith(BACKUP_EXT) && !n.startsWith('.'))
+    .sort()
+    .map((n) => {
+      const file = path.join(s.dir, n);
+      return { name: n, store: 'local', bytes: fs.statSync(file).size, location: file };
+    });
+}
+
+/** Leftover temp files of interrupted writes (kill -9 during a backup). */
+export function tempLeftovers(s: BackupSettings): string[] {
+  try {
+    return fs
+      .readdirSync(s.dir)
+      .filter((n) => n.startsWith('.') && n.endsWith('.tmp'))
+      .map((n) => path.join(s.dir, n));
+  } catch {
+    return [];
+  }
+}
+
+export async function readArchiveBytes(
+  s: BackupSettings,
+  name: string,
+  ex?: Executor,
+  store: 'local' | 'server' = s.store,
+): Promise<Buffer> {
+  if (store === 'server') {
+    if (!ex) throw new UsageError('backup-needs-db', `${name} is kept on the server: pass --db`);
+    const r = await ex.query<{ bytes: Buffer }>(
+      `select bytes from ${SERVER_STORE_SCHEMA}.archives where name = $1`,
+      [name],
+    );
+    const b = r.rows[0]?.bytes;
+    if (!b)
+      throw new EnvironmentError('backup-missing', `${SERVER_STORE_SCHEMA}.archives: no archive ${name}`);
+    return Buffer.from(b);
+  }
+  const file = path.isAbsolute(name) ? name : path.join(s.dir, name);
+  try {
+    return fs.readFileSync(file);
+  } catch (e) {
+    throw new EnvironmentError(
+      'backup-missing',
+      `${file}: cannot read the archive (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
+      { data: { file } },
+    );
+  }
+}
+
+export async function removeArchive(a: StoredArchive, ex?: Executor): Promise<void> {
+  if (a.store === 'server') {
+    await ex?.query(`delete from ${SERVER_STORE_SCHEMA}.archives where name = $1`, [a.name]);
+    return;
+  }
+  fs.rmSync(a.location, { force: true });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data at risk of a migration, as plan and up see it.
+
+export async function targetsOf(
+  m: Pick<SourceMigration, 'id' | 'files'>,
+  policy: BackupPolicyName,
+): Promise<{
+  targets: BackupTarget[];
+  risks: ReturnType<typeof dataAtRisk>;
+}> {
+  await loadParser();
+  const file = analyzeFile(`.migrations/${m.id}/up.sql`, m.files.up);
+  const risks = dataAtRisk(file.statements);
+  return { risks, targets: backupTargets(risks, policy) };
+}
+
+const plural = (n: number, w: string): string => `${n} ${w}${n === 1 ? '' : 's'}`;
+
+/** The engine hooks: back up before up.sql, restore after down.sql. */
+export function backupHooks(
+  s: BackupSettings,
+  target: string,
+  commit: string | undefined,
+  opts: { restore: boolean; onArchive?: (name: string) => void },
+): BackupHooks {
+  let rows: BackupRow[] | undefined;
+  const hooks: BackupHooks = {};
+  if (s.policy !== 'off') {
+    hooks.beforeUp = async (ex, m) => {
+      const { targets } = await targetsOf(m, s.policy);
+      if (targets.length === 0) return undefined;
+      if (!(await backupsTableExists(ex)))
+        throw new EnvironmentError(
+          'backup-registry',
+          `${ex.label}: braid.backups is missing (registry too old)`,
+        );
+      const { tables } = await resolveTargets(ex, targets);
+      if (tables.length === 0) return undefined;
+      const key = loadBackupKey(
+        s,
+        `${m.id} puts data at risk and braid.json asks for a backup (policy ${s.policy}); nothing was applied`,
+      );
+      const copied = await copyTargets(ex, tables, s.role ? { role: s.role } : {});
+      const createdAt = new Date().toISOString();
+      const meta = { migration: m.id, target: redactTarget(target), createdAt, commit: commit ?? null };
+      const { bytes } = encodeArchive(meta, copied.tables, copied.data, key);
+      const name = archiveName(meta);
+      if (s.store === 'server') {
+        await ensureServerStore(ex);
+        await ex.query(`insert into ${SERVER_STORE_SCHEMA}.archives (name, bytes) values ($1, $2)`, [
+          name,
+          bytes,
+        ]);
+      } else {
+        writeLocalArchive(s.dir, name, bytes);
+      }
+      const total = copied.tables.reduce((a, t) => a + t.rows, 0);
+      await recordBackup(ex, {
+        id: m.id,
+        archive: name,
+        store: s.store,
+        createdAt,
+        keyId: readArchiveHeader(bytes, name).header.keyId,
+        sha256: sha256Hex(bytes),
+        rows: total,
+        bytes: bytes.length,
+      });
+      opts.onArchive?.(name);
+      return `backed up ${plural(total, 'row')} of ${plural(copied.tables.length, 'table')} to ${name}`;
+    };
+  }
+  if (opts.restore) {
+    hooks.prepareDown = async (ex, m) => {
+      rows ??= await readBackups(ex);
+      const row = backupOf(rows, m.id);
+      if (!row) return undefined;
+      const key = loadBackupKey(
+        s,
+        `${m.id} has a backup (${row.archive}) to restore after down.sql; or pass --no-restore to roll back without it; nothing was rolled back`,
+      );
+      const bytes = await readArchiveBytes(s, row.archive, ex, row.store === 'server' ? 'server' : 'local');
+      const label = row.store === 'server' ? `${SERVER_STORE_SCHEMA}.archives/${row.archive}` : row.archive;
+      if (sha256Hex(bytes) !== row.sha256)
+        throw new BackupArchiveError(
+          'backup-tampered',
+          `${label}: the archive differs from the one braid.backups recorded (sha256); refused, nothing was rolled back`,
+        );
+      const { header, data } = decodeArchive(bytes, key, label);
+      return async (tx) => {
+        const restored = await restoreTables(tx, header, data, label);
+        await markRestored(tx, row.archive);
+        const n = restored.reduce((a, r) => a + r.rows, 0);
+        const unmatched = restored.reduce((a, r) => a + r.unmatched, 0);
+        return `restored ${plural(n, 'row')} of ${plural(restored.length, 'table')} from ${row.archive}${unmatched ? ` (${unmatched} rows of the backup no longer exist)` : ''}`;
+      };
+    };
+  }
+  return hooks;
+}
+
+/**
+ * Retention after a backup: orphans (archives of this target no braid.backups row knows: an `up`
+ * that did not commit) and the rules of braid.json; archives `down` would restore from are kept.
+ */
+export async function applyRetention(
+  s: BackupSettings,
+  ex: Executor,
+  target: string,
+  opts: { dryRun?: boolean } = {},
+): Promise<Array<{ name: string; reason: string }>> {
+  const archives = await listArchives(s, ex);
+  const rows = await readBackups(ex);
+  const known = new Map(rows.map((r) => [r.archive, r]));
+  const tag = targetTag(redactTarget(target));
+  const ids = new Set(rows.filter((r) => r.restoredAt === null).map((r) => r.id));
+  const latest = new Set([...ids].map((id) => backupOf(rows, id)?.archive).filter(Boolean));
+  const entries = archives.map((a) => {
+    const m = ARCHIVE_NAME_RE.exec(a.name);
+    const mine = m?.[3] === tag;
+    const createdAt = m
+      ? `${m[2].slice(0, 4)}-${m[2].slice(4, 6)}-${m[2].slice(6, 8)}T${m[2].slice(9, 11)}:${m[2].slice(11, 13)}:${m[2].slice(13, 15)}.${m[2].slice(15, 18)}Z`
+      : new Date(0).toISOString();
+    return {
+      name: a.name,
+      createdAt,
+      bytes: a.bytes,
+      protected: latest.has(a.name),
+      ...(mine && !known.has(a.name) ? { orphan: true } : {}),
+    };
+  });
+  const gone = pruneArchives(entries, s.retention, Date.now());
+  if (!opts.dryRun) {
+    const byName = new Map(archives.map((a) => [a.name, a]));
+    for (const g of gone) await removeArchive(byName.get(g.name)!, ex);
+    // temp files of interrupted writes (kill -9), once old enough not to be another run's
+    if (s.store === 'local')
+      for (const t of tempLeftovers(s))
+        if (Date.now() - fs.statSync(t).mtimeMs > 10 * 60_000) fs.rmSync(t, { force: true });
+  }
+  return gone;
+}
+
+export type { ArchiveHeader };
