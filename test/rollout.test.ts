@@ -403,7 +403,9 @@ describe('braid rollout (server)', () => {
     write('bad2.json', '{"targets": [{"name": "c01", "urlEnv": "C01_URL", "colour": "red"}]}');
     const b2 = await braid(['rollout', '--targets', 'bad2.json'], coe);
     expect(b2.code).toBe(2);
-    expect(b2.stderr.trim()).toBe('braid: bad2.json: targets[0].colour: unknown key (allowed: name, urlEnv, tenantsQuery)');
+    expect(b2.stderr.trim()).toBe(
+      'braid: bad2.json: targets[0].colour: unknown key (allowed: name, urlEnv, tenantsQuery)',
+    );
 
     const b3 = await braid(['rollout', '--targets', 'c.json'], coe, { C03_URL: undefined });
     expect(b3.code).toBe(2);
