@@ -101,13 +101,12 @@ export function backupSettings(
   const b = config?.backup;
   const envPolicy = opts.environment ? config?.environments.get(opts.environment)?.backupPolicy : undefined;
   const policy = opts.flag ?? envPolicy ?? b?.policy ?? 'off';
-  const gd = gitDir(root);
-  const dir = b?.dir
-    ? path.resolve(root, b.dir)
-    : gd
-      ? path.join(gd, 'braid', 'backups')
-      : path.join(root, '.braid', 'backups');
-  if (b?.dir && inside(root, dir) && !(gd && inside(gd, dir))) {
+  // the git directory only when needed (`braid up` without backups runs no extra git process)
+  let gdMemo: string | undefined | null = null;
+  const gdOf = (): string | undefined => (gdMemo === null ? (gdMemo = gitDir(root)) : gdMemo);
+  const explicit = b?.dir ? path.resolve(root, b.dir) : undefined;
+  if (explicit && inside(root, explicit) && !(gdOf() && inside(gdOf()!, explicit))) {
+    const dir = explicit;
     let ignored = false;
     try {
       execFileSync('git', ['check-ignore', '-q', '--no-index', path.relative(root, dir) + '/'], {
@@ -121,12 +120,20 @@ export function backupSettings(
     if (!ignored)
       throw new UsageError(
         'backup-dir-tracked',
-        `braid.json: backup.dir: ${b.dir} is inside the work tree and not ignored by git (archives would be committed); add it to .gitignore or choose a folder outside`,
+        `braid.json: backup.dir: ${b?.dir} is inside the work tree and not ignored by git (archives would be committed); add it to .gitignore or choose a folder outside`,
         { data: { key: 'backup.dir' } },
       );
   }
+  let dirMemo = explicit;
+  const dirOf = (): string => {
+    if (dirMemo === undefined) {
+      const gd = gdOf();
+      dirMemo = gd ? path.join(gd, 'braid', 'backups') : path.join(root, '.braid', 'backups');
+    }
+    return dirMemo;
+  };
   const keyFile = b?.keyFile ? path.resolve(root, b.keyFile) : undefined;
-  if (keyFile && inside(dir, keyFile))
+  if (keyFile && inside(dirOf(), keyFile))
     throw new UsageError(
       'backup-key-beside-archives',
       `braid.json: backup.keyFile: ${b?.keyFile} is inside the archive folder; keep the key away from the archives`,
@@ -135,7 +142,9 @@ export function backupSettings(
   return {
     policy,
     store: b?.store ?? 'local',
-    dir,
+    get dir() {
+      return dirOf();
+    },
     ...(keyFile ? { keyFile } : {}),
     ...(opts.role || b?.role ? { role: (opts.role ?? b?.role)! } : {}),
     retention: b?.retention ?? {},
@@ -307,11 +316,11 @@ export function backupHooks(
   s: BackupSettings,
   target: string,
   commit: string | undefined,
-  opts: { restore: boolean; onArchive?: (name: string) => void },
+  opts: { restore: boolean; up?: boolean; onArchive?: (name: string) => void },
 ): BackupHooks {
   let rows: BackupRow[] | undefined;
   const hooks: BackupHooks = {};
-  if (s.policy !== 'off') {
+  if (s.policy !== 'off' && opts.up !== false) {
     hooks.beforeUp = async (ex, m) => {
       const { targets } = await targetsOf(m, s.policy);
       if (targets.length === 0) return undefined;

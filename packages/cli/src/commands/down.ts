@@ -44,7 +44,7 @@ export const downCommand = defineCommand({
         ...opts,
         provenance: p,
         ...(args.restore
-          ? { backup: backupHooks({ ...backup, policy: 'off' }, db.label, p.gitCommit, { restore: true }) }
+          ? { backup: backupHooks(backup, db.label, p.gitCommit, { restore: true, up: false }) }
           : {}),
       });
     });
