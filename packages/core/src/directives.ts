@@ -7,7 +7,7 @@
  *   -- braid:irreversible             no down.sql; `braid down` refuses
  *   -- braid:ticket <ref> [<ref> ...] tracker references (JIRA-12, #42, a URL); may repeat
  *   -- braid:reason <text>            why the change is made; several lines join with a space
- *   -- braid:batch [size=N] [key=COL] [delay=D]
+ *   -- braid:batch [size=N|auto] [key=COL] [delay=D|auto] [target=D]
  *                                     run each UPDATE / DELETE / INSERT … SELECT in keyed batches,
  *                                     each its own transaction (implies no-transaction;
  *                                     docs/online.md)
@@ -42,17 +42,25 @@ export interface Directives {
 }
 
 export interface BatchDirective {
-  /** Rows of the key space per batch (default 1000). */
+  /** Keys per batch (`size=N`); adaptive: the first batch's size (1000). */
   size: number;
+  /** No `size=` (or `size=auto`): each batch is sized to take about targetMs (docs/online.md). */
+  adaptive: boolean;
+  /** Adaptive: the duration a batch aims at (ms, `target=`, default 5). */
+  targetMs: number;
   /** The key column (unquoted: folded to lower case); absent: the table's one-column primary key. */
   key?: string;
-  /** Pause between batches (ms, default 0). */
+  /** Pause between batches (ms) when `delay=D` is given. */
   delayMs: number;
+  /** No `delay=` (or `delay=auto`): the pause is paced on the last batch's duration. */
+  pacedDelay: boolean;
   /** 1-based line of the directive in up.sql. */
   line: number;
 }
 
 export const BATCH_DEFAULT_SIZE = 1000;
+/** Adaptive batches aim at this duration by default (ms). */
+export const BATCH_DEFAULT_TARGET_MS = 5;
 export const BATCH_MAX_SIZE = 1_000_000;
 
 export const CORE_DIRECTIVES = [
@@ -193,7 +201,19 @@ const KEY_NAME = /^(?:[A-Za-z_][A-Za-z0-9_$]*|"(?:[^"]|"")+")$/;
 
 /** `size=5000 key=id delay=100ms` (any order, each at most once). */
 function parseBatchArgs(args: string, line: number, fail: (reason: string) => never): BatchDirective {
-  const out: BatchDirective = { size: BATCH_DEFAULT_SIZE, delayMs: 0, line };
+  const out: BatchDirective = {
+    size: BATCH_DEFAULT_SIZE,
+    adaptive: true,
+    targetMs: BATCH_DEFAULT_TARGET_MS,
+    delayMs: 0,
+    pacedDelay: true,
+    line,
+  };
+  const duration = (v: string): number | undefined => {
+    const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(v);
+    const ms = m ? Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 'm' ? 60_000 : 1000) : NaN;
+    return m && ms <= 3_600_000 ? Math.round(ms) : undefined;
+  };
   const seen = new Set<string>();
   for (const part of args.split(/\s+/).filter((x) => x !== '')) {
     const eq = part.indexOf('=');
@@ -205,11 +225,13 @@ function parseBatchArgs(args: string, line: number, fail: (reason: string) => ne
     seen.add(k);
     switch (k) {
       case 'size': {
+        if (v.toLowerCase() === 'auto') break;
         if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > BATCH_MAX_SIZE)
           fail(
             `braid:batch: size must be a whole number from 1 to ${BATCH_MAX_SIZE}, got ${JSON.stringify(v)}`,
           );
         out.size = Number(v);
+        out.adaptive = false;
         break;
       }
       case 'key':
@@ -218,19 +240,31 @@ function parseBatchArgs(args: string, line: number, fail: (reason: string) => ne
         out.key = v.startsWith('"') ? v.slice(1, -1).replace(/""/g, '"') : v.toLowerCase();
         break;
       case 'delay': {
-        const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(v);
-        const ms = m ? Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 'm' ? 60_000 : 1000) : NaN;
-        if (!m || !(ms <= 3_600_000))
+        if (v.toLowerCase() === 'auto') break;
+        const ms = duration(v);
+        if (ms === undefined)
           fail(
-            `braid:batch: delay must be a duration such as 100ms or 1s (at most 1h), got ${JSON.stringify(v)}`,
+            `braid:batch: delay must be a duration such as 100ms or 1s (at most 1h), or auto, got ${JSON.stringify(v)}`,
           );
-        out.delayMs = Math.round(ms);
+        out.delayMs = ms;
+        out.pacedDelay = false;
+        break;
+      }
+      case 'target': {
+        const ms = duration(v);
+        if (ms === undefined || ms < 1 || ms > 60_000)
+          fail(
+            `braid:batch: target must be a duration from 1ms to 1m such as 50ms (how long a batch should take), got ${JSON.stringify(v)}`,
+          );
+        out.targetMs = ms;
         break;
       }
       default:
-        fail(`braid:batch: unknown setting ${JSON.stringify(k)} (known: size, key, delay)`);
+        fail(`braid:batch: unknown setting ${JSON.stringify(k)} (known: size, key, delay, target)`);
     }
   }
+  if (seen.has('target') && !out.adaptive)
+    fail('braid:batch: target= sizes adaptive batches: it cannot go with a fixed size= (drop one of them)');
   return out;
 }
 

@@ -559,3 +559,108 @@ export function progressLine(label: string, s: WatchSample): string {
   if (s.latencyRatio !== undefined) parts.push(`latency ×${s.latencyRatio.toFixed(2)}`);
   return parts.join(' · ');
 }
+
+// ---------------------------------------------------------------------------------------------
+// Batch pacing (-- braid:batch without size= or delay=)
+
+/** How a batched statement sizes its batches and pauses between them. */
+export interface PacingSettings {
+  /** Fixed keys per batch (`size=N`); undefined: adaptive, starting at `startSize`. */
+  fixedSize?: number;
+  startSize: number;
+  /** Adaptive: the duration each batch aims at (ms). */
+  targetMs: number;
+  minSize: number;
+  maxSize: number;
+  /** Fixed pause between batches (`delay=D`); undefined: paced (a share of the last batch's time). */
+  fixedDelayMs?: number;
+  /** Paced pause = this × the last batch's duration (the backfill's duty cycle is 1 / (1 + pauseFactor)). */
+  pauseFactor: number;
+  /** Paced pause never exceeds this (ms). */
+  maxPauseMs: number;
+}
+
+/** What one batch took and what the watcher saw during it. */
+export interface BatchObservation {
+  ms: number;
+  /** Keys the batch covered (its size). */
+  keys: number;
+  /** The watcher's summary of the batch (samples may be 0 for a short batch). */
+  watch?: WatchSummary;
+}
+
+/**
+ * Batch pacing, pure: the size of the next batch and the pause before it. Adaptive sizing is a
+ * proportional controller on the batch's duration: next = size × target ÷ duration, at most
+ * doubled or halved at a time (one slow batch — a checkpoint, a lock wait — does not collapse the
+ * size), within [minSize, maxSize]. A batch during which the watcher saw sessions waiting behind
+ * braid, or the top queries slower than 1.5× their baseline, halves the next size and doubles the
+ * pause: the application is telling braid it hurts.
+ */
+export class BatchPacer {
+  private size: number;
+  private pause = 0;
+  constructor(readonly settings: PacingSettings) {
+    this.size = settings.fixedSize ?? clampInt(settings.startSize, settings.minSize, settings.maxSize);
+  }
+
+  get adaptive(): boolean {
+    return this.settings.fixedSize === undefined;
+  }
+
+  /** Keys for the next batch. */
+  nextSize(): number {
+    return this.size;
+  }
+
+  /** Folds in a finished batch; returns the pause before the next one (ms). */
+  observe(o: BatchObservation): number {
+    const st = this.settings;
+    const hurt = (o.watch?.maxBlocked ?? 0) > 0 || (o.watch?.maxLatencyRatio ?? 0) > PACING_LATENCY_RATIO;
+    if (this.adaptive) {
+      const ms = Math.max(1, o.ms);
+      let next = (o.keys * st.targetMs) / ms;
+      next = Math.min(next, o.keys * 2, this.size * 2);
+      next = Math.max(next, this.size / 2);
+      if (hurt) next = Math.min(next, this.size / 2);
+      this.size = clampInt(next, st.minSize, st.maxSize);
+    }
+    if (st.fixedDelayMs !== undefined) return st.fixedDelayMs;
+    const paced = Math.min(st.maxPauseMs, o.ms * st.pauseFactor);
+    this.pause = hurt ? Math.min(st.maxPauseMs, Math.max(paced, this.pause) * 2 || st.targetMs) : paced;
+    return Math.round(this.pause);
+  }
+}
+
+/** Above this latency ratio (when pg_stat_statements tells it) a batch counts as hurting. */
+export const PACING_LATENCY_RATIO = 1.5;
+
+function clampInt(n: number, lo: number, hi: number): number {
+  return Math.max(lo, Math.min(hi, Math.round(n)));
+}
+
+/** The pacing of a `-- braid:batch` directive (its size=, delay= and target=, else the defaults). */
+export function pacingOf(d: {
+  size: number;
+  adaptive: boolean;
+  targetMs: number;
+  delayMs: number;
+  pacedDelay: boolean;
+}): PacingSettings {
+  return {
+    ...(d.adaptive ? {} : { fixedSize: d.size }),
+    startSize: d.size,
+    targetMs: d.targetMs,
+    minSize: 10,
+    maxSize: 100_000,
+    ...(d.pacedDelay ? {} : { fixedDelayMs: d.delayMs }),
+    pauseFactor: PACING_PAUSE_FACTOR,
+    maxPauseMs: 1000,
+  };
+}
+
+/**
+ * Paced pause = this × the last batch's duration: the backfill runs a quarter of the time
+ * (scripts/bench/online.mjs: 1, 2, 3 and 4 measured; docs/online.md).
+ */
+export const PACING_PAUSE_FACTOR = 3;

@@ -1,8 +1,11 @@
 import {
   addSample,
+  BatchPacer,
   breachOf,
   emptySummary,
   LagTracker,
+  PACING_PAUSE_FACTOR,
+  pacingOf,
   latencyRatio,
   parseConfig,
   parseDirectives,
@@ -263,12 +266,23 @@ describe('-- braid:batch', () => {
       parseDirectives('-- braid:batch size=5000 key=id delay=100ms\nupdate t set a = 1;', f),
     ).toMatchObject({
       noTransaction: true,
-      batch: { size: 5000, key: 'id', delayMs: 100, line: 1 },
+      batch: { size: 5000, adaptive: false, key: 'id', delayMs: 100, pacedDelay: false, line: 1 },
     });
     expect(parseDirectives('-- braid:batch\nupdate t set a = 1;', f).batch).toEqual({
       size: 1000,
+      adaptive: true,
+      targetMs: 5,
       delayMs: 0,
+      pacedDelay: true,
       line: 1,
+    });
+    expect(
+      parseDirectives('-- braid:batch size=auto delay=auto target=20ms\nupdate t set a = 1;', f).batch,
+    ).toMatchObject({ adaptive: true, targetMs: 20, pacedDelay: true });
+    expect(parseDirectives('-- braid:batch delay=0\nupdate t set a = 1;', f).batch).toMatchObject({
+      adaptive: true,
+      delayMs: 0,
+      pacedDelay: false,
     });
     expect(
       parseDirectives('-- braid:no-transaction\n-- braid:batch key="OrderId"\nselect 1;', f).batch?.key,
@@ -279,8 +293,14 @@ describe('-- braid:batch', () => {
     ['size=0', 'x/up.sql:1: braid:batch: size must be a whole number from 1 to 1000000, got "0"'],
     ['size=10k', 'size must be a whole number'],
     ['key=a.b', 'braid:batch: key must be a column name (id, "OrderId"), got "a.b"'],
-    ['delay=soon', 'braid:batch: delay must be a duration such as 100ms or 1s (at most 1h), got "soon"'],
-    ['rows=5', 'braid:batch: unknown setting "rows" (known: size, key, delay)'],
+    [
+      'delay=soon',
+      'braid:batch: delay must be a duration such as 100ms or 1s (at most 1h), or auto, got "soon"',
+    ],
+    ['target=0ms', 'braid:batch: target must be a duration from 1ms to 1m'],
+    ['target=2m', 'braid:batch: target must be a duration from 1ms to 1m'],
+    ['size=100 target=5ms', 'braid:batch: target= sizes adaptive batches: it cannot go with a fixed size='],
+    ['rows=5', 'braid:batch: unknown setting "rows" (known: size, key, delay, target)'],
     ['5000', 'braid:batch: expected name=value (size=5000, key=id, delay=100ms), got "5000"'],
     ['size=1 size=2', 'braid:batch: size is given twice'],
   ])('refuses %s', (args, message) => {
@@ -290,5 +310,56 @@ describe('-- braid:batch', () => {
     expect(() => parseDirectives('-- braid:batch\n-- braid:batch\nselect 1;', f)).toThrow(
       'x/up.sql:2: braid:batch is given twice',
     );
+  });
+});
+
+describe('batch pacing', () => {
+  const adaptive = pacingOf({ size: 1000, adaptive: true, targetMs: 5, delayMs: 0, pacedDelay: true });
+  test('adaptive: the next size aims at the target duration, at most doubled or halved at a time', () => {
+    const p = new BatchPacer(adaptive);
+    expect(p.nextSize()).toBe(1000);
+    // 1000 keys in 2.5 ms: 2000 would take 5 ms
+    expect(p.observe({ ms: 2.5, keys: 1000 })).toBe(Math.round(2.5 * PACING_PAUSE_FACTOR));
+    expect(p.nextSize()).toBe(2000);
+    // very fast: at most doubled
+    p.observe({ ms: 0.1, keys: 2000 });
+    expect(p.nextSize()).toBe(4000);
+    // very slow (a checkpoint): at most halved
+    p.observe({ ms: 500, keys: 4000 });
+    expect(p.nextSize()).toBe(2000);
+    // on target: unchanged
+    p.observe({ ms: 5, keys: 2000 });
+    expect(p.nextSize()).toBe(2000);
+  });
+  test('within [minSize, maxSize]', () => {
+    const p = new BatchPacer({ ...adaptive, startSize: 12 });
+    for (let i = 0; i < 5; i++) p.observe({ ms: 1000, keys: p.nextSize() });
+    expect(p.nextSize()).toBe(adaptive.minSize);
+    const q = new BatchPacer(adaptive);
+    for (let i = 0; i < 20; i++) q.observe({ ms: 0.01, keys: q.nextSize() });
+    expect(q.nextSize()).toBe(adaptive.maxSize);
+  });
+  test('sessions blocked behind braid or slow top queries: the next batch is halved and the pause doubled', () => {
+    const p = new BatchPacer(adaptive);
+    const calm = p.observe({ ms: 5, keys: 1000 });
+    expect(calm).toBe(5 * PACING_PAUSE_FACTOR);
+    const hurt = p.observe({ ms: 5, keys: 1000, watch: { ...emptySummary(), samples: 1, maxBlocked: 2 } });
+    expect(p.nextSize()).toBe(500);
+    expect(hurt).toBe(2 * calm);
+    p.observe({ ms: 5, keys: 500, watch: { ...emptySummary(), samples: 4, maxLatencyRatio: 1.8 } });
+    expect(p.nextSize()).toBe(250);
+    // 1.4× is not hurting: on target, the size stays
+    p.observe({ ms: 5, keys: 250, watch: { ...emptySummary(), samples: 4, maxLatencyRatio: 1.4 } });
+    expect(p.nextSize()).toBe(250);
+  });
+  test('size= and delay= are kept as given', () => {
+    const p = new BatchPacer(
+      pacingOf({ size: 5000, adaptive: false, targetMs: 5, delayMs: 100, pacedDelay: false }),
+    );
+    expect(p.observe({ ms: 300, keys: 5000, watch: { ...emptySummary(), maxBlocked: 3 } })).toBe(100);
+    expect(p.nextSize()).toBe(5000);
+    // a paced pause never exceeds maxPauseMs
+    const q = new BatchPacer(adaptive);
+    expect(q.observe({ ms: 10_000, keys: 1000 })).toBe(adaptive.maxPauseMs);
   });
 });

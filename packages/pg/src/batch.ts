@@ -11,7 +11,14 @@
  * thresholds (throttling), then `delay`.
  */
 import { performance } from 'node:perf_hooks';
-import { emptySummary, mergeSummaries, type BatchDirective, type WatchSummary } from '@braid/core';
+import {
+  BatchPacer,
+  emptySummary,
+  mergeSummaries,
+  pacingOf,
+  type BatchDirective,
+  type WatchSummary,
+} from '@braid/core';
 import { batchability, loadParser } from '@braid/sql';
 import type { Executor } from './executor';
 import { quoteIdent } from './quote';
@@ -28,8 +35,13 @@ export interface BatchProgress {
   batches: number;
   /** Rows the batches changed (their row counts). */
   rows: number;
-  /** Keys covered so far (size × batches), against the table's estimated rows. */
+  /** Keys covered so far (the batches' sizes), against the table's estimated rows. */
   scanned: number;
+  /** Keys of the batch just done, and the next batch's (adaptive sizing changes it). */
+  size: number;
+  nextSize: number;
+  /** The pause before the next batch (ms). */
+  pauseMs: number;
   total: number | null;
   elapsedMs: number;
   /** Batches this run did (a resumed run started at batches − done). */
@@ -139,23 +151,32 @@ export async function runBatched(
   let rows = Number(prev.rows[0]?.batch_rows ?? 0);
   let batches = Number(prev.rows[0]?.batches ?? 0);
   const startBatches = batches;
+  const pacer = new BatchPacer(pacingOf(directive));
+  // keys covered by the batches before a resume: fixed sizes tell; adaptive ones changed (their rows are the estimate)
+  let scanned = directive.adaptive ? rows : batches * directive.size;
   if (batches > 0)
     d.onNote?.(
       `${label}: resuming after batch ${batches} (${info.column} > ${last ?? '(start)'}, ${rows} row(s) done)`,
     );
-  const boundSql = (lower: boolean) =>
-    `select ${k}::text as k from ${table}${lower ? ` where ${k} > $1` : ''} order by ${k} offset ${directive.size - 1} limit 1`;
+  const boundSql = (lower: boolean, size: number) =>
+    `select ${k}::text as k from ${table}${lower ? ` where ${k} > $1` : ''} order by ${k} offset ${size - 1} limit 1`;
   const t0 = performance.now();
   let summary = emptySummary();
   const unit: WatchUnit = { id: m.id, direction: 'up', statementIndex: index, label };
   for (;;) {
     await d.guard?.waitHealthy(unit);
+    const size = pacer.nextSize();
+    let batchWatch = emptySummary();
+    const b0 = performance.now();
     const r = await d.runUnit(
       unit,
       async () => {
         await d.ex.exec(`begin; ${d.lockTimeout}`);
         try {
-          const bq = await d.ex.query<{ k: string }>(boundSql(last !== null), last !== null ? [last] : []);
+          const bq = await d.ex.query<{ k: string }>(
+            boundSql(last !== null, size),
+            last !== null ? [last] : [],
+          );
           const bound = bq.rows[0]?.k ?? null;
           const params: string[] = [];
           const conds: string[] = [];
@@ -193,18 +214,29 @@ export async function runBatched(
           throw e;
         }
       },
-      { onSummary: (s) => (summary = mergeSummaries(summary, s)) },
+      {
+        onSummary: (s) => {
+          summary = mergeSummaries(summary, s);
+          batchWatch = mergeSummaries(batchWatch, s);
+        },
+      },
     );
+    const batchMs = performance.now() - b0;
     batches++;
     rows += r.changed;
+    scanned += size;
     if (r.bound !== null) last = r.bound;
+    const pauseMs = r.final ? 0 : pacer.observe({ ms: batchMs, keys: size, watch: batchWatch });
     const progress: BatchProgress = {
       id: m.id,
       label,
       statementIndex: index,
       batches,
       rows,
-      scanned: r.final ? Math.max(info.rows ?? 0, batches * directive.size) : batches * directive.size,
+      scanned: r.final ? Math.max(info.rows ?? 0, scanned) : scanned,
+      size,
+      nextSize: pacer.nextSize(),
+      pauseMs,
       total: info.rows,
       elapsedMs: performance.now() - t0,
       doneThisRun: batches - startBatches,
@@ -218,7 +250,7 @@ export async function runBatched(
     });
     d.onBatch?.(progress);
     if (r.final) break;
-    if (directive.delayMs > 0) await new Promise((res) => setTimeout(res, directive.delayMs));
+    if (pauseMs > 0) await new Promise((res) => setTimeout(res, pauseMs));
   }
   await d.guard?.recordUnit(unit, 1, 'ok', summary, performance.now() - t0, {
     rows,

@@ -114,7 +114,15 @@ interface StatementPlan {
   risk: Risk;
   reasons: string[];
   /** Under `-- braid:batch`: the table cut into key ranges and the expected number of batches. */
-  batches?: { table: string; size: number; rows: number | null; expected: number | null };
+  batches?: {
+    table: string;
+    /** Keys per batch; adaptive: the first batch's (braid then sizes each to take about targetMs). */
+    size: number;
+    adaptive?: { targetMs: number };
+    rows: number | null;
+    /** rows ÷ size (adaptive: at the first size; the sizes then follow the batches' durations). */
+    expected: number | null;
+  };
 }
 
 /** Data a migration puts at risk (docs/backups.md), with estimates from the target's catalog. */
@@ -341,6 +349,7 @@ export const planCommand = defineCommand<{
             batches = {
               table: tname,
               size: batchDir.size,
+              ...(batchDir.adaptive ? { adaptive: { targetMs: batchDir.targetMs } } : {}),
               rows: n,
               expected: n === null ? null : Math.max(1, Math.ceil(n / batchDir.size)),
             };
@@ -453,7 +462,7 @@ export const planCommand = defineCommand<{
           for (const r of s.reasons) lines.push(`          - ${r}`);
           if (s.batches)
             lines.push(
-              `          batched: ${s.batches.expected === null ? 'an unknown number of' : `~${s.batches.expected.toLocaleString('en-US')}`} batch(es) of ${s.batches.size.toLocaleString('en-US')} keys of ${s.batches.table} (${fmtRows(s.batches.rows)})`,
+              `          batched: ${s.batches.expected === null ? 'an unknown number of' : `~${s.batches.expected.toLocaleString('en-US')}`} batch(es) of ${s.batches.size.toLocaleString('en-US')} keys of ${s.batches.table} (${fmtRows(s.batches.rows)})${s.batches.adaptive ? `; adaptive: sized to take ~${s.batches.adaptive.targetMs} ms each, so fewer when the rows are fast` : ''}`,
             );
         }
       }
