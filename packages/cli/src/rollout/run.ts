@@ -451,6 +451,8 @@ export class Runner {
           lockWaitMs: this.state.options.lockWaitMs,
           lockTimeoutMs: this.state.options.lockTimeoutMs,
           lockRetries: this.state.options.lockRetries,
+          // the rollback is watched like the apply: it takes locks on a live database too
+          ...(this.d.online ? { online: this.onlineFor(name) } : {}),
         });
         const rolled = r.results.map((x) => x.id);
         if (rolled.join() !== newestFirst.join()) {
