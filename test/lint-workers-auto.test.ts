@@ -1,8 +1,8 @@
 /**
  * How many lint workers `braid lint` starts on its own (no BRAID_LINT_WORKERS): one per core that
- * is idle besides the main thread's, by the instant count of runnable tasks. The rule lives twice
- * (bin/early.js, which prestarts workers before the bundle loads, and lint-run.ts): both are
- * checked here against each other.
+ * is idle besides the main thread's, by the instant count of runnable tasks. The rule lives in
+ * bin/early.js (which prestarts workers before the bundle loads); lint-run.ts loads it from there
+ * when early.js did not decide. Both entry points are checked here.
  */
 import { createRequire } from 'node:module';
 import { join } from 'node:path';

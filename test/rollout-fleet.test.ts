@@ -16,6 +16,7 @@ import {
   events,
   fleetEnv,
   historyOf,
+  onTarget,
   targetsJson,
   type FleetTarget,
 } from './helpers/fleet';
@@ -270,5 +271,57 @@ it('a control schema written by a newer braid is refused (exit 3), and nothing i
     await ex.close();
   } finally {
     await db.drop();
+  }
+});
+
+it('a worker runs each target under the watcher: sessions queued behind its lock trip the breaker, the migration rolls back, the target fails', async () => {
+  const t = fleet[0];
+  p.repo.write('one.json', targetsJson([t]));
+  p.repo.commit('one target');
+  const [id] = addMigrations(p, [
+    {
+      slug: 'm1_note',
+      up: 'alter table m1 add column note text;\n',
+      down: 'alter table m1 drop column note;\n',
+    },
+  ]);
+  const reader = await connectPg(t.plainUrl, 'long report');
+  const app = await connectPg(t.plainUrl, 'app');
+  let stop = false;
+  try {
+    // a long transaction holds ACCESS SHARE on m1: the worker's ALTER queues behind it, and the
+    // application's reads queue behind the ALTER
+    await reader.exec('begin; select count(*) from m1');
+    await start(['--lock-timeout', '30s']);
+    const w = worker(['--max-blocked-for', '300ms', '--breaker-retries', '0']);
+    const appLoop = (async () => {
+      while (!stop) {
+        await app.query('select count(*) from m1').catch(() => undefined);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    expect(await w.done).toBe(1);
+    stop = true;
+    await appLoop;
+    const trips = events(w.out()).filter((e) => e.event === 'breaker-trip');
+    expect(trips.length).toBeGreaterThanOrEqual(1);
+    expect(trips[0]).toMatchObject({ target: t.name, id, breach: 'blocked-for' });
+    expect(events(w.out()).find((e) => e.event === 'target-failed')).toMatchObject({
+      target: t.name,
+      migration: id,
+    });
+    // rolled back: the column is not there and the registry does not list the migration
+    expect((await historyOf(t)).applied).not.toContain(id);
+    const col = await onTarget(t, (ex) =>
+      ex.query<{ n: string }>(
+        "select count(*) as n from information_schema.columns where table_name = 'm1' and column_name = 'note'",
+      ),
+    );
+    expect(Number(col.rows[0].n)).toBe(0);
+  } finally {
+    stop = true;
+    await reader.exec('rollback').catch(() => undefined);
+    await reader.close();
+    await app.close();
   }
 });

@@ -17,13 +17,17 @@ const AUTO_WORKERS = Symbol.for('braid.lint.autoWorkers');
  * this process), 0 where that is unknown. An instant count, not the load average: a benchmark or
  * a CI step that runs braid back to back keeps the 1-minute average up without competing.
  */
-function busyOthers() {
-  try {
-    const m = /^\S+ \S+ \S+ (\d+)\//.exec(require('node:fs').readFileSync('/proc/loadavg', 'latin1'));
-    return m ? Math.max(0, Number(m[1]) - 1) : 0;
-  } catch {
-    return 0;
+function busyOthers(loadavgText) {
+  let text = loadavgText;
+  if (text === undefined) {
+    try {
+      text = require('node:fs').readFileSync('/proc/loadavg', 'latin1');
+    } catch {
+      return 0;
+    }
   }
+  const m = /^\S+ \S+ \S+ (\d+)\//.exec(text);
+  return m ? Math.max(0, Number(m[1]) - 1) : 0;
 }
 
 /**

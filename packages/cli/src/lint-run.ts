@@ -22,6 +22,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import {
   EnvironmentError,
@@ -94,32 +95,26 @@ const PRESTARTED = Symbol.for('braid.lint.prestarted');
 /** The worker count bin/early.js chose (autoLintWorkers) when it prestarted workers. */
 const AUTO_WORKERS = Symbol.for('braid.lint.autoWorkers');
 
-/**
- * Lint workers for a long history: one per core that is idle besides this thread's, at most 3
- * (the same rule as bin/early.js). A worker on a busy core only competes with the main thread:
- * on a 2-core machine running other jobs, Lemmy's 342 migrations took 1.05 s with one worker and
- * 0.50 s without (CPU 0.60 s and 0.40 s; scripts/bench/lint.mjs).
- */
-export function autoLintWorkers(cores: number, busy: number): number {
-  return Math.min(3, Math.max(0, cores - 1 - busy));
+/** The automatic worker rule, kept once in bin/early.js (which runs before any bundle). */
+interface WorkerRule {
+  autoLintWorkers(cores: number, busy: number): number;
+  busyOthers(loadavgText?: string): number;
+}
+let rule: WorkerRule | undefined;
+function workerRule(): WorkerRule {
+  // dist/braid-*.js and src/lint-run.ts both sit one folder below packages/cli
+  rule ??= createRequire(__filename)(path.join(__dirname, '..', 'bin', 'early.js')) as WorkerRule;
+  return rule;
 }
 
-/**
- * Other tasks runnable right now (Linux: the running count in /proc/loadavg, less this
- * process); 0 where unknown. An instant count: the 1-minute average stays up for a minute after
- * a burst of runs that no longer compete.
- */
+/** Lint workers for a long history: one per idle core besides this thread's, at most 3 (bin/early.js). */
+export function autoLintWorkers(cores: number, busy: number): number {
+  return workerRule().autoLintWorkers(cores, busy);
+}
+
+/** Other tasks runnable right now (the running count of /proc/loadavg, less this process; bin/early.js). */
 export function busyOthers(loadavgText?: string): number {
-  let text = loadavgText;
-  if (text === undefined) {
-    try {
-      text = fs.readFileSync('/proc/loadavg', 'latin1');
-    } catch {
-      return 0;
-    }
-  }
-  const m = /^\S+ \S+ \S+ (\d+)\//.exec(text);
-  return m ? Math.max(0, Number(m[1]) - 1) : 0;
+  return workerRule().busyOthers(loadavgText);
 }
 
 export function errorData(e: unknown): ErrorData {

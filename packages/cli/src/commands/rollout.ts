@@ -25,15 +25,15 @@ import { projectMigrations } from './up';
 import { gitProvenance, parseCount, parseDuration } from '../db';
 import { Progress } from '../rollout/progress';
 import { expandTenants, readTargetsFile, resolveTargetUrls } from '../targets';
-import { Runner, type RunnerDeps } from '../rollout/run';
+import { Runner } from '../rollout/run';
+import { rolloutBackup, rolloutOnline } from '../rollout/target-options';
 import { StateStore, currentStateFile, newStateFile } from '../rollout/store';
 import { execFileSync } from 'node:child_process';
 import type { OnlineSettings } from '@braid/core';
-import { onlineSettings, readConfigIfAny, withOnlineOptions, type OnlineArgs } from '../online';
+import { withOnlineOptions, type OnlineArgs } from '../online';
 import { controlUrlOf, fleet } from '../rollout/fleet-command';
-import { backupHooks, backupSettings } from '../backup';
 
-interface RolloutArgs extends OnlineArgs {
+export interface RolloutArgs extends OnlineArgs {
   action: string | undefined;
   target: string | undefined;
   targets: string | undefined;
@@ -105,18 +105,6 @@ function optionsFrom(args: RolloutArgs): RolloutOptions {
   return o;
 }
 
-/** The watcher and breaker of every target: braid.json's top-level `online`, then the flags (not kept in the state file). */
-/** braid.json backup for every target of a rollout (its top-level policy). */
-function rolloutBackup(root: string, commit: string | undefined): Pick<RunnerDeps, 'backup'> {
-  const s = backupSettings(root, readConfigIfAny(root));
-  if (s.policy === 'off') return {};
-  return { backup: (label) => backupHooks(s, label, commit, { restore: false }) };
-}
-
-function rolloutOnline(args: RolloutArgs, root: string): OnlineSettings {
-  return onlineSettings(args, [readConfigIfAny(root)?.online]);
-}
-
 function exitFor(s: RolloutState): number {
   return s.status === 'done' ? EXIT_OK : EXIT_FINDINGS;
 }
@@ -154,6 +142,7 @@ async function execute(
     const base = await gitProvenance(env.root);
     if (base.gitCommit) store.state = { ...store.state, commit: base.gitCommit };
     const branch = currentBranch(env.root);
+    const backup = rolloutBackup(env.root, base.gitCommit);
     const runner = new Runner({
       store,
       progress: new Progress(ctx.out, ctx.out.json || !process.stdout.isTTY),
@@ -163,7 +152,7 @@ async function execute(
       provenance: { ...base, manifestHash: env.manifestHash, ...(branch ? { gitBranch: branch } : {}) },
       urls,
       ...(online ? { online } : {}),
-      ...rolloutBackup(env.root, base.gitCommit),
+      ...(backup ? { backup } : {}),
       ...(healthSqlText === undefined ? {} : { healthSqlText }),
       clean: (t) => ctx.out.clean(t),
     });

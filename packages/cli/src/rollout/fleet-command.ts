@@ -22,24 +22,30 @@ import { projectMigrations } from '../commands/up';
 import { expandTenants, readTargetsFile, resolveTargetUrls } from '../targets';
 import { Control, type ControlRollout } from './control';
 import { runWorker } from './worker';
+import { rolloutBackup, rolloutOnline } from './target-options';
+import type { RolloutArgs } from '../commands/rollout';
+import type { OnlineArgs } from '../online';
 
-interface FleetArgs {
-  action: string | undefined;
-  target: string | undefined;
-  targets: string | undefined;
-  waves: string | undefined;
-  concurrency: string | undefined;
-  'continue-on-error': boolean;
-  lock: string;
-  'lock-wait': string | undefined;
-  'lock-timeout': string | undefined;
-  'lock-retries': string | undefined;
-  control: string | undefined;
-  rollout: string | undefined;
-  'server-concurrency': string | undefined;
-  'lease-ttl': string | undefined;
-  'replica-timeout': string | undefined;
-}
+/** The flags of `braid rollout` that a control-database rollout reads. */
+type FleetArgs = Pick<
+  RolloutArgs,
+  | 'action'
+  | 'target'
+  | 'targets'
+  | 'waves'
+  | 'concurrency'
+  | 'continue-on-error'
+  | 'lock'
+  | 'lock-wait'
+  | 'lock-timeout'
+  | 'lock-retries'
+  | 'control'
+  | 'rollout'
+  | 'server-concurrency'
+  | 'lease-ttl'
+  | 'replica-timeout'
+> &
+  OnlineArgs;
 
 /** --control, else braid.json's rollout.controlEnv (its variable must then be set). */
 export function controlUrlOf(args: FleetArgs, ctx: Context): string | undefined {
@@ -212,6 +218,7 @@ async function worker(args: FleetArgs, ctx: Context, control: Control, url: stri
       `braid rollout worker: this checkout's .migrations/manifest (${env.manifestHash.slice(0, 19)}…) is not the one rollout ${r.id} was planned from (${r.manifestHash.slice(0, 19)}…): check out commit ${r.commit ?? '(unknown)'}`,
     );
   const base = await gitProvenance(env.root);
+  const backup = rolloutBackup(env.root, base.gitCommit);
   return runWorker(
     {
       ctx,
@@ -224,6 +231,8 @@ async function worker(args: FleetArgs, ctx: Context, control: Control, url: stri
       provenance: { ...base, manifestHash: env.manifestHash },
       concurrency: parseCount(args.concurrency, '--concurrency', 1, 1),
       braidVersion: braidVersion(),
+      online: rolloutOnline(args, env.root),
+      ...(backup ? { backup } : {}),
     },
     control,
     r,

@@ -8,7 +8,6 @@
  */
 import { spawn } from 'node:child_process';
 import {
-  formatMs,
   type OnlineSettings,
   BraidError,
   nextWork,
@@ -35,6 +34,7 @@ import {
 } from '@braid/pg';
 import type { StateStore } from './store';
 import type { Progress } from './progress';
+import { targetOnline } from './target-options';
 
 export interface RunnerDeps {
   store: StateStore;
@@ -196,46 +196,9 @@ export class Runner {
     await Promise.all(workers); // targets that never started stay pending
   }
 
-  /** The engine's online options for one target: trips, throttling and batches as progress events. */
+  /** The engine's online options for one target (target-options.ts). */
   private onlineFor(name: string): ApplyOptions['online'] {
-    const o = this.d.online;
-    if (!o) return undefined;
-    return {
-      ...o,
-      events: {
-        onTrip: (t) =>
-          this.d.progress.event({
-            event: 'breaker-trip',
-            target: name,
-            id: t.unit.id,
-            ...(t.unit.statementIndex !== undefined ? { statement: t.unit.statementIndex + 1 } : {}),
-            attempt: t.attempt,
-            breach: t.breach.kind,
-            message: this.d.clean(t.breach.message),
-            ...(t.waitMs !== undefined ? { retryInMs: t.waitMs } : {}),
-          }),
-        onThrottle: (unit, b) =>
-          this.d.progress.event({
-            event: 'throttle',
-            target: name,
-            id: unit.id,
-            message: this.d.clean(b.message),
-          }),
-        onNote: (m) => this.d.progress.event({ event: 'warning', target: name, message: this.d.clean(m) }),
-      },
-      onBatch: (p) => {
-        if (p.final)
-          this.d.progress.event({
-            event: 'batched',
-            target: name,
-            id: p.id,
-            statement: p.statementIndex + 1,
-            batches: p.batches,
-            rows: p.rows,
-            took: formatMs(p.elapsedMs),
-          });
-      },
-    };
+    return this.d.online ? targetOnline(this.d.online, name, this.d.progress, this.d.clean) : undefined;
   }
 
   private provenanceFor(name: string): Provenance {

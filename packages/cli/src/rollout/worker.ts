@@ -17,12 +17,14 @@ import {
   replicaWaitDecision,
   workerDecision,
   type HeartbeatVerdict,
+  type OnlineSettings,
   type ReplicaPosition,
 } from '@braid/core';
 import {
   applyUp,
   MigrationFailedError,
   openExecutor,
+  type BackupHooks,
   type Executor,
   type Provenance,
   type SourceMigration,
@@ -31,6 +33,7 @@ import type { Context } from '../runtime';
 import { Control, type Claim, type ControlRollout } from './control';
 import { Progress } from './progress';
 import { resolveTargetUrls } from '../targets';
+import { targetOnline } from './target-options';
 
 export interface WorkerDeps {
   ctx: Context;
@@ -43,6 +46,10 @@ export interface WorkerDeps {
   provenance: Provenance;
   concurrency: number;
   braidVersion: string;
+  /** The watcher and circuit breaker of each target, as in a single-process rollout. */
+  online?: OnlineSettings;
+  /** Pre-change backups of each target (braid.json's backup policy), by the target's label. */
+  backup?: (target: string) => BackupHooks;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -185,6 +192,10 @@ async function runClaim(
         lockTimeoutMs: o.lockTimeoutMs,
         lockRetries: o.lockRetries,
         shouldStop: () => verdict !== 'continue',
+        ...(d.online
+          ? { online: targetOnline(d.online, claim.name, progress, (t) => d.ctx.out.clean(t)) }
+          : {}),
+        ...(d.backup ? { backup: d.backup(ex.label) } : {}),
         onEvent: (e) => {
           if (e.type === 'done' && e.direction === 'up') {
             applied++;
