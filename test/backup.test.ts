@@ -179,6 +179,31 @@ describe.each(engines())('backups on %s', (engine) => {
       await t.drop();
     }
   });
+
+  it('retention runs after each backup: keep 1 prunes the archive a down already restored from', async () => {
+    const p = makeProject([USERS, DROP_EMAIL]);
+    const t = await targetDb(engine, p);
+    try {
+      p.repo.write(
+        'braid.json',
+        JSON.stringify({ backup: { policy: 'destructive', retention: { keep: 1 } } }),
+      );
+      p.repo.commit('braid.json');
+      expect((await runBraid(['up', ...t.args, '--to', p.ids[0]], { cwd: p.repo.dir, env })).code).toBe(0);
+      expect((await runBraid(['up', ...t.args], { cwd: p.repo.dir, env })).code).toBe(0);
+      const [first] = archives(p);
+      expect(first).toBeDefined();
+      expect((await runBraid(['down', ...t.args], { cwd: p.repo.dir, env })).code).toBe(0);
+      const again = await runBraid(['up', ...t.args], { cwd: p.repo.dir, env });
+      expect(again.code).toBe(0);
+      expect(again.stderr).toContain(`braid: pruned ${first}`);
+      const now = archives(p);
+      expect(now).toHaveLength(1);
+      expect(now[0]).not.toBe(first);
+    } finally {
+      await t.drop();
+    }
+  });
 });
 
 async function waitFor(admin: Executor, sql: string, timeoutMs = 30_000): Promise<void> {
@@ -262,6 +287,47 @@ describe('backups on the server', () => {
       await t.drop();
     }
   }, 120_000);
+
+  it('braid rollout backs up each target by braid.json’s policy; down on a target restores it', async () => {
+    const p = makeProject([USERS, DROP_EMAIL]);
+    const [a, b] = [await targetDb('postgres', p), await targetDb('postgres', p)];
+    try {
+      p.repo.write('braid.json', JSON.stringify({ backup: { policy: 'destructive' } }));
+      p.repo.write(
+        'fleet.json',
+        JSON.stringify({
+          targets: [
+            { name: 'a', urlEnv: 'A_URL' },
+            { name: 'b', urlEnv: 'B_URL' },
+          ],
+        }),
+      );
+      p.repo.commit('braid.json and targets');
+      const fleetEnv = { ...env, A_URL: a.args[1], B_URL: b.args[1] };
+      for (const t of [a, b])
+        expect((await runBraid(['up', ...t.args, '--to', p.ids[0]], { cwd: p.repo.dir, env })).code).toBe(0);
+      const before = await fingerprint(a, 'users', 'id, email, name, score');
+      const r = await runBraid(['rollout', '--targets', 'fleet.json', '--json'], {
+        cwd: p.repo.dir,
+        env: fleetEnv,
+      });
+      expect([r.code, r.stderr]).toEqual([0, '']);
+      for (const t of [a, b]) {
+        const rows = await inspect(
+          t,
+          async (ex) =>
+            (await ex.query<{ id: string; rows: string }>('select id, rows::text from braid.backups')).rows,
+        );
+        expect(rows).toEqual([{ id: p.ids[1], rows: '10000' }]);
+      }
+      expect(archives(p)).toHaveLength(2); // one per target: the names differ by the target's tag
+      expect((await runBraid(['down', ...a.args], { cwd: p.repo.dir, env })).code).toBe(0);
+      expect(await fingerprint(a, 'users', 'id, email, name, score')).toEqual(before);
+    } finally {
+      await a.drop();
+      await b.drop();
+    }
+  });
 
   it('store server: the archive lives in braid_backup.archives; list, verify, restore and down use it', async () => {
     const p = makeProject([USERS, DROP_EMAIL]);

@@ -8,7 +8,6 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  ARCHIVE_NAME_RE,
   BACKUP_EXT,
   BACKUP_KEY_ENV,
   BackupArchiveError,
@@ -18,6 +17,7 @@ import {
   archiveName,
   decodeArchive,
   encodeArchive,
+  parseArchiveName,
   parseBackupKey,
   pruneArchives,
   readArchiveHeader,
@@ -410,11 +410,9 @@ export async function applyRetention(
   const ids = new Set(rows.filter((r) => r.restoredAt === null).map((r) => r.id));
   const latest = new Set([...ids].map((id) => backupOf(rows, id)?.archive).filter(Boolean));
   const entries = archives.map((a) => {
-    const m = ARCHIVE_NAME_RE.exec(a.name);
-    const mine = m?.[3] === tag;
-    const createdAt = m
-      ? `${m[2].slice(0, 4)}-${m[2].slice(4, 6)}-${m[2].slice(6, 8)}T${m[2].slice(9, 11)}:${m[2].slice(11, 13)}:${m[2].slice(13, 15)}.${m[2].slice(15, 18)}Z`
-      : new Date(0).toISOString();
+    const parsed = parseArchiveName(a.name);
+    const mine = parsed?.tag === tag;
+    const createdAt = parsed?.createdAt ?? new Date(0).toISOString();
     return {
       name: a.name,
       createdAt,
@@ -436,3 +434,28 @@ export async function applyRetention(
 }
 
 export type { ArchiveHeader };
+
+/** The backups of one apply (up, promote, a rollout target): the hooks, then retention if it took any. */
+export interface ApplyBackups {
+  hooks: BackupHooks;
+  /**
+   * Retention and rotation once the apply is over, only when it wrote an archive; what it pruned,
+   * or why it failed, as one-line messages (a failure is a warning: the migrations are applied).
+   */
+  prune(ex: Executor): Promise<string[]>;
+}
+
+export function applyBackups(s: BackupSettings, target: string, commit: string | undefined): ApplyBackups {
+  let taken = 0;
+  return {
+    hooks: backupHooks(s, target, commit, { restore: false, onArchive: () => taken++ }),
+    async prune(ex) {
+      if (taken === 0) return [];
+      try {
+        return (await applyRetention(s, ex, target)).map((g) => `pruned ${g.name} (${g.reason})`);
+      } catch (e) {
+        return [`warning: backup retention failed: ${(e as Error).message}`];
+      }
+    },
+  };
+}

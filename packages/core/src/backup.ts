@@ -109,11 +109,21 @@ export function redactTarget(label: string): string {
  */
 export function archiveName(h: Pick<ArchiveHeader, 'migration' | 'createdAt' | 'target'>): string {
   const time = h.createdAt.replace(/[-:]/g, '').replace(/\.(\d{3})\d*Z$/, '$1Z');
-  const tag = createHash('sha256').update(h.target).digest('hex').slice(0, 8);
-  return `${h.migration}.${time}.${tag}${BACKUP_EXT}`;
+  return `${h.migration}.${time}.${targetTag(h.target)}${BACKUP_EXT}`;
 }
 
 export const ARCHIVE_NAME_RE = /^(\d{14}_[a-z0-9_]+)\.(\d{8}T\d{9}Z)\.([0-9a-f]{8})\.braidbak$/;
+
+/** archiveName read back: the migration, the time (ISO, milliseconds) and the target tag. */
+export function parseArchiveName(
+  name: string,
+): { migration: string; createdAt: string; tag: string } | undefined {
+  const m = ARCHIVE_NAME_RE.exec(name);
+  if (!m) return undefined;
+  const t = m[2];
+  const createdAt = `${t.slice(0, 4)}-${t.slice(4, 6)}-${t.slice(6, 8)}T${t.slice(9, 11)}:${t.slice(11, 13)}:${t.slice(13, 15)}.${t.slice(15, 18)}Z`;
+  return { migration: m[1], createdAt, tag: m[3] };
+}
 
 /** The short hash of a redacted target, as archive names carry it. */
 export function targetTag(target: string): string {

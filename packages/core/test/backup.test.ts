@@ -7,12 +7,14 @@ import {
   BackupKeyError,
   decodeArchive,
   encodeArchive,
+  parseArchiveName,
   parseBackupKey,
   parseConfig,
   pruneArchives,
   readArchiveHeader,
   redactTarget,
   sha256Hex,
+  targetTag,
 } from '@braid/core';
 
 const key = Buffer.alloc(32, 7);
@@ -152,6 +154,13 @@ describe('archive', () => {
     expect(name.startsWith('20240101000000_drop_email.20261207T130000123Z.')).toBe(true);
     expect(name).not.toContain('internal');
     expect(archiveName({ ...meta, target: 'postgres://other:5432/app' })).not.toBe(name);
+    // read back: what retention needs (migration, time, whose target)
+    expect(parseArchiveName(name)).toEqual({
+      migration: '20240101000000_drop_email',
+      createdAt: new Date(Date.parse(meta.createdAt)).toISOString(),
+      tag: targetTag(meta.target),
+    });
+    expect(parseArchiveName('notes.txt')).toBeUndefined();
   });
 
   test('redactTarget drops user, password and query', () => {

@@ -42,9 +42,9 @@ import {
   withApplyOptions,
   type ResolvedDb,
 } from '../db';
-import { engineLabel, eventPrinter, projectMigrations, reportMigrationFailure, retention } from './up';
+import { engineLabel, eventPrinter, projectMigrations, reportMigrationFailure } from './up';
 import { onlineOptions, onlineSettings, withOnlineOptions, type OnlineArgs } from '../online';
-import { backupHooks, backupSettings } from '../backup';
+import { applyBackups, backupSettings } from '../backup';
 
 /** Reads and validates braid.json at the project root. */
 export function readConfig(root: string): BraidConfig {
@@ -337,6 +337,7 @@ export const promoteCommand = defineCommand<
         return 0;
       }
       const base = await gitProvenance(root);
+      const backups = backup.policy === 'off' ? undefined : applyBackups(backup, ex.label, where.head);
       const result = await applyUp(ex, migrations, {
         dependsOn,
         provenance: {
@@ -353,12 +354,9 @@ export const promoteCommand = defineCommand<
         onEvent: eventPrinter(ctx),
         online: onlineOptions(ctx, online),
         ...lockOptions(args),
-        ...(backup.policy === 'off'
-          ? {}
-          : { backup: backupHooks(backup, ex.label, where.head, { restore: false }) }),
+        ...(backups ? { backup: backups.hooks } : {}),
       });
-      if (backup.policy !== 'off' && result.results.some((r) => r.note?.includes('backed up')))
-        await retention(ctx, backup, ex, ex.label);
+      for (const m of (await backups?.prune(ex)) ?? []) ctx.out.note(`braid: ${m}`);
       report.result = result;
       if (ctx.out.json) {
         ctx.out.result({

@@ -21,7 +21,7 @@ import {
   type ResolvedDb,
 } from '../db';
 import { closeLive, onlineOptions, onlineSettings, readConfigIfAny, withOnlineOptions } from '../online';
-import { applyRetention, backupHooks, backupSettings, parseBackupFlag } from '../backup';
+import { applyBackups, backupSettings, parseBackupFlag } from '../backup';
 
 /** Loads this branch's migrations (manifest order) for the apply engine. */
 export function projectMigrations(cwd: string): {
@@ -189,39 +189,13 @@ export const upCommand = defineCommand({
     const { ex, db } = await openDb(args, ctx, root, 'braid up');
     return runApply(ctx, ex, db, async () => {
       const p = await provenance;
-      const taken: string[] = [];
-      const r = await applyUp(ex, migrations, {
-        ...opts,
-        provenance: p,
-        ...(backup.policy === 'off'
-          ? {}
-          : {
-              backup: backupHooks(backup, db.label, p.gitCommit, {
-                restore: false,
-                onArchive: (n) => taken.push(n),
-              }),
-            }),
-      });
-      if (taken.length > 0) await retention(ctx, backup, ex, db.label);
+      const b = backup.policy === 'off' ? undefined : applyBackups(backup, db.label, p.gitCommit);
+      const r = await applyUp(ex, migrations, { ...opts, provenance: p, ...(b ? { backup: b.hooks } : {}) });
+      for (const m of (await b?.prune(ex)) ?? []) ctx.out.note(`braid: ${m}`);
       return r;
     });
   },
 });
-
-/** Retention and rotation after a backup (a failure is a warning: the migrations are applied). */
-export async function retention(
-  ctx: Context,
-  backup: ReturnType<typeof backupSettings>,
-  ex: Executor,
-  label: string,
-): Promise<void> {
-  try {
-    for (const g of await applyRetention(backup, ex, label))
-      ctx.out.note(`braid: pruned ${g.name} (${g.reason})`);
-  } catch (e) {
-    ctx.out.note(`braid: warning: backup retention failed: ${(e as Error).message}`);
-  }
-}
 
 export async function runApply(
   ctx: Context,

@@ -23,7 +23,6 @@ import {
 import {
   applyDown,
   applyUp,
-  type BackupHooks,
   MigrationFailedError,
   openExecutor,
   recordAudit,
@@ -35,6 +34,7 @@ import {
 import type { StateStore } from './store';
 import type { Progress } from './progress';
 import { targetOnline } from './target-options';
+import type { ApplyBackups } from '../backup';
 
 export interface RunnerDeps {
   store: StateStore;
@@ -52,7 +52,7 @@ export interface RunnerDeps {
   /** The watcher and circuit breaker of each target (docs/online.md). */
   online?: OnlineSettings;
   /** Pre-change backups of each target (docs/backups.md), by the target's label. */
-  backup?: (target: string) => BackupHooks;
+  backup?: (target: string) => ApplyBackups;
 }
 
 interface RunFlags {
@@ -229,6 +229,7 @@ export class Runner {
     try {
       const provenance = this.provenanceFor(name);
       let result;
+      const backups = this.d.backup?.(ex.label);
       try {
         result = await applyUp(ex, this.d.migrations, {
           provenance,
@@ -239,7 +240,7 @@ export class Runner {
           lockRetries: o.lockRetries,
           shouldStop: this.shouldStop,
           ...(this.d.online ? { online: this.onlineFor(name) } : {}),
-          ...(this.d.backup ? { backup: this.d.backup(ex.label) } : {}),
+          ...(backups ? { backup: backups.hooks } : {}),
           onEvent: (e) => {
             if (e.type === 'done' && e.direction === 'up') {
               const t = this.target(name);
@@ -272,6 +273,8 @@ export class Runner {
         return;
       }
       await this.refreshApplied(ex, name);
+      for (const m of (await backups?.prune(ex)) ?? [])
+        this.d.progress.event({ event: 'warning', target: name, message: this.d.clean(m) });
       if (result.stopped) {
         const note = this.flags.paused ? 'paused between migrations' : 'stopped: another target failed';
         this.set(transition(this.state, name, 'paused', { note }, now()));

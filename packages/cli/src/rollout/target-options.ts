@@ -5,8 +5,8 @@
  * (braid.json's top-level `backup` policy), reported as progress events of the target.
  */
 import { formatMs, type OnlineSettings } from '@braid/core';
-import type { ApplyOptions, BackupHooks } from '@braid/pg';
-import { backupHooks, backupSettings } from '../backup';
+import type { ApplyOptions } from '@braid/pg';
+import { applyBackups, backupSettings, type ApplyBackups } from '../backup';
 import { onlineSettings, readConfigIfAny, type OnlineArgs } from '../online';
 import type { Progress } from './progress';
 
@@ -19,10 +19,10 @@ export function rolloutOnline(args: OnlineArgs, root: string): OnlineSettings {
 export function rolloutBackup(
   root: string,
   commit: string | undefined,
-): ((target: string) => BackupHooks) | undefined {
+): ((target: string) => ApplyBackups) | undefined {
   const s = backupSettings(root, readConfigIfAny(root));
   if (s.policy === 'off') return undefined;
-  return (label) => backupHooks(s, label, commit, { restore: false });
+  return (label) => applyBackups(s, label, commit);
 }
 
 /** The engine's online options for one target: trips, throttling and batches as progress events. */

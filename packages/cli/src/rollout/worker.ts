@@ -24,7 +24,6 @@ import {
   applyUp,
   MigrationFailedError,
   openExecutor,
-  type BackupHooks,
   type Executor,
   type Provenance,
   type SourceMigration,
@@ -34,6 +33,7 @@ import { Control, type Claim, type ControlRollout } from './control';
 import { Progress } from './progress';
 import { resolveTargetUrls } from '../targets';
 import { targetOnline } from './target-options';
+import type { ApplyBackups } from '../backup';
 
 export interface WorkerDeps {
   ctx: Context;
@@ -49,7 +49,7 @@ export interface WorkerDeps {
   /** The watcher and circuit breaker of each target, as in a single-process rollout. */
   online?: OnlineSettings;
   /** Pre-change backups of each target (braid.json's backup policy), by the target's label. */
-  backup?: (target: string) => BackupHooks;
+  backup?: (target: string) => ApplyBackups;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -183,6 +183,7 @@ async function runClaim(
       return;
     }
     const provenance: Provenance = { ...d.provenance, rolloutId: r.id, target: claim.name };
+    const backups = d.backup?.(ex.label);
     try {
       const res = await applyUp(ex, d.migrations, {
         provenance,
@@ -195,7 +196,7 @@ async function runClaim(
         ...(d.online
           ? { online: targetOnline(d.online, claim.name, progress, (t) => d.ctx.out.clean(t)) }
           : {}),
-        ...(d.backup ? { backup: d.backup(ex.label) } : {}),
+        ...(backups ? { backup: backups.hooks } : {}),
         onEvent: (e) => {
           if (e.type === 'done' && e.direction === 'up') {
             applied++;
@@ -209,6 +210,8 @@ async function runClaim(
         },
       });
       applied = await appliedCount(ex);
+      for (const m of (await backups?.prune(ex)) ?? [])
+        progress.event({ event: 'warning', target: claim.name, message: d.ctx.out.clean(m) });
       if (res.stopped) {
         await stopTimer();
         const lost = verdict === 'lost';
