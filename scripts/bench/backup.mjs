@@ -14,14 +14,17 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { braidLauncher, dropDatabase, freshDatabase, printTable, timeProcess } from './lib/common.mjs';
+import {
+  braidLauncher,
+  dropDatabase,
+  freshDatabase,
+  median,
+  printTable,
+  timeProcess,
+} from './lib/common.mjs';
 
 const ROWS = Number(process.argv[2] ?? 1_000_000);
 const RUNS = Number(process.argv[3] ?? 3);
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'braid-bench-backup-'));
 const dbName = `braid_bench_backup_${process.pid}`;

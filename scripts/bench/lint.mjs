@@ -22,7 +22,7 @@ import {
 } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { braidLauncher, measureProcess, medianTimes, printTable } from './lib/common.mjs';
+import { braidLauncher, measureProcess, median, medianTimes, printTable } from './lib/common.mjs';
 import { peerBin } from './lib/peers.mjs';
 import { loadLabel, loadModes, underLoad } from './lib/load.mjs';
 
@@ -96,8 +96,6 @@ if (from) {
 function runOnce(label, cmd, args) {
   return measureProcess(label, cmd, args, { cwd: work, okStatus: [1] });
 }
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 let squawkBin;
 try {

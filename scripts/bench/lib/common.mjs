@@ -74,11 +74,19 @@ export function timeProcess(label, cmd, args, opts = {}) {
   return measureProcess(label, cmd, args, opts).wall;
 }
 
+/** The median of numbers (the mean of the middle two for an even count). */
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
 /** The median of each of wall and cpu over runs of measureProcess ({wall, cpu}). */
 export function medianTimes(runs) {
-  const med = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const cpus = runs.map((r) => r.cpu).filter((c) => c !== undefined);
-  return { wall: med(runs.map((r) => r.wall)), cpu: cpus.length === runs.length ? med(cpus) : undefined };
+  return {
+    wall: median(runs.map((r) => r.wall)),
+    cpu: cpus.length === runs.length ? median(cpus) : undefined,
+  };
 }
 
 /**
