@@ -5,6 +5,7 @@
  * the target, written in the migration's transaction) and the engine hooks of up and down.
  */
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
@@ -15,16 +16,18 @@ import {
   EnvironmentError,
   UsageError,
   archiveName,
-  decodeArchive,
-  encodeArchive,
+  authenticateArchive,
+  bufferSource,
+  createArchiveWriter,
   parseArchiveName,
   parseBackupKey,
   pruneArchives,
-  readArchiveHeader,
+  readArchive,
   redactTarget,
-  sha256Hex,
   targetTag,
   type ArchiveHeader,
+  type ArchiveSource,
+  type ArchiveWriter,
   type BackupConfig,
   type BackupPolicyName,
   type BraidConfig,
@@ -32,7 +35,7 @@ import {
 import {
   backupOf,
   backupsTableExists,
-  copyTargets,
+  copyTargetsTo,
   ensureServerStore,
   markRestored,
   readBackups,
@@ -190,21 +193,105 @@ function fsyncDir(dir: string): void {
   }
 }
 
-/** Writes an archive atomically: a temp file in the folder, fsync, rename, fsync the folder. */
-export function writeLocalArchive(dir: string, name: string, bytes: Buffer): string {
+/** An archive being written: a temp file in the folder until commit (fsync, rename, fsync the folder). */
+export interface LocalArchiveFile {
+  write(chunk: Buffer): void;
+  /** fsync, rename to the archive's name, fsync the folder; the final path. */
+  commit(): string;
+  /** Removes the temp file (the backup failed). */
+  abort(): void;
+}
+
+/**
+ * Opens `.<name>.<pid>.tmp` in the folder (mode 0600): the bytes are written as they come and
+ * only a complete, fsync'ed file is renamed to the archive's name, so a kill at any point leaves
+ * at most a temp file (removed by the rotation after 10 minutes), never a half archive.
+ */
+export function openLocalArchive(dir: string, name: string): LocalArchiveFile {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = path.join(dir, name);
   const tmp = path.join(dir, `.${name}.${process.pid}.tmp`);
-  const fd = fs.openSync(tmp, 'wx', 0o600);
+  let fd: number | undefined = fs.openSync(tmp, 'wx', 0o600);
+  const close = (): void => {
+    if (fd !== undefined) fs.closeSync(fd);
+    fd = undefined;
+  };
+  return {
+    write(chunk) {
+      if (fd === undefined) throw new Error(`${tmp}: already closed`);
+      for (let at = 0; at < chunk.length;) at += fs.writeSync(fd, chunk, at, chunk.length - at);
+    },
+    commit() {
+      if (fd === undefined) throw new Error(`${tmp}: already closed`);
+      fs.fsyncSync(fd);
+      close();
+      fs.renameSync(tmp, file);
+      fsyncDir(dir);
+      return file;
+    },
+    abort() {
+      try {
+        close();
+      } finally {
+        fs.rmSync(tmp, { force: true });
+      }
+    },
+  };
+}
+
+/** Writes a whole archive atomically: a temp file in the folder, fsync, rename, fsync the folder. */
+export function writeLocalArchive(dir: string, name: string, bytes: Buffer): string {
+  const f = openLocalArchive(dir, name);
   try {
-    fs.writeSync(fd, bytes);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
+    f.write(bytes);
+    return f.commit();
+  } catch (e) {
+    f.abort();
+    throw e;
   }
-  fs.renameSync(tmp, file);
-  fsyncDir(dir);
-  return file;
+}
+
+/** A local archive file as an ArchiveSource (read by position; streamed in 1 MB reads). */
+export function fileSource(file: string): ArchiveSource {
+  let size: number;
+  try {
+    size = fs.statSync(file).size;
+  } catch (e) {
+    throw new EnvironmentError(
+      'backup-missing',
+      `${file}: cannot read the archive (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
+      { data: { file } },
+    );
+  }
+  return {
+    size,
+    read(position, length) {
+      const fd = fs.openSync(file, 'r');
+      try {
+        const b = Buffer.alloc(Math.max(0, Math.min(length, size - position)));
+        let got = 0;
+        while (got < b.length) {
+          const n = fs.readSync(fd, b, got, b.length - got, position + got);
+          if (n === 0) break;
+          got += n;
+        }
+        return b.subarray(0, got);
+      } finally {
+        fs.closeSync(fd);
+      }
+    },
+    stream(start, end) {
+      if (end <= start) return bufferSource(Buffer.alloc(0)).stream(0, 0);
+      return fs.createReadStream(file, { start, end: end - 1, highWaterMark: 1 << 20 });
+    },
+  };
+}
+
+/** sha256:<hex> of a whole source, streamed (compared with braid.backups before a restore). */
+export async function sourceSha256(src: ArchiveSource): Promise<string> {
+  const h = createHash('sha256');
+  for await (const c of src.stream(0, src.size)) h.update(c);
+  return 'sha256:' + h.digest('hex');
 }
 
 export interface StoredArchive {
@@ -285,6 +372,17 @@ export async function readArchiveBytes(
   }
 }
 
+/** An archive of a store as an ArchiveSource (local: the file, streamed; server: its bytes). */
+export async function archiveSource(
+  s: BackupSettings,
+  name: string,
+  ex?: Executor,
+  store: 'local' | 'server' = s.store,
+): Promise<ArchiveSource> {
+  if (store === 'server') return bufferSource(await readArchiveBytes(s, name, ex, store));
+  return fileSource(path.isAbsolute(name) ? name : path.join(s.dir, name));
+}
+
 export async function removeArchive(a: StoredArchive, ex?: Executor): Promise<void> {
   if (a.store === 'server') {
     await ex?.query(`delete from ${SERVER_STORE_SCHEMA}.archives where name = $1`, [a.name]);
@@ -335,33 +433,56 @@ export function backupHooks(
         s,
         `${m.id} puts data at risk and braid.json asks for a backup (policy ${s.policy}); nothing was applied`,
       );
-      const copied = await copyTargets(ex, tables, s.role ? { role: s.role } : {});
       const createdAt = new Date().toISOString();
       const meta = { migration: m.id, target: redactTarget(target), createdAt, commit: commit ?? null };
-      const { bytes } = encodeArchive(meta, copied.tables, copied.data, key);
       const name = archiveName(meta);
+      // streaming: COPY → gzip → AES-GCM → the temp file (local) or memory (server, one bytea)
+      let file: LocalArchiveFile | undefined;
+      const parts: Buffer[] = [];
+      let writer: ArchiveWriter | undefined;
+      let written: Awaited<ReturnType<ArchiveWriter['finish']>>;
+      try {
+        const copied = await copyTargetsTo(
+          ex,
+          tables,
+          (metaTables) => {
+            const f = s.store === 'local' ? openLocalArchive(s.dir, name) : undefined;
+            file = f;
+            const sink = f ? (c: Buffer): void => f.write(c) : (c: Buffer): void => void parts.push(c);
+            writer = createArchiveWriter(meta, metaTables, key, sink);
+            return writer;
+          },
+          s.role ? { role: s.role } : {},
+        );
+        written = await writer!.finish();
+        if (written.header.tables.length !== copied.tables.length) throw new Error('archive: table count');
+        if (file) file.commit();
+        file = undefined;
+      } catch (e) {
+        writer?.abort();
+        file?.abort();
+        throw e;
+      }
       if (s.store === 'server') {
         await ensureServerStore(ex);
         await ex.query(`insert into ${SERVER_STORE_SCHEMA}.archives (name, bytes) values ($1, $2)`, [
           name,
-          bytes,
+          Buffer.concat(parts),
         ]);
-      } else {
-        writeLocalArchive(s.dir, name, bytes);
       }
-      const total = copied.tables.reduce((a, t) => a + t.rows, 0);
+      const total = written.header.tables.reduce((a, t) => a + t.rows, 0);
       await recordBackup(ex, {
         id: m.id,
         archive: name,
         store: s.store,
         createdAt,
-        keyId: readArchiveHeader(bytes, name).header.keyId,
-        sha256: sha256Hex(bytes),
+        keyId: written.header.keyId,
+        sha256: written.sha256,
         rows: total,
-        bytes: bytes.length,
+        bytes: written.bytes,
       });
       opts.onArchive?.(name);
-      return `backed up ${plural(total, 'row')} of ${plural(copied.tables.length, 'table')} to ${name}`;
+      return `backed up ${plural(total, 'row')} of ${plural(written.header.tables.length, 'table')} to ${name}`;
     };
   }
   if (opts.restore) {
@@ -373,16 +494,23 @@ export function backupHooks(
         s,
         `${m.id} has a backup (${row.archive}) to restore after down.sql; or pass --no-restore to roll back without it; nothing was rolled back`,
       );
-      const bytes = await readArchiveBytes(s, row.archive, ex, row.store === 'server' ? 'server' : 'local');
+      const src = await archiveSource(s, row.archive, ex, row.store === 'server' ? 'server' : 'local');
       const label = row.store === 'server' ? `${SERVER_STORE_SCHEMA}.archives/${row.archive}` : row.archive;
-      if (sha256Hex(bytes) !== row.sha256)
+      if ((await sourceSha256(src)) !== row.sha256)
         throw new BackupArchiveError(
           'backup-tampered',
           `${label}: the archive differs from the one braid.backups recorded (sha256); refused, nothing was rolled back`,
         );
-      const { header, data } = decodeArchive(bytes, key, label);
+      // key and GCM tag checked before anything rolls back; the restore reads it again, streaming,
+      // and checks it again before the step commits
+      const header = await authenticateArchive(src, key, label);
       return async (tx) => {
-        const restored = await restoreTables(tx, header, data, label);
+        const restored = await restoreTables(
+          tx,
+          header,
+          (each) => readArchive(src, key, label, (i, _t, chunks) => each(i, chunks)).then(() => undefined),
+          label,
+        );
         await markRestored(tx, row.archive);
         const n = restored.reduce((a, r) => a + r.rows, 0);
         const unmatched = restored.reduce((a, r) => a + r.unmatched, 0);

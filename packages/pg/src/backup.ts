@@ -11,15 +11,18 @@
  * TRUNCATE: a role that may only SELECT gets COPY's own ACCESS SHARE lock instead.
  */
 import {
+  BackupArchiveError,
+  BackupKeyError,
   EnvironmentError,
   FindingsError,
   type ArchiveHeader,
   type ArchiveTable,
+  type ArchiveTableMeta,
   type BackupScope,
 } from '@braid/core';
 import type { BackupTarget } from '@braid/sql';
 import type { Executor } from './executor';
-import { copyIn, copyOut } from './copy';
+import { copyIn, copyOutTo } from './copy';
 import { pgErrorInfo } from './pgerror';
 import { quoteIdent } from './quote';
 
@@ -187,18 +190,39 @@ function backupFailed(what: string, e: unknown): EnvironmentError {
   );
 }
 
+/** Where a streaming backup's data goes (an archive writer): opened once every table is locked. */
+export interface BackupSink {
+  write(chunk: Buffer): Promise<void> | undefined;
+  endTable(rows: number): void;
+}
+
+export type CopiedTable = Omit<ArchiveTable, 'bytes' | 'sha256'>;
+
+const metaOf = (t: ResolvedTarget): ArchiveTableMeta => ({
+  schema: t.schema,
+  name: t.name,
+  scope: t.scope,
+  columns: t.columns,
+  types: t.types,
+  key: t.key,
+  ...(t.where ? { where: t.where, qualifier: t.qualifier ?? t.name } : {}),
+  reasons: t.reasons,
+});
+
 /**
- * Copies the resolved targets (inside the caller's transaction, before up.sql): each table is
- * locked first (SHARE: no write between the copy and the migration; ACCESS SHARE when the role
- * may only read), then COPY … TO STDOUT in text format.
+ * Copies the resolved targets (inside the caller's transaction, before up.sql), streaming: every
+ * table is locked first (SHARE: no write between the copy and the migration; ACCESS SHARE when
+ * the role may only read), then `open` is called (so no archive file exists while a lock is
+ * awaited) and each table's COPY … TO STDOUT text goes to its sink as it arrives.
  */
-export async function copyTargets(
+export async function copyTargetsTo(
   ex: Executor,
   tables: readonly ResolvedTarget[],
+  open: (tables: ArchiveTableMeta[]) => BackupSink,
   opts: { role?: string } = {},
-): Promise<{ tables: Omit<ArchiveTable, 'bytes' | 'sha256'>[]; data: Buffer[] }> {
-  const out: Omit<ArchiveTable, 'bytes' | 'sha256'>[] = [];
-  const data: Buffer[] = [];
+): Promise<{ tables: CopiedTable[] }> {
+  const meta = tables.map(metaOf);
+  const out: CopiedTable[] = [];
   if (opts.role && tables.length > 0) {
     try {
       await ex.exec(`set local role ${quoteIdent(opts.role)}`);
@@ -207,14 +231,7 @@ export async function copyTargets(
     }
   }
   try {
-    await copyEach();
-  } finally {
-    if (opts.role && tables.length > 0) await ex.exec('reset role').catch(() => undefined);
-  }
-  return { tables: out, data };
-  async function copyEach(): Promise<void> {
     for (const t of tables) {
-      const name = `${t.schema}.${t.name}`;
       try {
         await ex.exec('savepoint braid_backup_lock');
         try {
@@ -225,24 +242,47 @@ export async function copyTargets(
           if (pgErrorInfo(e)?.code !== '42501') throw e;
           await ex.exec('rollback to savepoint braid_backup_lock');
         }
-        const r = await copyOut(ex, t.select);
-        out.push({
-          schema: t.schema,
-          name: t.name,
-          scope: t.scope,
-          columns: t.columns,
-          types: t.types,
-          key: t.key,
-          ...(t.where ? { where: t.where, qualifier: t.qualifier ?? t.name } : {}),
-          rows: r.rows,
-          reasons: t.reasons,
-        });
-        data.push(r.data);
       } catch (e) {
-        throw backupFailed(name, e);
+        throw backupFailed(`${t.schema}.${t.name}`, e);
       }
     }
+    const sink = open(meta);
+    for (const [i, t] of tables.entries()) {
+      try {
+        const r = await copyOutTo(ex, t.select, (c) => sink.write(c));
+        sink.endTable(r.rows);
+        out.push({ ...meta[i], rows: r.rows });
+      } catch (e) {
+        throw backupFailed(`${t.schema}.${t.name}`, e);
+      }
+    }
+  } finally {
+    if (opts.role && tables.length > 0) await ex.exec('reset role').catch(() => undefined);
   }
+  return { tables: out };
+}
+
+/** copyTargetsTo into memory (`braid test --data`: no archive): the tables and their COPY text. */
+export async function copyTargets(
+  ex: Executor,
+  tables: readonly ResolvedTarget[],
+  opts: { role?: string } = {},
+): Promise<{ tables: CopiedTable[]; data: Buffer[] }> {
+  const data: Buffer[] = [];
+  let parts: Buffer[] = [];
+  const r = await copyTargetsTo(
+    ex,
+    tables,
+    () => ({
+      write: (c) => void parts.push(c),
+      endTable: () => {
+        data.push(Buffer.concat(parts));
+        parts = [];
+      },
+    }),
+    opts,
+  );
+  return { tables: r.tables, data };
 }
 
 export interface RestoredTable {
@@ -256,47 +296,84 @@ export interface RestoredTable {
 class RestoreRefused extends FindingsError {}
 
 /**
- * Puts an archive's data back, after down.sql, in the caller's transaction: each table through
- * a temporary table (COPY … FROM STDIN), then
- *   table / rows scope: INSERT … ON CONFLICT (key) DO UPDATE (a table without key: its rows
- *     replaced by the archive's);
- *   columns scope: UPDATE … FROM the temporary table, matching by key.
+ * The archive's tables in order, each as chunks of COPY text (readArchive of @braid/core): it
+ * resolves only once the whole archive authenticated.
+ */
+export type TableReader = (
+  each: (i: number, chunks: AsyncIterable<Buffer>) => Promise<void>,
+) => Promise<void>;
+
+const oneChunk = (b: Buffer): AsyncIterable<Buffer> => ({
+  async *[Symbol.asyncIterator]() {
+    if (b.length) yield b;
+  },
+});
+
+interface Pending {
+  t: ArchiveTable;
+  tmp: string;
+}
+
+/**
+ * Puts an archive's data back, after down.sql, in the caller's transaction, streaming:
+ *   1. as the archive is read, each table is COPY'd FROM STDIN: straight into a whole table
+ *      that down.sql recreated empty (no identity ALWAYS column copied, no foreign key to
+ *      another table), else into a temporary table;
+ *   2. once the whole archive authenticated (`data` resolved), the temporary tables are merged:
+ *      table / rows scope: INSERT … ON CONFLICT (key) DO UPDATE (a table without key: its rows
+ *      replaced by the archive's); columns scope: UPDATE … FROM the temporary table by key.
  * Identity/serial sequences are moved past the restored values. Throws (and the caller rolls
- * back) when down.sql did not bring back a table or column the archive holds: never a partial
- * restore. Tables are retried in later passes when a foreign key needs another table first.
+ * back) when down.sql did not bring back a table or column the archive holds, or the archive
+ * fails to authenticate at its end: never a partial restore. Merges are retried in later passes
+ * when a foreign key needs another table first.
  */
 export async function restoreTables(
   ex: Executor,
   header: ArchiveHeader,
-  data: readonly Buffer[],
+  data: readonly Buffer[] | TableReader,
   file: string,
 ): Promise<RestoredTable[]> {
-  const todo = header.tables.map((t, i) => ({ t, d: data[i], i }));
+  const read: TableReader =
+    typeof data === 'function'
+      ? data
+      : async (each) => {
+          for (const [i, d] of data.entries()) await each(i, oneChunk(d));
+        };
   const done: RestoredTable[] = [];
+  let todo: Pending[] = [];
+  await read(async (i, chunks) => {
+    const t = header.tables[i];
+    try {
+      const r = await loadOne(ex, t, i, chunks, file);
+      if ('tmp' in r) todo.push(r);
+      else done.push(r);
+    } catch (e) {
+      throw restoreError(e, t, file);
+    }
+  });
   for (let pass = 0; todo.length > 0; pass++) {
-    const failed: typeof todo = [];
+    const failed: Pending[] = [];
     let lastError: unknown;
     for (const item of todo) {
       await ex.exec('savepoint braid_restore');
       try {
-        done.push(await restoreOne(ex, item.t, item.d, item.i, file));
+        done.push(await mergeOne(ex, item.t, item.tmp));
         await ex.exec('release savepoint braid_restore');
       } catch (e) {
         await ex.exec('rollback to savepoint braid_restore');
-        if (e instanceof RestoreRefused || pgErrorInfo(e)?.code !== '23503')
-          throw restoreError(e, item.t, file);
+        if (pgErrorInfo(e)?.code !== '23503') throw restoreError(e, item.t, file);
         failed.push(item);
         lastError = e;
       }
     }
     if (failed.length === todo.length) throw restoreError(lastError, failed[0].t, file);
-    todo.splice(0, todo.length, ...failed);
+    todo = failed;
   }
   return done;
 }
 
 function restoreError(e: unknown, t: ArchiveTable, file: string): Error {
-  if (e instanceof RestoreRefused) return e;
+  if (e instanceof RestoreRefused || e instanceof BackupArchiveError || e instanceof BackupKeyError) return e;
   const info = pgErrorInfo(e);
   return new FindingsError(
     'restore-failed',
@@ -305,13 +382,14 @@ function restoreError(e: unknown, t: ArchiveTable, file: string): Error {
   );
 }
 
-async function restoreOne(
+/** Phase 1 of one table: the checks, then its COPY (into the table itself or a temporary one). */
+async function loadOne(
   ex: Executor,
   t: ArchiveTable,
-  data: Buffer,
   i: number,
+  chunks: AsyncIterable<Buffer>,
   file: string,
-): Promise<RestoredTable> {
+): Promise<RestoredTable | Pending> {
   const target = qt(t.schema, t.name);
   const [now] = await catalogTables(ex, t.schema, t.name);
   const label = `${t.schema}.${t.name}`;
@@ -328,27 +406,38 @@ async function restoreOne(
       `${file}: down.sql does not bring back column ${missing.map((c) => `${label}.${c}`).join(', ')}, which the backup holds ${t.rows} rows of; nothing was rolled back`,
       { data: { file, table: label, columns: missing } },
     );
-  const tmp = `braid_restore_${i}`;
   const cols = t.columns.map(quoteIdent);
-  // A whole table that down.sql recreated empty, with no identity column ALWAYS in the copy:
-  // straight COPY into it (no temporary table, no upsert).
+  // A whole table that down.sql recreated empty, with no identity column ALWAYS in the copy and
+  // no foreign key to another table (which may come later in the archive): straight COPY into it
+  // (no temporary table, no upsert).
   if (t.scope === 'table') {
-    const r = await ex.query<{ empty: boolean; always: boolean }>(
+    const r = await ex.query<{ empty: boolean; always: boolean; fk: boolean }>(
       `select not exists (select from ${target}) as empty,
               exists (select from pg_attribute where attrelid = $1::regclass and attidentity = 'a'
-                         and attname = any($2::text[])) as always`,
+                         and attname = any($2::text[])) as always,
+              exists (select from pg_constraint where conrelid = $1::regclass and contype = 'f'
+                         and confrelid <> conrelid) as fk`,
       [target, t.columns],
     );
-    if (r.rows[0]?.empty && !r.rows[0]?.always) {
-      const rows = await copyIn(ex, `${target} (${cols.join(', ')})`, data);
+    if (r.rows[0]?.empty && !r.rows[0]?.always && !r.rows[0]?.fk) {
+      const rows = await copyIn(ex, `${target} (${cols.join(', ')})`, chunks);
       await moveSequences(ex, target, t.columns);
       return { table: label, scope: t.scope, rows, unmatched: 0 };
     }
   }
+  const tmp = `braid_restore_${i}`;
   await ex.exec(
     `create temp table ${tmp} (${t.columns.map((c, k) => `${quoteIdent(c)} ${t.types[k]}`).join(', ')}) on commit drop`,
   );
-  await copyIn(ex, `${tmp} (${cols.join(', ')})`, data);
+  await copyIn(ex, `${tmp} (${cols.join(', ')})`, chunks);
+  return { t, tmp };
+}
+
+/** Phase 2 of one table: from its temporary table into the table, matching by key. */
+async function mergeOne(ex: Executor, t: ArchiveTable, tmp: string): Promise<RestoredTable> {
+  const target = qt(t.schema, t.name);
+  const label = `${t.schema}.${t.name}`;
+  const cols = t.columns.map(quoteIdent);
   const key = t.key.map(quoteIdent);
   const rest = t.columns.filter((c) => !t.key.includes(c)).map(quoteIdent);
   let rows: number;

@@ -2,7 +2,8 @@
  * COPY … TO STDOUT and COPY … FROM STDIN on both executors (backups, docs/backups.md): the `pg`
  * client through a minimal submittable (the protocol messages node-postgres already routes to the
  * active query: copyData, copyInResponse, commandComplete, readyForQuery), PGlite through its
- * `/dev/blob` device. Text format, whole buffers (an archive is encrypted in one piece anyway).
+ * `/dev/blob` device. Text format; the pg client streams both ways (backups stream into and out
+ * of their archive), PGlite gathers one buffer.
  */
 import type { Executor } from './executor';
 import { PgExecutor, PGliteExecutor } from './executors';
@@ -11,19 +12,39 @@ interface Connection {
   query(text: string): void;
   sendCopyFromChunk(chunk: Buffer): void;
   endCopyFrom(): void;
+  sendCopyFail(message: string): void;
+  /** The socket: paused while the consumer of COPY TO data catches up; its drain paces COPY FROM. */
+  stream: NodeJS.ReadableStream & NodeJS.WritableStream & { writableNeedDrain?: boolean };
 }
 
-/** node-postgres's Submittable contract, the messages a simple-protocol COPY produces. */
+/** What COPY … TO STDOUT hands its data to: a promise means "wait before more". */
+export type CopySink = (chunk: Buffer) => Promise<void> | undefined | void;
+
+/** COPY TO STDOUT data is gathered into chunks of this size (one CopyData message is one row). */
+const OUT_CHUNK = 256 * 1024;
+
+/**
+ * node-postgres's Submittable contract, the messages a simple-protocol COPY produces. TO STDOUT:
+ * rows are copied into OUT_CHUNK buffers handed to the sink, the socket paused while the sink
+ * is busy. FROM STDIN: the source's chunks are sent as they come, paced by the socket's drain; a
+ * source that throws aborts the COPY (CopyFail) with its error.
+ */
 class CopySubmittable {
-  private readonly chunks: Buffer[] = [];
   private error: Error | undefined;
+  private sourceError: Error | undefined;
   private rows = 0;
-  readonly done: Promise<{ data: Buffer; rows: number }>;
-  private resolve!: (v: { data: Buffer; rows: number }) => void;
+  private bytes = 0;
+  private buf: Buffer | undefined;
+  private at = 0;
+  private busy: Promise<void> | undefined;
+  private sinkError: Error | undefined;
+  private connection: Connection | undefined;
+  readonly done: Promise<{ rows: number; bytes: number }>;
+  private resolve!: (v: { rows: number; bytes: number }) => void;
   private reject!: (e: Error) => void;
   constructor(
     private readonly text: string,
-    private readonly input?: Buffer,
+    private readonly io: { sink?: CopySink; source?: AsyncIterable<Buffer> },
   ) {
     this.done = new Promise((res, rej) => {
       this.resolve = res;
@@ -31,17 +52,75 @@ class CopySubmittable {
     });
   }
   submit(connection: Connection): void {
+    this.connection = connection;
     connection.query(this.text);
   }
   handleCopyInResponse(connection: Connection): void {
-    const data = this.input ?? Buffer.alloc(0);
-    const step = 256 * 1024;
-    for (let at = 0; at < data.length; at += step) connection.sendCopyFromChunk(data.subarray(at, at + step));
-    connection.endCopyFrom();
+    void this.pump(connection);
+  }
+  private async pump(connection: Connection): Promise<void> {
+    try {
+      if (this.io.source) {
+        for await (const c of this.io.source) {
+          if (this.error) return; // the server refused: it drops what follows
+          if (c.length === 0) continue;
+          connection.sendCopyFromChunk(c);
+          if (connection.stream.writableNeedDrain)
+            await new Promise<void>((res) => connection.stream.once('drain', () => res()));
+        }
+      }
+      if (!this.error) connection.endCopyFrom();
+    } catch (e) {
+      this.sourceError = e as Error;
+      if (!this.error) connection.sendCopyFail(String((e as Error).message).slice(0, 200));
+    }
   }
   handleCopyData(msg: { chunk: Buffer }): void {
     // the chunk is a view into the protocol parser's buffer, which the next read reuses: copy it
-    this.chunks.push(Buffer.from(msg.chunk));
+    const c = msg.chunk;
+    this.bytes += c.length;
+    if (this.buf && this.at + c.length > this.buf.length) this.flush();
+    if (c.length >= OUT_CHUNK) {
+      this.hand(Buffer.from(c));
+      return;
+    }
+    this.buf ??= Buffer.allocUnsafe(OUT_CHUNK);
+    c.copy(this.buf, this.at);
+    this.at += c.length;
+    if (this.at === this.buf.length) this.flush();
+  }
+  private flush(): void {
+    if (!this.buf || this.at === 0) return;
+    const b = this.buf.subarray(0, this.at);
+    this.buf = undefined;
+    this.at = 0;
+    this.hand(b);
+  }
+  private hand(b: Buffer): void {
+    if (this.sinkError || !this.io.sink) return;
+    let p: Promise<void> | undefined | void;
+    try {
+      p = this.io.sink(b);
+    } catch (e) {
+      this.sinkError = e as Error;
+      return;
+    }
+    if (!p) return;
+    const stream = this.connection?.stream;
+    stream?.pause();
+    const mine = p.then(
+      () => undefined,
+      (e: unknown) => {
+        this.sinkError ??= e as Error;
+      },
+    );
+    this.busy = mine;
+    void mine.then(() => {
+      if (this.busy === mine) {
+        this.busy = undefined;
+        stream?.resume();
+      }
+    });
   }
   handleCommandComplete(msg: { text?: string }): void {
     const m = /(\d+)\s*$/.exec(msg.text ?? '');
@@ -50,11 +129,20 @@ class CopySubmittable {
   handleError(err: Error): void {
     // node-postgres clears the active query on an error: no readyForQuery reaches it afterwards
     this.error ??= err;
-    this.reject(err);
+    this.reject(this.sourceError ?? err);
   }
   handleReadyForQuery(): void {
-    if (this.error) this.reject(this.error);
-    else this.resolve({ data: Buffer.concat(this.chunks), rows: this.rows });
+    if (this.error) {
+      this.reject(this.sourceError ?? this.error);
+      return;
+    }
+    this.flush();
+    const end = async (): Promise<void> => {
+      while (this.busy) await this.busy;
+      if (this.sinkError) this.reject(this.sinkError);
+      else this.resolve({ rows: this.rows, bytes: this.bytes });
+    };
+    void end();
   }
   handleRowDescription(): void {}
   handleDataRow(): void {}
@@ -66,39 +154,76 @@ function pgClient(ex: PgExecutor): { query(s: CopySubmittable): unknown } {
   return (ex as unknown as { client: { query(s: CopySubmittable): unknown } }).client;
 }
 
-/** `COPY (<select>) TO STDOUT`: the text-format rows and their count. */
-export async function copyOut(ex: Executor, select: string): Promise<{ data: Buffer; rows: number }> {
+interface PGliteCopy {
+  query(sql: string, p?: unknown[], o?: unknown): Promise<{ blob?: Blob; affectedRows?: number }>;
+}
+
+/**
+ * `COPY (<select>) TO STDOUT`: the text-format rows go to `sink` as they arrive (pg: in chunks of
+ * 256 kB, the socket paused while the sink's promise is pending; PGlite: one buffer through
+ * /dev/blob). Returns the row count and the bytes.
+ */
+export async function copyOutTo(
+  ex: Executor,
+  select: string,
+  sink: CopySink,
+): Promise<{ rows: number; bytes: number }> {
   if (ex instanceof PgExecutor) {
-    const sub = new CopySubmittable(`copy (${select}) to stdout`);
+    const sub = new CopySubmittable(`copy (${select}) to stdout`, { sink });
     pgClient(ex).query(sub);
     return sub.done;
   }
   if (ex instanceof PGliteExecutor) {
-    const db = ex.db as unknown as {
-      query(sql: string, p?: unknown[], o?: unknown): Promise<{ blob?: Blob; affectedRows?: number }>;
-    };
-    const r = await db.query(`copy (${select}) to '/dev/blob'`);
+    const r = await (ex.db as unknown as PGliteCopy).query(`copy (${select}) to '/dev/blob'`);
     const data = r.blob ? Buffer.from(await r.blob.arrayBuffer()) : Buffer.alloc(0);
-    return { data, rows: r.affectedRows ?? countLines(data) };
+    if (data.length) await sink(data);
+    return { rows: r.affectedRows ?? countLines(data), bytes: data.length };
   }
   throw new Error(`COPY is not supported on ${ex.label}`);
 }
 
-/** `COPY <table> (<columns>) FROM STDIN` of text-format rows; returns the rows copied. */
-export async function copyIn(ex: Executor, target: string, data: Buffer): Promise<number> {
+/** `COPY (<select>) TO STDOUT`, all in memory: the text-format rows and their count. */
+export async function copyOut(ex: Executor, select: string): Promise<{ data: Buffer; rows: number }> {
+  const chunks: Buffer[] = [];
+  const r = await copyOutTo(ex, select, (c) => void chunks.push(c));
+  return { data: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks), rows: r.rows };
+}
+
+/**
+ * `COPY <table> (<columns>) FROM STDIN` of text-format rows from `source` (a buffer, or chunks
+ * as they come: pg streams them, PGlite gathers them for /dev/blob); returns the rows copied. A
+ * source that throws aborts the COPY, which fails with that error.
+ */
+export async function copyIn(
+  ex: Executor,
+  target: string,
+  source: Buffer | AsyncIterable<Buffer>,
+): Promise<number> {
+  const chunks: AsyncIterable<Buffer> = Buffer.isBuffer(source) ? split(source) : source;
   if (ex instanceof PgExecutor) {
-    const sub = new CopySubmittable(`copy ${target} from stdin`, data);
+    const sub = new CopySubmittable(`copy ${target} from stdin`, { source: chunks });
     pgClient(ex).query(sub);
     return (await sub.done).rows;
   }
   if (ex instanceof PGliteExecutor) {
-    const db = ex.db as unknown as {
-      query(sql: string, p?: unknown[], o?: unknown): Promise<{ affectedRows?: number }>;
-    };
-    const r = await db.query(`copy ${target} from '/dev/blob'`, [], { blob: new Blob([data]) });
+    let data: Buffer;
+    if (Buffer.isBuffer(source)) data = source;
+    else {
+      const parts: Buffer[] = [];
+      for await (const c of chunks) parts.push(Buffer.from(c));
+      data = Buffer.concat(parts);
+    }
+    const r = await (ex.db as unknown as PGliteCopy).query(`copy ${target} from '/dev/blob'`, [], {
+      blob: new Blob([data]),
+    });
     return r.affectedRows ?? countLines(data);
   }
   throw new Error(`COPY is not supported on ${ex.label}`);
+}
+
+async function* split(data: Buffer): AsyncGenerator<Buffer> {
+  const step = 256 * 1024;
+  for (let at = 0; at < data.length; at += step) yield data.subarray(at, at + step);
 }
 
 function countLines(b: Buffer): number {

@@ -1,8 +1,9 @@
 import {
   EXIT_FINDINGS,
   UsageError,
-  decodeArchive,
-  readArchiveHeader,
+  authenticateArchive,
+  openArchive,
+  readArchive,
   type ArchiveHeader,
   type BraidError,
 } from '@braid/core';
@@ -15,8 +16,8 @@ import {
   applyRetention,
   backupSettings,
   listArchives,
+  archiveSource,
   loadBackupKey,
-  readArchiveBytes,
   type BackupSettings,
 } from '../backup';
 
@@ -71,7 +72,7 @@ export const backupCommand = defineCommand({
         const rows = ex ? await readBackups(ex) : [];
         const out = [];
         for (const a of pick) {
-          const { header } = readArchiveHeader(await readArchiveBytes(s, a.name, ex), a.name);
+          const { header } = openArchive(await archiveSource(s, a.name, ex), a.name);
           const row = rows.find((r) => r.archive === a.name);
           out.push({
             name: a.name,
@@ -107,7 +108,7 @@ export const backupCommand = defineCommand({
         const results: { name: string; ok: boolean; message: string }[] = [];
         for (const a of pick) {
           try {
-            const { header } = decodeArchive(await readArchiveBytes(s, a.name, ex), key, a.name);
+            const header = await readArchive(await archiveSource(s, a.name, ex), key, a.name);
             results.push({ name: a.name, ok: true, message: `ok: ${summary(header)}` });
           } catch (e) {
             results.push({ name: a.name, ok: false, message: (e as BraidError).message });
@@ -128,10 +129,16 @@ export const backupCommand = defineCommand({
           });
         const key = loadBackupKey(s, 'restore decrypts the archive; nothing was restored');
         const a = pick[0];
-        const { header, data } = decodeArchive(await readArchiveBytes(s, a.name, ex), key, a.name);
+        const src = await archiveSource(s, a.name, ex);
+        const header = await authenticateArchive(src, key, a.name);
         await ex!.exec('begin');
         try {
-          const restored = await restoreTables(ex!, header, data, a.name);
+          const restored = await restoreTables(
+            ex!,
+            header,
+            (each) => readArchive(src, key, a.name, (i, _t, chunks) => each(i, chunks)).then(() => undefined),
+            a.name,
+          );
           await ex!.exec('commit');
           const n = restored.reduce((x, r) => x + r.rows, 0);
           if (ctx.out.json) ctx.out.result({ archive: a.name, database: conn?.label, restored });
