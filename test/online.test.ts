@@ -377,6 +377,15 @@ create function slow_once() returns boolean language sql as $$ select case when 
       const text = await runBraid(['history', ...t.args], { cwd: p.repo.dir });
       expect(text.stdout).toMatch(/statement 1: tripped \(attempt 1\)/);
       expect(text.stdout).toMatch(/breaker: pid \d+ \(app\) blocked behind braid/);
+      // and the HTML page: one row per watched attempt, the statement's trip counted on both
+      const html = await runBraid(['history', ...t.args, '--format', 'html'], { cwd: p.repo.dir });
+      expect(html.stdout).toContain('<table class="watch">');
+      expect(html.stdout).toMatch(
+        /<tr class="tripped">.*<td class="failed">tripped<\/td>.*blocked behind braid/,
+      );
+      expect(html.stdout).toMatch(
+        /<tr class="ok">.*<td class="num">3000<\/td><td class="num">7<\/td>.*<td class="num">1<\/td><td><\/td><\/tr>/,
+      );
     } finally {
       await app.close();
       await admin.close();
