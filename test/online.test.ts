@@ -287,6 +287,113 @@ onServer('batched data migrations (server)', () => {
     }
   });
 
+  test('a breaker trip inside a batch is recorded for its statement in braid.watch and braid history; the batch is retried and the statement finishes', async () => {
+    const p = makeProject([
+      {
+        slug: 'accounts',
+        // slow_once() sleeps the first time only (a sequence is not rolled back with the batch)
+        up: `create table accounts (id int primary key, n int not null default 0);
+insert into accounts (id) select g from generate_series(1, 3000) g;
+analyze accounts;
+create sequence once;
+create function slow_once() returns boolean language sql as $$ select case when nextval('once') = 1 then pg_sleep(3) is not null else true end $$;
+`,
+        down: 'drop function slow_once();\ndrop sequence once;\ndrop table accounts;\n',
+      },
+    ]);
+    const t = await targetDb('postgres', p);
+    const dbUrl = t.args[1];
+    const app = await connectPg(dbUrl, 'app');
+    const admin = await connectPg(dbUrl, 'observer');
+    try {
+      expect((await runBraid(['up', ...t.args], { cwd: p.repo.dir })).code).toBe(0);
+      const [id] = addMigrations(p, [
+        {
+          slug: 'bump',
+          // the batch holding id 1500 sleeps (the first time) with its rows locked
+          up: '-- braid:batch size=500 key=id delay=0\nupdate accounts set n = n + 1 where case when id = 1500 then slow_once() else true end;\n',
+          down: 'update accounts set n = n - 1;\n',
+        },
+      ]);
+      const run = runBraid(
+        [
+          'up',
+          ...t.args,
+          '--max-blocked-for',
+          '300ms',
+          '--breaker-retries',
+          '2',
+          '--breaker-backoff',
+          '200ms',
+        ],
+        { cwd: p.repo.dir },
+      );
+      // the application takes a table lock that waits behind the batch's row-exclusive lock
+      let stop = false;
+      const appLoop = (async () => {
+        while (!stop) {
+          await app.exec('begin; lock table accounts in share mode; commit').catch(() => undefined);
+          await sleep(20);
+        }
+      })();
+      const r = await run;
+      stop = true;
+      await appLoop;
+      expect(r.stderr).toMatch(/circuit breaker tripped \(attempt 1\): pid \d+ \(app\) blocked behind braid/);
+      expect(r.code).toBe(0);
+      // every row bumped once: the tripped batch rolled back and was done again
+      const n = await admin.query<{ ones: number }>(
+        'select count(*) filter (where n = 1)::int as ones from accounts',
+      );
+      expect(n.rows[0].ones).toBe(3000);
+      const watch = await admin.query<{
+        statement_index: number;
+        outcome: string;
+        attempt: number;
+        breach: string | null;
+        rows: string | null;
+        batches: number | null;
+      }>(
+        'select statement_index, outcome, attempt, breach, rows::text as rows, batches from braid.watch where id = $1 order by seq',
+        [id],
+      );
+      // the tripped batch (the third: ids 1001–1500; two batches committed before it), then the statement's ok row
+      expect(watch.rows.map((w) => [w.statement_index, w.outcome, w.attempt, w.rows, w.batches])).toEqual([
+        [0, 'tripped', 1, '1000', 2],
+        [0, 'ok', 1, '3000', 7],
+      ]);
+      expect(watch.rows[0].breach).toMatch(/blocked behind braid/);
+      const h = await runBraid(['history', ...t.args, '--format', 'json'], { cwd: p.repo.dir });
+      const model = JSON.parse(h.stdout) as {
+        watch: { id: string; statement: number | null; outcome: string; breach: string | null }[];
+      };
+      expect(
+        model.watch.filter((w) => w.id === id).map((w) => [w.statement, w.outcome, Boolean(w.breach)]),
+      ).toEqual([
+        // newest first
+        [1, 'ok', false],
+        [1, 'tripped', true],
+      ]);
+      const text = await runBraid(['history', ...t.args], { cwd: p.repo.dir });
+      expect(text.stdout).toMatch(/statement 1: tripped \(attempt 1\)/);
+      expect(text.stdout).toMatch(/breaker: pid \d+ \(app\) blocked behind braid/);
+      // and the HTML page: one row per watched attempt, the statement's trip counted on both
+      const html = await runBraid(['history', ...t.args, '--format', 'html'], { cwd: p.repo.dir });
+      expect(html.stdout).toContain('<table class="watch">');
+      expect(html.stdout).toMatch(
+        /<tr class="tripped">.*<td class="failed">tripped<\/td>.*blocked behind braid/,
+      );
+      expect(html.stdout).toMatch(
+        /<tr class="ok">.*<td class="num">3000<\/td><td class="num">7<\/td>.*<td class="num">1<\/td><td><\/td><\/tr>/,
+      );
+    } finally {
+      await app.close();
+      await admin.close();
+      p.repo.cleanup();
+      await t.drop();
+    }
+  });
+
   test('a batched statement braid cannot cut is refused before anything runs, naming its line', async () => {
     const p = makeProject([
       { slug: 'nokey', up: 'create table nokey (v int);\n', down: 'drop table nokey;\n' },

@@ -443,3 +443,133 @@ if (serverUrl()) {
     });
   });
 }
+
+if (serverUrl()) {
+  describe('braid promote with the circuit breaker (server)', () => {
+    it('trips when sessions queue behind its lock, rolls back cleanly, cancels nobody else, exits 1; applies once the lock is gone', async () => {
+      const p = makeProject([
+        {
+          slug: 'orders',
+          up: 'create table orders (id int primary key, v int);\ninsert into orders select g, g from generate_series(1, 100) g;\n',
+          down: 'drop table orders;\n',
+        },
+      ]);
+      // the environment's own thresholds (braid.json environments.prod.online), retries and backoff from flags
+      p.repo.write(
+        'braid.json',
+        JSON.stringify(
+          {
+            environments: {
+              prod: {
+                urlEnv: 'PROD_DATABASE_URL',
+                branch: 'main',
+                policy: {},
+                online: { breaker: { maxBlockedFor: '300ms' } },
+              },
+            },
+          },
+          null,
+          2,
+        ),
+      );
+      p.repo.commit('braid.json');
+      const env = await envDb('postgres', p);
+      const promote = (args: string[]) =>
+        runBraid(['promote', 'prod', ...args], { cwd: p.repo.dir, env: { PROD_DATABASE_URL: env.url } });
+      const reader = await env.open();
+      const app = await env.open();
+      const admin = await env.open();
+      try {
+        expect((await promote([])).code).toBe(0);
+        const [id] = addMigrations(p, [
+          {
+            slug: 'add_note',
+            up: 'alter table orders add column note text;\n',
+            down: 'alter table orders drop column note;\n',
+          },
+        ]);
+        // a long transaction holds ACCESS SHARE on orders: promote's ALTER queues behind it
+        await reader.exec('begin; select count(*) from orders');
+        const readerPid = (await reader.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0].pid;
+        const run = promote([
+          '--lock-timeout',
+          '30s',
+          '--breaker-retries',
+          '1',
+          '--breaker-backoff',
+          '200ms',
+          '--json',
+        ]);
+        // the application keeps reading orders; each read queues behind the waiting ALTER
+        let stop = false;
+        let appReads = 0;
+        const appErrors: string[] = [];
+        const appLoop = (async () => {
+          while (!stop) {
+            try {
+              await app.query('select count(*) from orders');
+              appReads++;
+            } catch (e) {
+              appErrors.push(String(e));
+            }
+            await new Promise((r) => setTimeout(r, 20));
+          }
+        })();
+        const r = await run;
+        stop = true;
+        await appLoop;
+        expect(r.code).toBe(1);
+        expect(r.stderr).toMatch(
+          /circuit breaker tripped \(attempt 1\): pid \d+ \(.*\) blocked behind braid/,
+        );
+        expect(r.stderr).toContain(`.migrations/${id}: circuit breaker tripped 2 time(s) (1 retries)`);
+        expect(r.stderr).toContain('rolled back: nothing of it is applied');
+        expect(r.stdout + r.stderr).not.toContain(PASSWORD);
+        const doc = JSON.parse(r.stdout) as { breaker?: { kind: string }[] };
+        expect(doc.breaker?.map((b) => b.kind)).toEqual(['blocked-for', 'blocked-for']);
+        // nobody else was cancelled: every application read succeeded, the report's session is alive
+        expect(appErrors).toEqual([]);
+        expect(appReads).toBeGreaterThan(0);
+        expect((await reader.query<{ n: string }>('select count(*) as n from orders')).rows[0].n).toBe('100');
+        const alive = await admin.query<{ n: number }>(
+          'select count(*)::int as n from pg_stat_activity where pid = $1',
+          [readerPid],
+        );
+        expect(alive.rows[0].n).toBe(1);
+        // rolled back cleanly: no column, not applied, the trips and the failure recorded with prod's provenance
+        const cols = await admin.query(
+          `select 1 from information_schema.columns where table_name = 'orders' and column_name = 'note'`,
+        );
+        expect(cols.rows).toHaveLength(0);
+        expect((await admin.query('select id from braid.applied where id = $1', [id])).rows).toHaveLength(0);
+        const watch = await admin.query<{ outcome: string; attempt: number; environment: string | null }>(
+          'select outcome, attempt, environment from braid.watch where id = $1 order by seq',
+          [id],
+        );
+        expect(watch.rows).toEqual([
+          { outcome: 'tripped', attempt: 1, environment: 'prod' },
+          { outcome: 'tripped', attempt: 2, environment: 'prod' },
+        ]);
+        const audit = await admin.query<{ outcome: string; error: string }>(
+          'select outcome, error from braid.audit where id = $1 order by seq',
+          [id],
+        );
+        expect(audit.rows.map((a) => a.outcome)).toEqual(['failed']);
+        expect(audit.rows[0].error).toMatch(/circuit breaker tripped 2 time/);
+        // once the report ends, the same promote applies it
+        await reader.exec('commit');
+        expect((await promote([])).code).toBe(0);
+        const cols2 = await admin.query(
+          `select 1 from information_schema.columns where table_name = 'orders' and column_name = 'note'`,
+        );
+        expect(cols2.rows).toHaveLength(1);
+      } finally {
+        await reader.close();
+        await app.close();
+        await admin.close();
+        p.repo.cleanup();
+        await env.drop();
+      }
+    }, 120_000);
+  });
+}

@@ -91,7 +91,9 @@ function setV8Flags() {
 function prestart(argv, distDir) {
   adoptDeferredCa();
   setV8Flags();
-  if (argv[0] !== 'lint') {
+  // `braid lint --stats-from URL` reads a database: the full CLI (the lint bundle has no client)
+  const stats = argv.some((a) => a === '--stats-from' || a.startsWith('--stats-from='));
+  if (argv[0] !== 'lint' || stats) {
     // `braid schema` (an introspection, a diff): the CLI with that command only, as for lint
     return argv[0] === 'schema' ? 'braid-schema.js' : 'braid-main.js';
   }

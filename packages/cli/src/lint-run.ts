@@ -66,7 +66,14 @@ export interface LintWorkerData {
   claims: SharedArrayBuffer;
   /** This worker's claim mark (2 + k). */
   mark: number;
-  options: { pgVersion?: number; unprotected: string[]; only?: string[]; disable: string[] };
+  options: {
+    pgVersion?: number;
+    unprotected: string[];
+    only?: string[];
+    disable: string[];
+    tables?: LintOptions['tables'];
+    batchRows?: number;
+  };
   /** Send the texts of files with findings (for the text format's source lines). */
   sources: boolean;
 }
@@ -251,6 +258,8 @@ export async function lintProject(
         unprotected: options.unprotected,
         ...(options.only ? { only: [...options.only] } : {}),
         disable: options.disable,
+        ...(options.tables ? { tables: options.tables } : {}),
+        ...(options.batchRows !== undefined ? { batchRows: options.batchRows } : {}),
       },
       sources: wantSources,
     };

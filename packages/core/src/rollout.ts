@@ -177,8 +177,11 @@ export type TargetStatus = 'pending' | 'running' | 'done' | 'failed' | 'rolled-b
 export type RolloutStatus = 'running' | 'paused' | 'failed' | 'done';
 
 export interface TargetFailure {
-  /** `migration` (up.sql/verify.sql failed), `health` (a health check), `connect`, `rollback`. */
-  kind: 'migration' | 'health' | 'connect' | 'rollback' | 'error';
+  /**
+   * `migration` (up.sql/verify.sql failed), `health` (a health check), `connect`, `rollback`,
+   * `replica` (its replicas did not replay braid's commit within --replica-timeout).
+   */
+  kind: 'migration' | 'health' | 'connect' | 'rollback' | 'replica' | 'error';
   migration?: string;
   /** One line, redacted. */
   error: string;
@@ -227,6 +230,10 @@ export interface RolloutOptions {
   lockWaitMs: number;
   lockTimeoutMs: number;
   lockRetries: number;
+  /** How long replicas may take to replay braid's commit (absent in older state files: 60 s). */
+  replicaTimeoutMs?: number;
+  /** When to wait for replicas: after the target (default) or after each migration. */
+  replicaWait?: 'target' | 'migration';
 }
 
 export interface RolloutState {

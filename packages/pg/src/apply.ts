@@ -297,6 +297,12 @@ export interface ApplyOptions {
    */
   shouldStop?: () => boolean;
   /**
+   * Run after each migration applyUp applied (outside its transaction, before the next one):
+   * a throw stops applyUp there and reaches its caller, the migration staying applied (braid
+   * rollout's `--replica-wait migration`).
+   */
+  afterEach?: (ex: Executor, id: string) => Promise<void>;
+  /**
    * The watcher and circuit breaker (watch.ts, docs/online.md); absent: no watcher (as before).
    * `onBatch`: after each batch of a `-- braid:batch` statement.
    */
@@ -1199,6 +1205,7 @@ export async function applyUp(
           outcome: 'applied',
           ...(notes.length ? { note: notes.join('; ') } : {}),
         });
+        if (opts.afterEach) await opts.afterEach(ex, m.id);
       }
     }
     return {

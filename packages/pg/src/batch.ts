@@ -59,7 +59,7 @@ export interface BatchDeps {
   runUnit: <T>(
     unit: WatchUnit,
     attempt: (n: number) => Promise<T>,
-    opts: { onSummary: (s: WatchSummary) => void },
+    opts: { onSummary: (s: WatchSummary) => void; rows: () => number; batches: () => number },
   ) => Promise<T>;
   onBatch?: (p: BatchProgress) => void;
   onNote?: (message: string) => void;
@@ -219,6 +219,9 @@ export async function runBatched(
           summary = mergeSummaries(summary, s);
           batchWatch = mergeSummaries(batchWatch, s);
         },
+        // a tripped or failed batch's own braid.watch row: the statement's progress before it
+        rows: () => rows,
+        batches: () => batches - startBatches,
       },
     );
     const batchMs = performance.now() - b0;

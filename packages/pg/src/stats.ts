@@ -65,3 +65,43 @@ export async function readStats(ex: Executor): Promise<StatsSource> {
   }
   return out;
 }
+
+/** Row estimate and one-column primary key of a table (`braid lint --stats-from`). */
+export interface TableRowEstimate {
+  rows: number;
+  primaryKey?: string;
+}
+
+// Numbers and catalog names only. The estimate is the larger of reltuples (last ANALYZE/VACUUM;
+// -1 when never, PostgreSQL 14+) and n_live_tup (the statistics collector's running count).
+const Q_ROWS = `
+select n.nspname::text as schema, c.relname::text as name,
+       greatest(c.reltuples::float8, coalesce(s.n_live_tup, 0)::float8, 0) as rows,
+       (select a.attname::text
+          from pg_index i
+          join pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
+         where i.indrelid = c.oid and i.indisprimary and i.indnatts = 1) as pk
+  from pg_class c
+  join pg_namespace n on n.oid = c.relnamespace
+  left join pg_stat_user_tables s on s.relid = c.oid
+ where c.relkind in ('r', 'p')
+   and n.nspname not in ('pg_catalog', 'information_schema', 'braid')
+   and n.nspname not like 'pg\\_%'`;
+
+/**
+ * Row estimates of every user table visible to the connection's role, keyed by the
+ * schema-qualified unquoted name the lint uses (`public.accounts`, `Sales.Orders`).
+ */
+export async function readTableRows(ex: Executor): Promise<Record<string, TableRowEstimate>> {
+  const out: Record<string, TableRowEstimate> = {};
+  const r = await ex.query<{ schema: string; name: string; rows: number | string; pk: string | null }>(
+    Q_ROWS,
+  );
+  for (const row of r.rows) {
+    out[`${row.schema}.${row.name}`] = {
+      rows: Math.round(Number(row.rows)),
+      ...(row.pk !== null ? { primaryKey: row.pk } : {}),
+    };
+  }
+  return out;
+}

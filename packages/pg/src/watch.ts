@@ -417,12 +417,20 @@ export class OnlineGuard {
   /**
    * Runs one unit's attempts: `attempt(n)` (n = 0, 1, …) with the watcher armed. A cancel by the
    * breaker is retried after backoff (and once the server is healthy again); other errors are
-   * rethrown as they are. `quiet`: the caller records the unit itself (batches: one row per statement).
+   * rethrown as they are. `quiet`: the caller records the unit's successful attempts itself
+   * (batches: one `ok` row per statement, all its batches); a tripped or failed attempt still gets
+   * its own row, with the statement's progress so far (`rows`, `batches`), so that a breaker trip
+   * inside a batch is in braid.watch like any other.
    */
   async run<T>(
     unit: WatchUnit,
     attempt: (n: number) => Promise<T>,
-    opts: { quiet?: boolean; onSummary?: (s: WatchSummary) => void; rows?: () => number | undefined } = {},
+    opts: {
+      quiet?: boolean;
+      onSummary?: (s: WatchSummary) => void;
+      rows?: () => number | undefined;
+      batches?: () => number | undefined;
+    } = {},
   ): Promise<T> {
     const mine: Trip[] = [];
     for (let n = 0; ; n++) {
@@ -440,10 +448,11 @@ export class OnlineGuard {
       opts.onSummary?.(summary);
       const cancel = failed && tripped !== undefined && pgErrorInfo(error)?.code === '57014';
       const outcome = !failed ? 'ok' : cancel ? 'tripped' : 'failed';
-      if (!opts.quiet && (summary.samples > 0 || tripped))
+      if ((!opts.quiet || outcome !== 'ok') && (summary.samples > 0 || tripped))
         await this.recordUnit(unit, n + 1, outcome, summary, elapsedMs, {
           ...(tripped ? { breach: tripped.message } : {}),
           rows: opts.rows?.(),
+          ...(opts.batches ? { batches: opts.batches() } : {}),
         });
       if (!failed) return result as T;
       if (!cancel) throw error;

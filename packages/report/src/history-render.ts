@@ -229,6 +229,26 @@ export function renderHistoryHtml(m: HistoryModel): string {
     out.push('</table>');
   }
 
+  out.push('<h2>Watched while migrating</h2>');
+  if (m.watch.length === 0) out.push('<p>No watched statements.</p>');
+  else {
+    // breaker trips per statement (target, migration, direction, statement), over every row shown
+    const key = (w: (typeof m.watch)[number]) =>
+      `${w.targetName}\u0000${w.id}\u0000${w.direction}\u0000${w.statement ?? ''}`;
+    const trips = new Map<string, number>();
+    for (const w of m.watch) if (w.outcome === 'tripped') trips.set(key(w), (trips.get(key(w)) ?? 0) + 1);
+    out.push(
+      '<table class="watch"><tr><th>when (UTC)</th><th>target</th><th>migration</th><th>statement</th><th>outcome</th><th>attempt</th><th>took</th><th>rows</th><th>batches</th><th>blocked sessions</th><th>longest block</th><th>own lock wait</th><th>replica lag</th><th>latency ratio</th><th>trips</th><th>breaker</th></tr>',
+    );
+    for (const w of m.watch) {
+      const bad = w.outcome !== 'ok';
+      out.push(
+        `<tr class="${e(w.outcome)}">${td(e(shortTime(w.at)))}${td(e(w.targetName))}${td(c(w.id))}${td(w.statement === null ? 'migration' : String(w.statement), 'num')}${td(e(w.outcome), bad ? 'failed' : '')}${td(String(w.attempt), 'num')}${td(e(formatMs(w.elapsedMs)), 'num')}${td(w.rows === null ? '-' : String(w.rows), 'num')}${td(w.batches === null ? '-' : String(w.batches), 'num')}${td(String(w.maxBlocked), 'num')}${td(e(formatMs(w.longestBlockMs)), 'num')}${td(e(formatMs(w.ownLockWaitMs)), 'num')}${td(w.maxReplicaLagMs === null ? '-' : e(formatMs(w.maxReplicaLagMs)), 'num')}${td(w.maxLatencyRatio === null ? '-' : `×${w.maxLatencyRatio.toFixed(2)}`, 'num')}${td(String(trips.get(key(w)) ?? 0), 'num')}${td(e(w.breach ?? ''))}</tr>`,
+      );
+    }
+    out.push('</table>');
+  }
+
   out.push('<h2>Per day (UTC)</h2>');
   if (m.days.length === 0) out.push('<p>No attempts.</p>');
   else {

@@ -56,6 +56,44 @@ function model(): HistoryModel {
       { seq: 4, id: M2, at: '2026-11-25T10:00:00.000Z', direction: 'down', outcome: 'ok' },
     ],
   };
+  t.watch = [
+    {
+      seq: 1,
+      at: '2026-11-25T09:00:00.000Z',
+      id: M2,
+      direction: 'up',
+      statement: 2,
+      attempt: 1,
+      outcome: 'tripped',
+      elapsedMs: 1200,
+      rows: 1000,
+      batches: 2,
+      maxBlocked: 3,
+      longestBlockMs: 1100,
+      ownLockWaitMs: 0,
+      maxReplicaLagMs: 250,
+      maxLatencyRatio: 1.75,
+      breach: `pid 4242 (${EVIL}) blocked behind braid for 1.1 s (maxBlockedFor 1.0 s)`,
+    },
+    {
+      seq: 2,
+      at: '2026-11-25T09:00:05.000Z',
+      id: M2,
+      direction: 'up',
+      statement: 2,
+      attempt: 1,
+      outcome: 'ok',
+      elapsedMs: 4000,
+      rows: 3000,
+      batches: 7,
+      maxBlocked: 0,
+      longestBlockMs: 0,
+      ownLockWaitMs: 30,
+      maxReplicaLagMs: null,
+      maxLatencyRatio: null,
+      breach: null,
+    },
+  ];
   const gone: TargetRead = {
     name: 'gone',
     database: 'h:1/x',
@@ -143,10 +181,70 @@ describe('history HTML and text', () => {
       'failures',
       'success',
     ]);
-    for (const cls of ['targets', 'failures', 'rollbacks', 'applied', 'days', 'migrations'])
+    for (const cls of ['targets', 'failures', 'rollbacks', 'applied', 'watch', 'days', 'migrations'])
       expect(html).toContain(`<table class="${cls}">`);
     expect(html).toContain('<tr class="unreachable">');
     expect(html).toContain('tenant&lt;1&gt;');
+  });
+
+  it('HTML: the watch rows per statement (blocked sessions, longest block, lag, latency ratio, trips, breach)', () => {
+    const html = renderHistoryHtml(model());
+    const table = html.slice(
+      html.indexOf('<table class="watch">'),
+      html.indexOf('</table>', html.indexOf('<table class="watch">')),
+    );
+    const rows = [...table.matchAll(/<tr class="(\w+)">(.*?)<\/tr>/g)].map((r) => [
+      r[1],
+      [...r[2].matchAll(/<td[^>]*>(.*?)<\/td>/g)].map((x) => x[1]),
+    ]);
+    // newest first: the statement's ok row, then its trip; both count the statement's one trip
+    expect(rows).toEqual([
+      [
+        'ok',
+        [
+          '2026-11-25 09:00:05',
+          'tenant&lt;1&gt;',
+          `<code>${M2}</code>`,
+          '2',
+          'ok',
+          '1',
+          '4.00 s',
+          '3000',
+          '7',
+          '0',
+          '0 ms',
+          '30 ms',
+          '-',
+          '-',
+          '1',
+          '',
+        ],
+      ],
+      [
+        'tripped',
+        [
+          '2026-11-25 09:00:00',
+          'tenant&lt;1&gt;',
+          `<code>${M2}</code>`,
+          '2',
+          'tripped',
+          '1',
+          '1.20 s',
+          '1000',
+          '2',
+          '3',
+          '1.10 s',
+          '0 ms',
+          '250 ms',
+          '×1.75',
+          '1',
+          'pid 4242 (&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;q&#39;) blocked behind braid for 1.1 s (maxBlockedFor 1.0 s)',
+        ],
+      ],
+    ]);
+    expect(table).toContain(
+      '<th>blocked sessions</th><th>longest block</th><th>own lock wait</th><th>replica lag</th><th>latency ratio</th><th>trips</th>',
+    );
   });
 
   it('text: the sections in order', () => {

@@ -13,6 +13,7 @@ export {
   type StatementRule,
   type MigrationRule,
   type RuleDocs,
+  type TableRows,
 } from './rules';
 export * from './format';
 export { batchability, type BatchableStatement, type Batchability, type BatchTable } from './batch';

@@ -15,6 +15,7 @@ import {
   type Severity,
   type StatementContext,
   type StatementRule,
+  type TableRows,
 } from './rules';
 import { alterCmds, body, relName } from './rules/util';
 
@@ -40,7 +41,17 @@ export interface LintOptions {
   only?: Iterable<string>;
   /** Rule ids to skip. */
   disable?: Iterable<string>;
+  /**
+   * Planner statistics of existing tables (`braid lint --stats-from`), keyed by schema-qualified
+   * unquoted name (`public.accounts`). Plain data: the lint reads no database.
+   */
+  tables?: Record<string, TableRows>;
+  /** batch-large-dml reports tables with more rows than this (default 100000). */
+  batchRows?: number;
 }
+
+/** Default of LintOptions.batchRows. */
+export const DEFAULT_BATCH_ROWS = 100_000;
 
 /** One finding. The first seven keys are the stable JSON contract. */
 export interface Finding {
@@ -272,6 +283,8 @@ export class Linter {
   private readonly pgVersion: number;
   private readonly unprotected: Set<string>;
   private readonly only: Set<string> | undefined;
+  private readonly tables: Map<string, TableRows>;
+  private readonly batchRows: number;
   private readonly migrationRules: MigrationRule[];
   private readonly statementRules: StatementRule[];
   // the statement rules that apply to a statement kind (same order as RULES)
@@ -281,6 +294,8 @@ export class Linter {
     this.pgVersion = options.pgVersion ?? 15;
     this.unprotected = new Set(options.unprotected ?? []);
     this.only = options.only ? new Set(options.only) : undefined;
+    this.tables = new Map(Object.entries(options.tables ?? {}));
+    this.batchRows = options.batchRows ?? DEFAULT_BATCH_ROWS;
     const disabled = new Set(options.disable ?? []);
     const rules = RULES.filter((r) => !disabled.has(r.id));
     this.statementRules = rules.filter((r): r is StatementRule => r.scope === 'statement');
@@ -315,6 +330,8 @@ export class Linter {
       lockTimeoutSet: false,
       hasNotNullCheck: (t, c) => notNullChecks.has(`${t}.${c}`),
       file: up,
+      tableRows: (t) => this.tables.get(t),
+      batchRows: this.batchRows,
     };
     for (const st of up?.statements ?? []) {
       if (report && ctx) {

@@ -91,6 +91,8 @@ function fires(
     lockTimeoutSet: false,
     hasNotNullCheck: () => false,
     file: analyzeFile('x.sql', ''),
+    tableRows: () => ({ rows: 1e6, primaryKey: 'id' }),
+    batchRows: 100_000,
   };
   return (rule.check(st, ctx) ?? []).length > 0;
 }

@@ -18,6 +18,11 @@ import { uninstallCommand } from './uninstall';
 import { postCheckoutCommand } from './post-checkout';
 import { schemaCommand } from './schema';
 import { testCommand } from './test';
+import { setTableRowsReader } from './lint';
+import { loadTableRows } from '../lint-stats';
+
+// `braid lint --stats-from` runs in this bundle (bin/early.js), which has the PostgreSQL client.
+setTableRowsReader(loadTableRows);
 import { approveCommand } from './approve';
 import { promoteCommand } from './promote';
 import { reportCommand } from './report';

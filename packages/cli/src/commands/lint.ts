@@ -12,8 +12,9 @@ import {
   renderText,
   ruleById,
   type LintFormat,
+  type TableRows,
 } from '@braid/sql';
-import { defineCommand } from '../runtime';
+import { defineCommand, type Context } from '../runtime';
 import { lintProject } from '../lint-run';
 import { markBaseline, readBaselineCheck } from '../baseline';
 import { findProject, MANIFEST_REL, migrationsDir, requireManifestText } from '../project';
@@ -27,6 +28,31 @@ interface LintArgs {
   'fail-on': string;
   'pg-version': string | undefined;
   disable: string[] | undefined;
+  'stats-from': string | undefined;
+  'batch-rows': string | undefined;
+}
+
+/** Reads --stats-from (lint-stats.ts). Set by the full CLI (commands/index.ts): see lint-stats.ts. */
+type TableRowsReader = (ctx: Context, url: string) => Promise<Record<string, TableRows>>;
+let tableRowsReader: TableRowsReader | undefined;
+export function setTableRowsReader(r: TableRowsReader): void {
+  tableRowsReader = r;
+}
+
+/** Parses --batch-rows (a whole number of rows, ≥ 1). */
+export function parseBatchRows(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v.replace(/_/g, ''));
+  if (!/^[0-9_]+$/.test(v) || !Number.isSafeInteger(n) || n < 1) {
+    throw new UsageError(
+      'bad-batch-rows',
+      `--batch-rows ${v}: expected a whole number of rows such as 100000`,
+      {
+        data: { argument: '--batch-rows' },
+      },
+    );
+  }
+  return n;
 }
 
 /** Parses --pg-version (a major version, 10..19). */
@@ -101,7 +127,16 @@ export const lintCommand = defineCommand<LintArgs>({
         describe: 'lowest severity that fails (exit 1)',
       })
       .option('disable', { type: 'string', array: true, describe: 'rule ids to skip (repeatable)' })
-      .option('pg-version', { type: 'string', describe: 'target PostgreSQL major version (default 15)' }),
+      .option('pg-version', { type: 'string', describe: 'target PostgreSQL major version (default 15)' })
+      .option('stats-from', {
+        type: 'string',
+        describe:
+          'read the row estimates of the tables of the database at URL (pg_class.reltuples, n_live_tup; never its values): batch-large-dml reports unbatched data changes over large tables',
+      })
+      .option('batch-rows', {
+        type: 'string',
+        describe: 'with --stats-from: rows above which batch-large-dml reports a table (default 100000)',
+      }),
   handler: async (args, ctx) => {
     // A lint is a short batch job: let V8 optimize only the functions that stay hot for a while.
     // With the default budget TurboFan compiles hundreds of functions on background threads,
@@ -117,6 +152,7 @@ export const lintCommand = defineCommand<LintArgs>({
     const parserReady = loadParser({ baselineOnly: true });
     parserReady.catch(() => undefined); // awaited (and reported) by lint() below
     const pgVersion = parsePgVersion(args['pg-version']);
+    const batchRows = parseBatchRows(args['batch-rows']);
     const format: LintFormat = (args.format as LintFormat | undefined) ?? (args.json ? 'json' : 'text');
     const root = findProject(ctx.cwd);
     const { manifest } = parseManifest(requireManifestText(root), MANIFEST_REL);
@@ -149,10 +185,23 @@ export const lintCommand = defineCommand<LintArgs>({
           data: { argument: '--disable' },
         });
     }
+    let tables: Record<string, TableRows> | undefined;
+    if (args['stats-from'] !== undefined) {
+      if (!tableRowsReader)
+        throw new Error('braid lint --stats-from: run through the full CLI (bin/early.js)');
+      tables = await tableRowsReader(ctx, args['stats-from']);
+    }
     const run = await lintProject(
       migrationsDir(root),
       ids,
-      { disable, ...(pgVersion ? { pgVersion } : {}), unprotected, ...(only ? { only } : {}) },
+      {
+        disable,
+        ...(pgVersion ? { pgVersion } : {}),
+        unprotected,
+        ...(only ? { only } : {}),
+        ...(tables ? { tables } : {}),
+        ...(batchRows !== undefined ? { batchRows } : {}),
+      },
       format === 'text',
       parserReady,
     );

@@ -32,6 +32,7 @@ import { execFileSync } from 'node:child_process';
 import type { OnlineSettings } from '@braid/core';
 import { withOnlineOptions, type OnlineArgs } from '../online';
 import { controlUrlOf, fleet } from '../rollout/fleet-command';
+import { parseReplicaWait } from '../rollout/replicas';
 
 export interface RolloutArgs extends OnlineArgs {
   action: string | undefined;
@@ -55,6 +56,7 @@ export interface RolloutArgs extends OnlineArgs {
   'server-concurrency': string | undefined;
   'lease-ttl': string | undefined;
   'replica-timeout': string | undefined;
+  'replica-wait': string | undefined;
 }
 
 function currentBranch(root: string): string | undefined {
@@ -95,6 +97,8 @@ function optionsFrom(args: RolloutArgs): RolloutOptions {
     lockWaitMs: parseDuration(args['lock-wait'], '--lock-wait', 60_000),
     lockTimeoutMs: parseDuration(args['lock-timeout'], '--lock-timeout', 5_000),
     lockRetries: parseCount(args['lock-retries'], '--lock-retries', 3),
+    replicaTimeoutMs: parseDuration(args['replica-timeout'], '--replica-timeout', 60_000),
+    replicaWait: parseReplicaWait(args['replica-wait']),
   };
   if (args['health-check'] !== undefined) {
     if (args['health-check'].trim() === '')
@@ -466,6 +470,11 @@ export const rolloutCommand = defineCommand<RolloutArgs>({
       .option('replica-timeout', {
         type: 'string',
         describe: "how long a target's replicas may take to replay braid's commit (default 60s)",
+      })
+      .option('replica-wait', {
+        type: 'string',
+        describe:
+          "when to wait for a target's replicas: target (after its last migration, before the next wave; default) or migration (after each one)",
       })
       .option('new', {
         type: 'boolean',

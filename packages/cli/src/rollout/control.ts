@@ -91,6 +91,8 @@ export interface ControlRollout {
     lockTimeoutMs: number;
     lockRetries: number;
     replicaTimeoutMs: number;
+    /** when to wait for replicas: after the target (default) or after each migration */
+    replicaWait?: 'target' | 'migration';
   };
   waves: number;
   paused: boolean;

@@ -24,6 +24,7 @@ import { Control, type ControlRollout } from './control';
 import { runWorker } from './worker';
 import { rolloutBackup, rolloutOnline } from './target-options';
 import type { RolloutArgs } from '../commands/rollout';
+import { parseReplicaWait } from './replicas';
 import type { OnlineArgs } from '../online';
 
 /** The flags of `braid rollout` that a control-database rollout reads. */
@@ -44,6 +45,7 @@ type FleetArgs = Pick<
   | 'server-concurrency'
   | 'lease-ttl'
   | 'replica-timeout'
+  | 'replica-wait'
 > &
   OnlineArgs;
 
@@ -176,6 +178,7 @@ async function start(args: FleetArgs, ctx: Context, control: Control): Promise<n
     lockTimeoutMs: parseDuration(args['lock-timeout'], '--lock-timeout', 5_000),
     lockRetries: parseCount(args['lock-retries'], '--lock-retries', 3),
     replicaTimeoutMs: parseDuration(args['replica-timeout'], '--replica-timeout', 60_000),
+    replicaWait: parseReplicaWait(args['replica-wait']),
   };
   const assigned = assignWaves(targets, specs);
   const rows = assigned.flatMap((w, i) =>

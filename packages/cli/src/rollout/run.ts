@@ -35,6 +35,7 @@ import type { StateStore } from './store';
 import type { Progress } from './progress';
 import { targetOnline } from './target-options';
 import type { ApplyBackups } from '../backup';
+import { afterEachMigration, ReplicaWaitError, waitForReplicas } from './replicas';
 
 export interface RunnerDeps {
   store: StateStore;
@@ -239,6 +240,7 @@ export class Runner {
           lockTimeoutMs: o.lockTimeoutMs,
           lockRetries: o.lockRetries,
           shouldStop: this.shouldStop,
+          afterEach: afterEachMigration(o.replicaWait, o.replicaTimeoutMs ?? 60_000),
           ...(this.d.online ? { online: this.onlineFor(name) } : {}),
           ...(backups ? { backup: backups.hooks } : {}),
           onEvent: (e) => {
@@ -268,7 +270,8 @@ export class Runner {
       } catch (e) {
         await this.refreshApplied(ex, name);
         this.fail(name, failureOf(e, this.d.clean));
-        if (o.rollbackOnFailure)
+        // replicas behind is no reason to undo what they are still replaying
+        if (o.rollbackOnFailure && !(e instanceof ReplicaWaitError))
           await this.rollback(ex, name, `migration failed: ${this.target(name).failure!.error}`);
         return;
       }
@@ -284,6 +287,11 @@ export class Runner {
           note,
           applied: this.target(name).applied,
         });
+        return;
+      }
+      const rep = await waitForReplicas(ex, o.replicaTimeoutMs ?? 60_000);
+      if (!rep.ok) {
+        this.fail(name, { kind: 'replica', error: rep.message ?? 'replicas behind' });
         return;
       }
       const healthFailure = await this.health(ex, name);
@@ -481,6 +489,7 @@ function errText(e: unknown): string {
 }
 
 function failureOf(e: unknown, clean: (s: string) => string): TargetFailure {
+  if (e instanceof ReplicaWaitError) return { kind: 'replica', error: clean(oneLine(e.message)) };
   if (e instanceof MigrationFailedError) {
     const d = e.data;
     return {

@@ -14,11 +14,9 @@ import {
   EXIT_OK,
   heartbeatEvery,
   heartbeatVerdict,
-  replicaWaitDecision,
   workerDecision,
   type HeartbeatVerdict,
   type OnlineSettings,
-  type ReplicaPosition,
 } from '@braid/core';
 import {
   applyUp,
@@ -34,6 +32,7 @@ import { Progress } from './progress';
 import { resolveTargetUrls } from '../targets';
 import { targetOnline } from './target-options';
 import type { ApplyBackups } from '../backup';
+import { afterEachMigration, ReplicaWaitError, waitForReplicas } from './replicas';
 
 export interface WorkerDeps {
   ctx: Context;
@@ -105,31 +104,6 @@ async function appliedCount(ex: Executor): Promise<number> {
   return Number(r.rows[0]?.n ?? 0);
 }
 
-/** Waits until every replica of the target has replayed braid's last commit (or times out). */
-async function waitForReplicas(
-  ex: Executor,
-  timeoutMs: number,
-): Promise<{ ok: boolean; message?: string; replicas: unknown }> {
-  if (ex.engine !== 'postgres') return { ok: true, replicas: [] };
-  const lsn = await ex.query<{ lsn: string }>(
-    `select case when pg_is_in_recovery() then null else pg_current_wal_lsn()::text end as lsn`,
-  );
-  const commit = lsn.rows[0]?.lsn;
-  if (!commit) return { ok: true, replicas: [] };
-  const started = Date.now();
-  for (;;) {
-    const r = await ex.query<{ name: string; replay: string | null }>(
-      `select coalesce(nullif(application_name, ''), client_addr::text, pid::text) as name, replay_lsn::text as replay
-         from pg_stat_replication`,
-    );
-    const positions: ReplicaPosition[] = r.rows.map((x) => ({ name: x.name, replayLsn: x.replay }));
-    const dec = replicaWaitDecision(positions, commit, Date.now() - started, timeoutMs);
-    if (dec.kind === 'ok') return { ok: true, replicas: dec.replicas };
-    if (dec.kind === 'timeout') return { ok: false, message: dec.message, replicas: dec.replicas };
-    await sleep(dec.retryInMs);
-  }
-}
-
 async function runClaim(
   d: WorkerDeps,
   control: Control,
@@ -193,6 +167,7 @@ async function runClaim(
         lockTimeoutMs: o.lockTimeoutMs,
         lockRetries: o.lockRetries,
         shouldStop: () => verdict !== 'continue',
+        afterEach: afterEachMigration(o.replicaWait, o.replicaTimeoutMs),
         ...(d.online
           ? { online: targetOnline(d.online, claim.name, progress, (t) => d.ctx.out.clean(t)) }
           : {}),
@@ -242,6 +217,13 @@ async function runClaim(
       });
     } catch (e) {
       await stopTimer();
+      if (e instanceof ReplicaWaitError) {
+        applied = await appliedCount(ex).catch(() => applied);
+        const failure = { kind: 'replica', error: e.message };
+        await control.release(r, claim, 'failed', { applied, failure, replicas: e.replicas });
+        progress.event({ event: 'target-failed', target: claim.name, ...failure });
+        return;
+      }
       const data = e instanceof MigrationFailedError ? e.data : {};
       const failure = {
         kind: e instanceof MigrationFailedError ? 'migration' : 'error',

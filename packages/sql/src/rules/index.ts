@@ -1,5 +1,6 @@
 import { addColumnNotNullNoDefault } from './add-column-not-null-no-default';
 import { addColumnVolatileDefault } from './add-column-volatile-default';
+import { batchLargeDml } from './batch-large-dml';
 import { banCharType } from './ban-char-type';
 import { columnTypeChange } from './column-type-change';
 import { concurrentlyInTransaction } from './concurrently-in-transaction';
@@ -49,6 +50,7 @@ export const RULES: readonly Rule[] = [
   dropDatabase,
   truncate,
   dmlWithoutWhere,
+  batchLargeDml,
   preferIdentity,
   preferBigintPrimaryKey,
   banCharType,

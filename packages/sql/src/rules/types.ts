@@ -24,6 +24,14 @@ interface RuleBase {
   seeAlso?: string[];
 }
 
+/** Planner statistics of one table (`braid lint --stats-from`): numbers only, never values. */
+export interface TableRows {
+  /** Estimated rows: the larger of `pg_class.reltuples` and `pg_stat_user_tables.n_live_tup`. */
+  rows: number;
+  /** The table's one-column primary key, when it has one. */
+  primaryKey?: string;
+}
+
 /** What a statement rule knows about its surroundings. */
 export interface StatementContext {
   pgVersion: number;
@@ -37,6 +45,13 @@ export interface StatementContext {
   hasNotNullCheck(table: string, column: string): boolean;
   /** Known unique indexes (schema-qualified index names). */
   file: AnalyzedFile;
+  /**
+   * Statistics of an existing table (schema-qualified, unquoted: `public.accounts`), when the
+   * lint was given some (`--stats-from`); undefined otherwise.
+   */
+  tableRows(table: string): TableRows | undefined;
+  /** Rows above which an unbatched UPDATE/DELETE/INSERT … SELECT is reported (batch-large-dml). */
+  batchRows: number;
 }
 
 export interface StatementRule extends RuleBase {
