@@ -155,6 +155,27 @@ export function targetTag(target: string): string {
 
 const TAG_BYTES = 16;
 
+/** An archive's header line: what it holds, which key (by id, never the key) and the IV. */
+function archiveHead(
+  format: BackupFormat,
+  meta: Pick<ArchiveHeader, 'migration' | 'target' | 'createdAt' | 'commit'>,
+  key: Buffer,
+  iv: Buffer,
+  tables: ArchiveTable[],
+): ArchiveHeader {
+  return {
+    format,
+    migration: meta.migration,
+    target: meta.target,
+    createdAt: meta.createdAt,
+    commit: meta.commit,
+    keyId: backupKeyId(key),
+    iv: iv.toString('base64'),
+    compression: 'gzip',
+    tables,
+  };
+}
+
 /**
  * Encrypts one archive in format 1 (whole, in memory; kept to test that old archives still
  * read): `tables[i]` describes `data[i]` (plaintext COPY text); rows/bytes/sha256
@@ -169,17 +190,13 @@ export function encodeArchive(
 ): { bytes: Buffer; header: ArchiveHeader } {
   if (key.length !== 32) throw new Error('backup key must be 32 bytes');
   if (tables.length !== data.length) throw new Error('one data buffer per table');
-  const header: ArchiveHeader = {
-    format: BACKUP_FORMAT_V1,
-    migration: meta.migration,
-    target: meta.target,
-    createdAt: meta.createdAt,
-    commit: meta.commit,
-    keyId: backupKeyId(key),
-    iv: iv.toString('base64'),
-    compression: 'gzip',
-    tables: tables.map((t, i) => ({ ...t, bytes: data[i].length, sha256: sha256Hex(data[i]) })),
-  };
+  const header = archiveHead(
+    BACKUP_FORMAT_V1,
+    meta,
+    key,
+    iv,
+    tables.map((t, i) => ({ ...t, bytes: data[i].length, sha256: sha256Hex(data[i]) })),
+  );
   const line = Buffer.from(JSON.stringify(header) + '\n', 'utf8');
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   cipher.setAAD(line);
@@ -417,17 +434,7 @@ export function createArchiveWriter(
 ): ArchiveWriter {
   if (key.length !== 32) throw new Error('backup key must be 32 bytes');
   const iv = opts.iv ?? randomBytes(12);
-  const head: ArchiveHeader = {
-    format: BACKUP_FORMAT,
-    migration: meta.migration,
-    target: meta.target,
-    createdAt: meta.createdAt,
-    commit: meta.commit,
-    keyId: backupKeyId(key),
-    iv: iv.toString('base64'),
-    compression: 'gzip',
-    tables: tables.map((t) => ({ ...t })) as ArchiveTable[],
-  };
+  const head = archiveHead(BACKUP_FORMAT, meta, key, iv, tables.map((t) => ({ ...t })) as ArchiveTable[]);
   const line = Buffer.from(JSON.stringify(head) + '\n', 'utf8');
   const whole = createHash('sha256');
   let total = 0;

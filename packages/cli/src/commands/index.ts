@@ -19,7 +19,7 @@ import { postCheckoutCommand } from './post-checkout';
 import { schemaCommand } from './schema';
 import { testCommand } from './test';
 import { setTableRowsReader } from './lint';
-import { loadTableRows } from '../lint-stats';
+import { loadTableRows } from '../stats-from';
 
 // `braid lint --stats-from` runs in this bundle (bin/early.js), which has the PostgreSQL client.
 setTableRowsReader(loadTableRows);

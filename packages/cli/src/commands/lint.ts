@@ -32,7 +32,7 @@ interface LintArgs {
   'batch-rows': string | undefined;
 }
 
-/** Reads --stats-from (lint-stats.ts). Set by the full CLI (commands/index.ts): see lint-stats.ts. */
+/** Reads --stats-from (stats-from.ts). Set by the full CLI (commands/index.ts): see stats-from.ts. */
 type TableRowsReader = (ctx: Context, url: string) => Promise<Record<string, TableRows>>;
 let tableRowsReader: TableRowsReader | undefined;
 export function setTableRowsReader(r: TableRowsReader): void {

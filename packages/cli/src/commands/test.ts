@@ -39,7 +39,6 @@ import {
 import { loadParser, splitStatements } from '@braid/sql';
 import { GitRepo, readProtectedIndex, repoRelativeDir } from '@braid/git';
 import {
-  connectPg,
   openPrefixedShadow,
   readStats,
   runRoundTrips,
@@ -48,6 +47,7 @@ import {
   type SourceMigration,
   type StatsSource,
 } from '@braid/pg';
+import { readStatsFrom } from '../stats-from';
 import { defineCommand, type Context } from '../runtime';
 import { migrationsAt } from '../history';
 import { shadowSpec, withShadow } from '../shadow';
@@ -551,46 +551,8 @@ const STATS_CAP = 10000;
 /** --stats-from without --seed: rows of a table the statistics do not know. */
 const STATS_DEFAULT_ROWS = 1000;
 
-async function loadStats(ctx: Context, url: string): Promise<StatsSource> {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new UsageError('bad-stats-from', `--stats-from: not a valid URL: ${redact(url)}`, {
-      data: { argument: '--stats-from' },
-    });
-  }
-  if (parsed.password) ctx.out.addSecret(decodeURIComponent(parsed.password));
-  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
-    throw new UsageError(
-      'bad-stats-from',
-      `--stats-from ${redact(url)}: expected a postgres:// URL of the database whose statistics shape the data`,
-      { data: { argument: '--stats-from' } },
-    );
-  }
-  let ex;
-  try {
-    ex = await connectPg(url, 'braid test --stats-from');
-  } catch (e) {
-    const msg = e instanceof Error ? e.message : String(e);
-    throw new EnvironmentError('stats-unreachable', `--stats-from: ${redact(msg)}`, {
-      data: { argument: '--stats-from' },
-    });
-  }
-  try {
-    return await readStats(ex);
-  } catch (e) {
-    const msg = e instanceof Error ? e.message : String(e);
-    throw new EnvironmentError(
-      'stats-unreadable',
-      `--stats-from ${ex.label}: cannot read statistics: ${redact(msg)}`,
-      {
-        data: { argument: '--stats-from' },
-      },
-    );
-  } finally {
-    await ex.close();
-  }
+function loadStats(ctx: Context, url: string): Promise<StatsSource> {
+  return readStatsFrom(ctx, url, { command: 'braid test', purpose: 'shape the data' }, readStats);
 }
 
 /** "seed: shaped by the statistics of postgres://…/db: 2 tables from statistics, 1 with defaults (cap 10000)". */
