@@ -3,8 +3,10 @@
 // main and feature are 50 migrations apart on each side. Times, as whole processes:
 //   - `git diff --stat main...feature`  (the floor the issue names)
 //   - `braid check` on feature          (the pre-commit hook: no database; goal <= 0.25 s), cold
-//     (no .git/braid cache), warm, and after editing one unshared migration
-//   - `braid diff main feature --static` (goal <= 0.3 s), cold (no footprint memo) and warm
+//     (no .git/braid cache), warm without the replay (BRAID_NO_REPLAY=1), replayed (nothing
+//     changed: packages/cli/src/replay.ts), as the hook, and after editing one unshared migration
+//   - `braid diff main feature --static` (goal <= 0.3 s), cold (no footprint memo), warm without
+//     the replay, and replayed (same refs)
 //   - `git merge main` on feature with braid's merge driver, warm cache (goal <= 1 s for the driver)
 // Each under every load of BRAID_BENCH_LOAD (default: quiet, then nice: one busy loop per core at
 // nice 19; scripts/bench/lib/load.mjs), one table each.
@@ -126,10 +128,22 @@ async function measureAll(mode) {
     measure('check', braidLauncher, ['check'], { before: rmCache('stat-cache.json') }),
   ]);
   braid(repo, 'check');
-  rows.push(['braid check (pre-commit)', measure('check', braidLauncher, ['check']), 'warm cache']);
+  // BRAID_NO_REPLAY=1: the whole check, warm stat cache and lint memo (what runs after a commit
+  // moved HEAD or main, or any input changed)
+  const noReplay = { spawn: { env: { ...env, BRAID_NO_REPLAY: '1' } } };
+  rows.push([
+    'braid check, warm, no replay',
+    measure('check', braidLauncher, ['check'], noReplay),
+    'warm cache',
+  ]);
+  rows.push([
+    'braid check (pre-commit)',
+    measure('check', braidLauncher, ['check']),
+    'replay: nothing changed',
+  ]);
   // The hook as git runs it (sh, cd, the chain test, then braid check), warm cache.
   const hook = path.join(repo, '.git', 'hooks', 'pre-commit');
-  rows.push(['.git/hooks/pre-commit', measure('hook', hook, []), 'warm cache, as git commit runs it']);
+  rows.push(['.git/hooks/pre-commit', measure('hook', hook, []), 'replay, as git commit runs it']);
   const edited = path.join(repo, '.migrations', id(N + SIDE - 1, 'feature'), 'up.sql');
   const original = readFileSync(edited, 'utf8');
   let flip = 0;
@@ -148,10 +162,15 @@ async function measureAll(mode) {
   const diffArgs = ['diff', 'main', 'feature', '--static'];
   rows.push([
     'braid diff --static, cold (no memo)',
-    measure('diff', braidLauncher, diffArgs, { before: rmCache('footprints.json') }),
+    measure('diff', braidLauncher, diffArgs, { ...noReplay, before: rmCache('footprints.json') }),
   ]);
   braid(repo, 'diff', 'main', 'feature', '--static');
-  rows.push(['braid diff --static', measure('diff', braidLauncher, diffArgs), 'warm footprint memo']);
+  rows.push([
+    'braid diff --static, no replay',
+    measure('diff', braidLauncher, diffArgs, noReplay),
+    'warm footprint memo',
+  ]);
+  rows.push(['braid diff --static', measure('diff', braidLauncher, diffArgs), 'replay: same refs']);
   if (process.env.BRAID_BENCH_MERGE === '0') {
     printResults(mode, rows);
     return;

@@ -87,9 +87,21 @@ function setV8Flags() {
   for (const f of missing) v8.setFlagsFromString(f);
 }
 
-/** Starts what `argv`'s command can start now; returns the file name of the bundle to run. */
+/**
+ * Starts what `argv`'s command can start now; returns the file name of the bundle to run, or
+ * null when the command is done (a replayed `braid check`: process.exitCode is set).
+ */
 function prestart(argv, distDir) {
   adoptDeferredCa();
+  if (argv[0] === 'check' || argv[0] === 'diff') {
+    // the last passing check (or this diff --static), printed again when nothing it read has
+    // changed (the pre-commit hook's usual case): no CLI bundle, no git process
+    const code = replay(argv[0], argv.slice(1), distDir);
+    if (code !== undefined) {
+      process.exitCode = code;
+      return null;
+    }
+  }
   setV8Flags();
   // `braid lint --stats-from URL` reads a database: the full CLI (the lint bundle has no client)
   const stats = argv.some((a) => a === '--stats-from' || a.startsWith('--stats-from='));
@@ -126,6 +138,17 @@ function shortHistory() {
   } catch {
     return false;
   }
+}
+
+/** dist/braid-check.js's replay of `command`; undefined when it cannot replay (or the bundle is missing). */
+function replay(command, args, distDir) {
+  let mod;
+  try {
+    mod = require(path.join(distDir, 'braid-check.js'));
+  } catch {
+    return undefined;
+  }
+  return mod.replay(command, args);
 }
 
 function startLintWorkers(n, distDir) {

@@ -32,7 +32,38 @@ import type { FolderFacts } from '@braid/core';
 
 export const STAT_CACHE_DIR = 'braid';
 export const STAT_CACHE_FILE = 'stat-cache.json';
-const VERSION = 3;
+/** 4: the header may hold `check`, the last passing `braid check` (replay.ts). */
+const VERSION = 4;
+export const STAT_CACHE_VERSION = VERSION;
+
+/** What a passing run printed, stored in the stat cache's header. */
+export interface CheckReplay {
+  /** The flags it ran with (flagsName). */
+  flags: string;
+  /** The refs whose raw values the key holds (ReplayInputs.refs). */
+  refs: string[];
+  /** sha256 of everything the run's result depends on besides the folders (see replayKey). */
+  key: string;
+  /** Number of folder lines in the stat cache (all folders; none left out as racy). */
+  folders: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function isCheckReplay(x: unknown): x is CheckReplay {
+  if (typeof x !== 'object' || x === null) return false;
+  const r = x as CheckReplay;
+  return (
+    typeof r.flags === 'string' &&
+    Array.isArray(r.refs) &&
+    r.refs.every((x) => typeof x === 'string') &&
+    typeof r.key === 'string' &&
+    typeof r.folders === 'number' &&
+    typeof r.stdout === 'string' &&
+    typeof r.stderr === 'string'
+  );
+}
+
 /** How many lint results (by input) are kept. */
 const LINT_KEEP = 8;
 
@@ -87,6 +118,8 @@ interface CacheDoc {
   manifest?: string;
   /** buildIdentity() of the braid that wrote it. */
   build?: string;
+  /** The last passing `braid check`, replayable while nothing it read changed (replay.ts). */
+  check?: CheckReplay;
 }
 
 const FILE_NAMES = ['up.sql', 'down.sql', 'verify.sql'] as const;
@@ -235,6 +268,8 @@ export class StatCache {
   private readonly keptTrees = new Map<string, number>();
   private manifestNow: string | undefined;
   private readonly build: string;
+  /** The replay record of this run (never an older one: it must match the lines written with it). */
+  private nextCheck: CheckReplay | undefined;
 
   private constructor(
     /** `<git dir>/braid`, or undefined when there is no git directory (nothing is stored). */
@@ -352,6 +387,15 @@ export class StatCache {
     return this.old.lint.find((l) => l.key === key)?.value;
   }
 
+  /**
+   * Records this run's passing `braid check` for replay. Written with the folder lines only if
+   * they are all there (`check.folders` of them: none left out as racy).
+   */
+  putCheck(check: CheckReplay): void {
+    this.nextCheck = check;
+    if (JSON.stringify(check) !== JSON.stringify(this.old.check)) this.dirty = true;
+  }
+
   putLint(key: string, value: unknown): void {
     this.next.lint = [{ key, value }, ...this.next.lint.filter((l) => l.key !== key)].slice(0, LINT_KEEP);
     this.dirty = true;
@@ -371,6 +415,12 @@ export class StatCache {
         if (Object.keys(this.next.folders.get(id)?.trees ?? {}).length !== n) grown = true;
       if (!this.dirty && !removed && !grown) return;
       if (this.stamp() === undefined || !this.tmp) return;
+      const folderLines: string[] = [];
+      for (const [id, e] of this.next.folders) {
+        const line = encodeEntry(id, e);
+        if (line !== undefined) folderLines.push(line);
+      }
+      const check = this.nextCheck?.folders === folderLines.length ? this.nextCheck : undefined;
       const lines = [
         JSON.stringify({
           v: VERSION,
@@ -378,12 +428,10 @@ export class StatCache {
           build: this.build,
           lint: this.next.lint,
           manifest: this.manifestNow,
+          ...(check ? { check } : {}),
         }),
+        ...folderLines,
       ];
-      for (const [id, e] of this.next.folders) {
-        const line = encodeEntry(id, e);
-        if (line !== undefined) lines.push(line);
-      }
       fs.writeFileSync(this.tmp, lines.join('\n') + '\n');
       fs.renameSync(this.tmp, path.join(this.cacheDir, this.name));
       this.tmp = undefined;
@@ -440,7 +488,14 @@ function parseDoc(text: string): CacheDoc | undefined {
     return undefined;
   }
   if (typeof head !== 'object' || head === null) return undefined;
-  const h = head as { v?: unknown; dir?: unknown; lint?: unknown; manifest?: unknown; build?: unknown };
+  const h = head as {
+    v?: unknown;
+    dir?: unknown;
+    lint?: unknown;
+    manifest?: unknown;
+    build?: unknown;
+    check?: unknown;
+  };
   if (h.v !== VERSION || typeof h.dir !== 'string' || !Array.isArray(h.lint)) return undefined;
   const lint = (h.lint as unknown[]).filter(
     (l): l is LintEntry => typeof l === 'object' && l !== null && typeof (l as LintEntry).key === 'string',
@@ -457,17 +512,28 @@ function parseDoc(text: string): CacheDoc | undefined {
   const doc: CacheDoc = { v: VERSION, dir: h.dir, lines, lint };
   if (typeof h.manifest === 'string') doc.manifest = h.manifest;
   if (typeof h.build === 'string') doc.build = h.build;
+  if (isCheckReplay(h.check)) doc.check = h.check;
   return doc;
 }
 
 declare const BRAID_VERSION: string;
+
+/** braid's version (defined by the bundler; `0.0.0-dev` when run from the sources). */
+export function braidVersion(): string {
+  return typeof BRAID_VERSION === 'string' ? BRAID_VERSION : '0.0.0-dev';
+}
+
+/** The directory of the running bundle (packages/cli/dist) when built; undefined from the sources. */
+export function bundleDir(): string | undefined {
+  return typeof __filename === 'string' && __filename.endsWith('.js') ? path.dirname(__filename) : undefined;
+}
 
 /**
  * What lint results depend on besides their input: this build of braid (its version and the
  * stat data of the running bundle, so that a rebuilt development bundle does not reuse results).
  */
 export function buildIdentity(): string {
-  const version = typeof BRAID_VERSION === 'string' ? BRAID_VERSION : '0.0.0-dev';
+  const version = braidVersion();
   let self = '';
   try {
     // __filename is the bundle (packages/cli/dist/braid.js) when built; absent under ESM.
@@ -497,8 +563,13 @@ export class JsonMemo<T> {
     this.entries = entries;
   }
 
-  static load<T>(gitDir: string | undefined, name: string, limit = 5000): JsonMemo<T> {
-    const build = buildIdentity();
+  /** `build`: what its values depend on besides their keys (default: this build, buildIdentity). */
+  static load<T>(
+    gitDir: string | undefined,
+    name: string,
+    limit = 5000,
+    build = buildIdentity(),
+  ): JsonMemo<T> {
     const file = gitDir ? path.join(gitDir, STAT_CACHE_DIR, `${name}.json`) : undefined;
     const entries = new Map<string, T>();
     if (file) {

@@ -356,6 +356,12 @@ export interface ProtectedCheck {
   findings: ProtectFinding[];
   /** With `opts.baseline`: what `checkBaseline` needs from git (core/baseline.ts). */
   baseline?: BaselineGitContext;
+  /**
+   * What the result was read from besides the protected refs' commits (for `braid check`'s
+   * replay, packages/cli/src/replay.ts): the git directories, the protected-refs setting,
+   * and whether HEAD was read (the baseline's rules, or a protected migration missing here).
+   */
+  sources?: { gitDir: string; commonDir: string; config: ProtectedConfig; usedHead: boolean };
 }
 
 /** The git side of `.migrations/baseline`'s rules. */
@@ -434,7 +440,9 @@ export async function checkProtected(
     // A protected migration missing from the working tree was removed only if this branch had
     // it (HEAD's tree lists it); otherwise the branch simply has not merged it yet.
     let headIds: Set<string> | undefined;
+    let usedHead = Boolean(opts.baseline);
     const headHas = async (id: string): Promise<boolean> => {
+      usedHead = true;
       if (!headIds) {
         const tree = (await repo.tryResolveRef('HEAD')) ? await repo.readTree('HEAD', repoDir) : undefined;
         headIds = new Set((tree ?? []).map((e) => e.name));
@@ -488,6 +496,9 @@ export async function checkProtected(
       edited,
       findings,
     };
+    if (config) {
+      out.sources = { gitDir: repo.gitDir, commonDir: repo.commonDir, config: await config, usedHead };
+    }
     if (opts.baseline) {
       // HEAD's and every protected ref's baseline in one cat-file round, HEAD's folders from its tree
       const head = await repo.tryResolveRef('HEAD');

@@ -27,7 +27,8 @@ import {
   type ScannedFolder,
   type ScanResult,
 } from '../project';
-import { buildIdentity, findGitDir, StatCache } from '../statcache';
+import { braidVersion, buildIdentity, bundleDir, findGitDir, StatCache } from '../statcache';
+import { flagsName, gitDirs, protectedRefSources, replayBuild, replayKey } from '../replay';
 
 /** A remembered lint outcome: the error findings and the number of warnings. */
 interface LintMemo {
@@ -68,7 +69,22 @@ export const checkCommand = defineCommand<{ lint: boolean; schema: boolean } & S
     ),
   handler: async (args, ctx) => {
     const root = findProject(ctx.cwd);
-    const cache = StatCache.load(findGitDir(root), migrationsDir(root));
+    const gitDir = findGitDir(root);
+    const cache = StatCache.load(gitDir, migrationsDir(root));
+    // A passing run is recorded for replay (replay.ts) when every input was stable before
+    // this stamp: take it before anything is read.
+    const replayable = !args.schema && path.resolve(ctx.cwd) === root && gitDir !== undefined;
+    const stampMs = replayable ? cache.stamp() : undefined;
+    // What this run prints, kept for the replay record.
+    const printed = { stdout: '', stderr: '' };
+    const note = (line: string): void => {
+      ctx.out.note(line);
+      printed.stderr += ctx.out.clean(line) + '\n';
+    };
+    const print = (line: string): void => {
+      ctx.out.print(line);
+      if (!args.json) printed.stdout += ctx.out.clean(line) + '\n';
+    };
     // Start git (rev-parse, config, cat-file) before reading the files: the processes run while
     // this process scans the folders.
     let scanned!: (folders: ReadonlyMap<string, ScannedFolder>) => void;
@@ -118,7 +134,7 @@ export const checkCommand = defineCommand<{ lint: boolean; schema: boolean } & S
         ...prot.findings.map(({ code, file, line, message, id }) => ({ code, file, line, message, id })),
       );
     }
-    for (const m of prot.missing) ctx.out.note(`braid: warning: protected ref ${m} does not exist`);
+    for (const m of prot.missing) note(`braid: warning: protected ref ${m} does not exist`);
     // Imported history (.migrations/baseline) already ran elsewhere: braid lint reports its
     // findings, the hook does not block on them, as long as the baseline obeys its rules.
     let baselined = new Set<string>();
@@ -185,8 +201,8 @@ export const checkCommand = defineCommand<{ lint: boolean; schema: boolean } & S
       lintWarnings = memo.warnings;
       findings.push(...memo.errors);
     }
-    cache.save();
     if (args.schema) {
+      cache.save(); // never recorded for replay (it reads a database)
       const cmp = await compareDeclared(ctx, args);
       for (const ch of cmp.diff.changes) {
         const what =
@@ -203,16 +219,16 @@ export const checkCommand = defineCommand<{ lint: boolean; schema: boolean } & S
       }
     }
     if (lintWarnings > 0 && !args.json) {
-      ctx.out.note(`braid check: ${lintWarnings} lint warning(s) (braid lint shows them)`);
+      note(`braid check: ${lintWarnings} lint warning(s) (braid lint shows them)`);
     }
     if (baselineAdded.length > 0 && !args.json) {
-      ctx.out.note(
+      note(
         `braid check: ${baselineAdded.length} migration(s) imported from ${baselineTools.join(', ')} are new in ${BASELINE_PATH}: ` +
           'history that already ran, not linted here (braid lint reports their findings as baseline)',
       );
     }
     if (args.json) {
-      ctx.out.result({
+      const doc = {
         ok: findings.length === 0,
         root,
         migrations: input.folders.size,
@@ -223,13 +239,37 @@ export const checkCommand = defineCommand<{ lint: boolean; schema: boolean } & S
           ? { baseline: { file: BASELINE_PATH, migrations: baselined.size, added: baselineAdded.length } }
           : {}),
         findings,
-      });
+      };
+      ctx.out.result(doc);
+      printed.stdout += ctx.out.clean(JSON.stringify(doc, null, 2)) + '\n';
     } else if (findings.length === 0) {
-      ctx.out.print(`ok: ${input.folders.size} migration(s), manifest and hashes consistent`);
+      print(`ok: ${input.folders.size} migration(s), manifest and hashes consistent`);
     } else {
-      for (const f of findings) ctx.out.print(formatFinding(f));
-      ctx.out.note(`braid check: ${findings.length} finding(s)`);
+      for (const f of findings) print(formatFinding(f));
+      note(`braid check: ${findings.length} finding(s)`);
     }
+    if (findings.length === 0 && stampMs !== undefined && prot.sources) {
+      const dist = bundleDir();
+      const build = dist && replayBuild(braidVersion(), dist);
+      const refs = protectedRefSources(prot.sources.config.values);
+      if (build && refs) {
+        if (prot.sources.usedHead) refs.push('HEAD');
+        const flags = { lint: args.lint, json: args.json };
+        // the directories the replay will find (without git), if they are the ones git used
+        const dirs = gitDirs(root);
+        const real = (p: string): string => fs.realpathSync(p);
+        if (
+          dirs &&
+          real(dirs.gitDir) === real(prot.sources.gitDir) &&
+          real(dirs.commonDir) === real(prot.sources.commonDir)
+        ) {
+          const key = replayKey({ root, ...dirs, flags, build, refs, stampMs });
+          if (key)
+            cache.putCheck({ flags: flagsName(flags), refs, key, folders: input.folders.size, ...printed });
+        }
+      }
+    }
+    if (!args.schema) cache.save();
     return findings.length === 0 ? 0 : 1;
   },
 });

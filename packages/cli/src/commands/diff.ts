@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import {
   makeMigration,
   MIGRATIONS_DIR,
@@ -13,7 +15,17 @@ import { baseHistory, mergeBases } from '../mergebase';
 import { findProject } from '../project';
 import { defineCommand } from '../runtime';
 import { shadowSpec, withShadow, type ShadowArgs } from '../shadow';
-import { JsonMemo } from '../statcache';
+import {
+  DIFF_REPLAY_KEEP,
+  DIFF_REPLAY_MEMO,
+  diffReplayKey,
+  gitDirs,
+  replayBuild,
+  splitRange,
+  type DiffReplay,
+  type DiffReplayInputs,
+} from '../replay';
+import { braidVersion, bundleDir, JsonMemo } from '../statcache';
 import {
   computeVerdict,
   renderVerdictMarkdown,
@@ -31,20 +43,38 @@ interface DiffArgs extends ShadowArgs {
   format: string | undefined;
 }
 
+/** The replay's inputs (replay.ts) for a diff run from the project root by the built CLI; else undefined. */
+function diffReplayInputs(
+  root: string,
+  cwd: string,
+  a: string,
+  b: string,
+  format: string,
+): DiffReplayInputs | undefined {
+  if (path.resolve(cwd) !== root) return undefined;
+  const dirs = gitDirs(root);
+  const dist = bundleDir();
+  const build = dist && replayBuild(braidVersion(), dist);
+  return dirs && build ? { root, ...dirs, build, a, b, format } : undefined;
+}
+
+/** The git directories the replay finds without git are the ones git used. */
+function sameDirs(r: DiffReplayInputs, repo: GitRepo): boolean {
+  const real = (p: string): string => fs.realpathSync(p);
+  return real(r.gitDir) === real(repo.gitDir) && real(r.commonDir) === real(repo.commonDir);
+}
+
 /** `A...B` or `A..B` -> [A, B]; else [refA, refB]. */
 export function parseRange(refA: string, refB: string | undefined): [string, string] {
-  if (refB === undefined) {
-    const m = /^(.*?)\.\.\.?(.*)$/.exec(refA);
-    if (!m || m[1] === '' || m[2] === '') {
-      throw new UsageError(
-        'bad-range',
-        `braid diff: give two refs (\`braid diff main feature\`) or a range (\`braid diff main...feature\`), got ${JSON.stringify(refA)}`,
-        { data: { argument: 'refA' } },
-      );
-    }
-    return [m[1], m[2]];
+  const r = splitRange(refA, refB);
+  if (!r) {
+    throw new UsageError(
+      'bad-range',
+      `braid diff: give two refs (\`braid diff main feature\`) or a range (\`braid diff main...feature\`), got ${JSON.stringify(refA)}`,
+      { data: { argument: 'refA' } },
+    );
   }
-  return [refA, refB];
+  return r;
 }
 
 /**
@@ -184,6 +214,10 @@ export const diffCommand = defineCommand<DiffArgs>({
     }
     const [a, b] = parseRange(args.refA, args.refB);
     const root = findProject(ctx.cwd);
+    // --static is a pure function of the two commits: recorded for replay (replay.ts) when the
+    // refs read the same before and after the run
+    const replay = args.static === true ? diffReplayInputs(root, ctx.cwd, a, b, format) : undefined;
+    const keyBefore = replay && diffReplayKey(replay);
     const repo = await GitRepo.open(root);
     let verdict;
     let manifests;
@@ -224,10 +258,21 @@ export const diffCommand = defineCommand<DiffArgs>({
     } finally {
       repo.close();
     }
-    if (format === 'json') ctx.out.result(verdict);
-    else if (format === 'md')
-      process.stdout.write(ctx.out.clean(renderVerdictMarkdown(verdict, manifests)) + '\n');
-    else for (const l of renderVerdictText(verdict)) ctx.out.print(l);
-    return verdict.verdict === 'conflict' ? 1 : 0;
+    const stdout =
+      format === 'json'
+        ? ctx.out.clean(JSON.stringify(verdict, null, 2)) + '\n'
+        : format === 'md'
+          ? ctx.out.clean(renderVerdictMarkdown(verdict, manifests)) + '\n'
+          : renderVerdictText(verdict)
+              .map((l) => ctx.out.clean(l) + '\n')
+              .join('');
+    process.stdout.write(stdout);
+    const code = verdict.verdict === 'conflict' ? 1 : 0;
+    if (replay && keyBefore && diffReplayKey(replay) === keyBefore && sameDirs(replay, repo)) {
+      const memo = JsonMemo.load<DiffReplay>(replay.gitDir, DIFF_REPLAY_MEMO, DIFF_REPLAY_KEEP, replay.build);
+      memo.set(keyBefore, { stdout, code });
+      memo.save();
+    }
+    return code;
   },
 });
