@@ -154,6 +154,39 @@ describe('replay of braid check and braid diff --static', () => {
     expect((await run(['check'])).code).toBe(1);
   });
 
+  it('replays after commits that leave the migrations alone (HEAD and main keyed by their .migrations tree)', async () => {
+    // main gains a migration this branch lacks: the check reads HEAD's tree (was it removed here?)
+    const other = join(tempDir('braid-replay-wt-'), 'wt');
+    repo.git('worktree', 'add', '-q', other, 'main');
+    const inOther = (...args: string[]) => git(other, args);
+    const c = (await runBraidJson<{ id: string }>(['new', 'add email'], { cwd: other })).json.id;
+    writeFileSync(join(other, '.migrations', c, 'up.sql'), 'alter table users add column email text;\n');
+    writeFileSync(join(other, '.migrations', c, 'down.sql'), 'alter table users drop column email;\n');
+    await runBraid(['hash'], { cwd: other });
+    inOther('add', '-A');
+    inOther('commit', '-qm', 'email on main');
+    await expectReplayed(['check']);
+    // a commit here that touches no migration: HEAD moved, its .migrations tree did not
+    writeFileSync(join(repo.dir, 'README.md'), 'hello\n');
+    repo.commit('readme');
+    const afterCommit = await run(['check']);
+    expect(afterCommit.git).toBe(false);
+    expect(afterCommit.code).toBe(0);
+    // and one on main
+    writeFileSync(join(other, 'NOTES.md'), 'notes\n');
+    inOther('add', '-A');
+    inOther('commit', '-qm', 'notes on main');
+    expect((await run(['check'])).git).toBe(false);
+    // a commit on main that changes a migration this branch has: the check runs, and reports it
+    writeFileSync(join(other, '.migrations', a, 'down.sql'), 'drop table if exists users;\n');
+    await runBraid(['hash'], { cwd: other });
+    inOther('add', '-A');
+    inOther('commit', '-qm', 'edit a on main');
+    const edited = await run(['check']);
+    expect(edited.git).toBe(true);
+    expect(edited.code).toBe(1);
+  });
+
   it('does not replay a check with another lint setting', async () => {
     writeFileSync(mig(b, 'up.sql'), 'alter table users add column phone text not null;\n');
     await runBraid(['hash'], { cwd: repo.dir });

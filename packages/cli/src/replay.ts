@@ -36,6 +36,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
+import { inflateSync } from 'node:zlib';
 import {
   findGitDir,
   isCheckReplay,
@@ -121,10 +122,8 @@ function plainRef(v: string): boolean {
   );
 }
 
-export interface ReplayInputs {
+export interface ReplayInputs extends GitDirs {
   root: string;
-  gitDir: string;
-  commonDir: string;
   flags: ReplayFlags;
   build: string;
   /** Refs whose raw values count (protectedRefSources, and HEAD when it was read). */
@@ -164,7 +163,11 @@ function replayKeyOrThrow(o: ReplayInputs): string {
     if (text !== undefined && /^\s*\[\s*include/im.test(text)) throw new NotReplayable();
     parts.push([file, text === undefined ? null : sha(text)]);
   }
-  parts.push(o.refs.map((ref) => [ref, r.ref(ref)]));
+  // A protected ref (and HEAD) matters only through its commit's .migrations tree: keyed by that
+  // tree's id where the objects are loose (a local commit that left the migrations alone keeps
+  // the key), else by the commit id.
+  const dir = o.top === undefined ? undefined : path.relative(o.top, migrations).split(path.sep).join('/');
+  parts.push(o.refs.map((ref) => [ref, dir === undefined ? r.ref(ref) : r.refAsTree(ref, dir)]));
   return sha(JSON.stringify(parts));
 }
 
@@ -259,6 +262,68 @@ class StateReader {
     const p = this.packedRefs().get(name);
     return p === undefined ? '-' : `packed ${p}`;
   }
+
+  /** ref(name) with its final object id replaced by `tree:<id of <commit>:<dir>>` when readable. */
+  refAsTree(name: string, dir: string): string {
+    const v = this.ref(name);
+    const m = /([0-9a-f]{40}|[0-9a-f]{64})$/.exec(v);
+    if (!m) return v;
+    const tree = this.treeAt(m[1], dir);
+    return tree === undefined ? v : `${v.slice(0, m.index)}tree:${tree}`;
+  }
+
+  /**
+   * The id of `<oid>:<dir>` (a commit or an annotated tag of one) from loose objects, `-` when
+   * the path is not there; undefined when an object is packed or unreadable.
+   */
+  treeAt(oid: string, dir: string): string | undefined {
+    const idBytes = oid.length / 2;
+    let obj = this.loose(oid);
+    for (let depth = 0; obj?.type === 'tag' && depth < 5; depth++) {
+      const m = /^object ([0-9a-f]+)$/m.exec(obj.body.toString('latin1'));
+      obj = m ? this.loose(m[1]) : undefined;
+    }
+    if (obj?.type !== 'commit') return undefined;
+    const t = /^tree ([0-9a-f]+)$/m.exec(obj.body.toString('latin1'));
+    if (!t) return undefined;
+    let tree = t[1];
+    for (const part of dir.split('/').filter(Boolean)) {
+      const o = this.loose(tree);
+      if (o?.type !== 'tree') return undefined;
+      const next = treeEntry(o.body, part, idBytes);
+      if (next === undefined) return '-';
+      tree = next;
+    }
+    return tree;
+  }
+
+  private loose(oid: string): { type: string; body: Buffer } | undefined {
+    let raw: Buffer;
+    try {
+      raw = inflateSync(fs.readFileSync(path.join(this.commonDir, 'objects', oid.slice(0, 2), oid.slice(2))));
+    } catch {
+      return undefined; // packed (or missing)
+    }
+    const sp = raw.indexOf(0x20);
+    const nul = raw.indexOf(0);
+    if (sp < 0 || nul < sp) return undefined;
+    return { type: raw.toString('latin1', 0, sp), body: raw.subarray(nul + 1) };
+  }
+}
+
+/** The object id (hex) of the entry `name` of a tree object's body; undefined when absent. */
+function treeEntry(body: Buffer, name: string, idBytes: number): string | undefined {
+  let pos = 0;
+  while (pos < body.length) {
+    const sp = body.indexOf(0x20, pos);
+    const nul = body.indexOf(0, sp);
+    if (sp < 0 || nul < 0) return undefined;
+    const entry = body.toString('utf8', sp + 1, nul);
+    const id = body.subarray(nul + 1, nul + 1 + idBytes);
+    if (entry === name) return id.toString('hex');
+    pos = nul + 1 + idBytes;
+  }
+  return undefined;
 }
 
 function sha(text: string): string {
@@ -281,7 +346,7 @@ function gitConfigFiles(gitDir: string, commonDir: string): string[] {
 }
 
 /** The git directory and the common one (a worktree's `commondir` file), found without git. */
-export function gitDirs(root: string): { gitDir: string; commonDir: string } | undefined {
+export function gitDirs(root: string): GitDirs | undefined {
   const gitDir = findGitDir(root);
   if (!gitDir) return undefined;
   let commonDir = gitDir;
@@ -290,7 +355,23 @@ export function gitDirs(root: string): { gitDir: string; commonDir: string } | u
   } catch {
     commonDir = gitDir;
   }
-  return { gitDir, commonDir };
+  const top = workTreeTop(root);
+  return top === undefined ? { gitDir, commonDir } : { gitDir, commonDir, top };
+}
+
+export interface GitDirs {
+  gitDir: string;
+  commonDir: string;
+  /** The work tree's top (where `.git` is); undefined when GIT_DIR or GIT_WORK_TREE decide it. */
+  top?: string;
+}
+
+function workTreeTop(root: string): string | undefined {
+  if (process.env['GIT_DIR'] || process.env['GIT_WORK_TREE']) return undefined;
+  for (let dir = path.resolve(root); ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, '.git'))) return dir;
+    if (path.dirname(dir) === dir) return undefined;
+  }
 }
 
 interface ReplayHeader {

@@ -361,7 +361,7 @@ export interface ProtectedCheck {
    * replay, packages/cli/src/replay.ts): the git directories, the protected-refs setting,
    * and whether HEAD was read (the baseline's rules, or a protected migration missing here).
    */
-  sources?: { gitDir: string; commonDir: string; config: ProtectedConfig; usedHead: boolean };
+  sources?: { top: string; gitDir: string; commonDir: string; config: ProtectedConfig; usedHead: boolean };
 }
 
 /** The git side of `.migrations/baseline`'s rules. */
@@ -497,7 +497,13 @@ export async function checkProtected(
       findings,
     };
     if (config) {
-      out.sources = { gitDir: repo.gitDir, commonDir: repo.commonDir, config: await config, usedHead };
+      out.sources = {
+        top: repo.root,
+        gitDir: repo.gitDir,
+        commonDir: repo.commonDir,
+        config: await config,
+        usedHead,
+      };
     }
     if (opts.baseline) {
       // HEAD's and every protected ref's baseline in one cat-file round, HEAD's folders from its tree

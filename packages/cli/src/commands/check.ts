@@ -261,7 +261,8 @@ export const checkCommand = defineCommand<{ lint: boolean; schema: boolean } & S
         if (
           dirs &&
           real(dirs.gitDir) === real(prot.sources.gitDir) &&
-          real(dirs.commonDir) === real(prot.sources.commonDir)
+          real(dirs.commonDir) === real(prot.sources.commonDir) &&
+          (dirs.top === undefined || real(dirs.top) === real(prot.sources.top))
         ) {
           const key = replayKey({ root, ...dirs, flags, build, refs, stampMs });
           if (key)
