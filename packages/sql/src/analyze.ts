@@ -51,6 +51,8 @@ export interface AnalyzeOptions {
   columnType?: ColumnTypeLookup;
   /** Analyse CREATE FUNCTION bodies in footprints (default true; see FootprintOptions). */
   functionBodies?: boolean;
+  /** Collect footprints' reads (default true; see FootprintOptions). */
+  reads?: boolean;
 }
 
 // Like core's directives, a suppression starts its comment: `-- braid:ignore …` or `/* braid:ignore … */`
@@ -121,7 +123,11 @@ export function analyzeFile(path: string, text: string, opts: AnalyzeOptions = {
           for (const m of c.matchAll(DIRECTIVE_RE)) if (m[1] !== 'ignore') directives.add(m[1].toLowerCase());
     }
     if (!fpOpts || fpOpts.searchPath !== searchPath) {
-      fpOpts = { searchPath, ...(opts.functionBodies === false ? { functionBodies: false } : {}) };
+      fpOpts = {
+        searchPath,
+        ...(opts.functionBodies === false ? { functionBodies: false } : {}),
+        ...(opts.reads === false ? { reads: false } : {}),
+      };
       clOpts = {
         pgVersion: opts.pgVersion ?? 15,
         searchPath,

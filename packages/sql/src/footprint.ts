@@ -91,6 +91,12 @@ export interface FootprintOptions {
    * DO blocks are always analysed (they run now).
    */
   functionBodies?: boolean;
+  /**
+   * Collect what statements read (default true): every relation and function a query, a view
+   * or a DML statement references, found by walking its whole tree. Lint passes false too: its
+   * rules look at what a statement creates, drops, alters, renames and writes, never at reads.
+   */
+  reads?: boolean;
 }
 
 export function emptyFootprint(): Footprint {
@@ -279,25 +285,27 @@ class Builder {
   }
   /** Every relation referenced anywhere in the subtree is read (CTE names excluded). */
   readsIn(tree: unknown): void {
+    if (this.opts.reads === false) return;
+    // One walk (the trees of long function bodies are large): the CTE names are known only at
+    // the end, so the references are collected in order and filtered afterwards.
     const ctes = new Set<string>();
+    const refs: { rv?: AstNode; fn?: string[] }[] = [];
     walk(tree, (n) => {
       const cte = o(n, 'CommonTableExpr');
       if (cte) ctes.add(s(cte, 'ctename') ?? '');
-    });
-    walk(tree, (n) => {
       const rv = o(n, 'RangeVar');
-      if (rv) {
-        const name = s(rv, 'relname') ?? '';
-        if (!s(rv, 'schemaname') && ctes.has(name)) return;
-        this.add(this.fp.reads, this.rel(rv));
-      }
+      if (rv) refs.push({ rv });
       const fc = o(n, 'FuncCall');
-      if (fc) {
-        const names = strings(a(fc, 'funcname'));
-        if (names.length >= 2 && names[0] !== 'pg_catalog')
-          this.add(this.fp.reads, this.named(names, 'function'));
-      }
+      if (fc) refs.push({ fn: strings(a(fc, 'funcname')) });
     });
+    for (const { rv, fn } of refs) {
+      if (rv) {
+        if (!s(rv, 'schemaname') && ctes.has(s(rv, 'relname') ?? '')) continue;
+        this.add(this.fp.reads, this.rel(rv));
+      } else if (fn && fn.length >= 2 && fn[0] !== 'pg_catalog') {
+        this.add(this.fp.reads, this.named(fn, 'function'));
+      }
+    }
   }
   /** A relation (with a column constraint list) references: FK targets. */
   constraintReads(constraints: AstNode[]): void {

@@ -109,11 +109,12 @@ export function analyzeMigration(
   pgVersion: number,
   columnTypes: Map<string, Map<string, string>> | ColumnTypeLookup,
   functionBodies = true,
+  reads = true,
 ): AnalyzedMigration {
   const dir = m.dir ?? `.migrations/${m.id}`;
   const columnType: ColumnTypeLookup =
     typeof columnTypes === 'function' ? columnTypes : (t, c) => columnTypes.get(t)?.get(c);
-  const opts = { pgVersion, columnType, functionBodies };
+  const opts = { pgVersion, columnType, functionBodies, reads };
   const up = m.up !== undefined ? analyzeFile(`${dir}/up.sql`, m.up, opts) : undefined;
   const down = m.down !== undefined ? analyzeFile(`${dir}/down.sql`, m.down, opts) : undefined;
   const verify = m.verify !== undefined ? analyzeFile(`${dir}/verify.sql`, m.verify, opts) : undefined;
@@ -315,7 +316,8 @@ export class Linter {
   lintOne(input: MigrationInput, state: CarriedState): Finding[] {
     const pgVersion = this.pgVersion;
     const findings: Finding[] = [];
-    const m = analyzeMigration(input, pgVersion, (t, c) => state.columnType(t, c), false);
+    // no function bodies, no reads: no rule looks at them (FootprintOptions)
+    const m = analyzeMigration(input, pgVersion, (t, c) => state.columnType(t, c), false, false);
     const report = !this.only || this.only.has(m.id);
     const local = new Set<string>();
     const notNullChecks = new Set<string>(); // validated: table.column
