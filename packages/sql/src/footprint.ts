@@ -93,8 +93,9 @@ export interface FootprintOptions {
   functionBodies?: boolean;
   /**
    * Collect what statements read (default true): every relation and function a query, a view
-   * or a DML statement references, found by walking its whole tree. Lint passes false too: its
-   * rules look at what a statement creates, drops, alters, renames and writes, never at reads.
+   * or a DML statement references, found by walking its whole tree. Lint passes false for up.sql
+   * and down.sql: its rules look at what their statements create, drop, alter, rename and write;
+   * only verify-asserts-nothing looks at reads, of verify.sql.
    */
   reads?: boolean;
 }

@@ -117,7 +117,9 @@ export function analyzeMigration(
   const opts = { pgVersion, columnType, functionBodies, reads };
   const up = m.up !== undefined ? analyzeFile(`${dir}/up.sql`, m.up, opts) : undefined;
   const down = m.down !== undefined ? analyzeFile(`${dir}/down.sql`, m.down, opts) : undefined;
-  const verify = m.verify !== undefined ? analyzeFile(`${dir}/verify.sql`, m.verify, opts) : undefined;
+  // verify-asserts-nothing asks whether verify.sql reads anything: its reads are always collected
+  const verify =
+    m.verify !== undefined ? analyzeFile(`${dir}/verify.sql`, m.verify, { ...opts, reads: true }) : undefined;
   const out: AnalyzedMigration = { id: m.id, dir, transactional: !up?.directives.has('no-transaction') };
   if (up) out.up = up;
   if (down) out.down = down;
@@ -316,7 +318,7 @@ export class Linter {
   lintOne(input: MigrationInput, state: CarriedState): Finding[] {
     const pgVersion = this.pgVersion;
     const findings: Finding[] = [];
-    // no function bodies, no reads: no rule looks at them (FootprintOptions)
+    // no function bodies, no reads of up.sql and down.sql: no rule looks at them (FootprintOptions)
     const m = analyzeMigration(input, pgVersion, (t, c) => state.columnType(t, c), false, false);
     const report = !this.only || this.only.has(m.id);
     const local = new Set<string>();
