@@ -41,6 +41,12 @@ export interface DataRisk {
   statement: number;
   /** Why the scope is wider than the statement says (e.g. "DELETE … USING: every row"). */
   note?: string;
+  /**
+   * truncate: `TRUNCATE … CASCADE`, which also empties every table with a foreign key to this
+   * one (recursively). Which tables those are is not in the file: the database layer finds them
+   * in the catalog (pg_constraint) and backs them up too.
+   */
+  cascade?: boolean;
 }
 
 const key = (t: RiskTable): string => `${t.schema}.${t.name}`;
@@ -136,7 +142,10 @@ export function dataAtRisk(statements: readonly AnalyzedStatement[]): DataRisk[]
             table: t,
             dml: false,
             ...(s(n, 'behavior') === 'DROP_CASCADE'
-              ? { note: 'TRUNCATE … CASCADE also empties the tables that reference it (not backed up)' }
+              ? {
+                  cascade: true,
+                  note: 'TRUNCATE … CASCADE also empties the tables that reference it (found in the catalog, backed up too)',
+                }
               : {}),
           });
         }
@@ -219,6 +228,11 @@ export interface BackupTarget {
   qualifier?: string;
   /** The risks that made it ("drop-column email (line 3)"). */
   reasons: string[];
+  /**
+   * A `TRUNCATE … CASCADE` of the table: the tables referencing it by foreign key, recursively,
+   * are emptied too and must be copied whole as well (resolved against the catalog).
+   */
+  cascade?: boolean;
 }
 
 function reasonOf(r: DataRisk): string {
@@ -229,7 +243,9 @@ function reasonOf(r: DataRisk): string {
         ? `${r.kind} ${r.columns.join(', ')}`
         : r.where !== undefined
           ? `${r.kind} where ${r.where}`
-          : r.kind;
+          : r.cascade
+            ? `${r.kind} cascade`
+            : r.kind;
   return `${what} (line ${r.line})`;
 }
 
@@ -257,6 +273,7 @@ export function backupTargets(risks: readonly DataRisk[], policy: BackupPolicy):
       reasons: [reasonOf(r)],
       ...(scope === 'columns' ? { columns: [...(r.columns ?? [])] } : {}),
       ...(scope === 'rows' ? { where: [r.where!], qualifier: r.qualifier ?? r.table.name } : {}),
+      ...(r.cascade ? { cascade: true } : {}),
     };
     const had = byTable.get(k);
     if (!had) {
@@ -264,6 +281,7 @@ export function backupTargets(risks: readonly DataRisk[], policy: BackupPolicy):
       continue;
     }
     had.reasons.push(...t.reasons);
+    if (t.cascade) had.cascade = true;
     if (had.scope === 'table') continue;
     if (had.scope === 'columns' && t.scope === 'columns') {
       for (const c of t.columns ?? []) if (!had.columns!.includes(c)) had.columns!.push(c);
