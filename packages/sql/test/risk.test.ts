@@ -47,6 +47,15 @@ describe('dataAtRisk', () => {
       { schema: 's', name: 'b' },
     ]);
     expect(r[0].note).toMatch(/CASCADE/);
+    // the referencing tables are not in the file: flagged for the catalog lookup at backup time
+    expect(r.map((x) => x.cascade)).toEqual([true, true]);
+    expect(strip('truncate a;')[0].cascade).toBeUndefined();
+    const [target] = backupTargets(risks('truncate a cascade; truncate a;'), 'destructive');
+    expect(target).toMatchObject({
+      scope: 'table',
+      cascade: true,
+      reasons: ['truncate cascade (line 1)', 'truncate (line 1)'],
+    });
   });
 
   test('UPDATE and DELETE: their own WHERE (with alias), RETURNING cut off; DML is flagged', () => {
