@@ -49,7 +49,14 @@ import {
   type Executor,
   type SourceMigration,
 } from '@braid/pg';
-import { analyzeFile, backupTargets, dataAtRisk, loadParser, type BackupTarget } from '@braid/sql';
+import {
+  analyzeFile,
+  backupTargets,
+  dataAtRisk,
+  loadParser,
+  mayPutDataAtRisk,
+  type BackupTarget,
+} from '@braid/sql';
 import { findGitDir } from './statcache';
 
 export interface BackupSettings {
@@ -417,6 +424,7 @@ export async function targetsOf(
   targets: BackupTarget[];
   risks: ReturnType<typeof dataAtRisk>;
 }> {
+  if (!mayPutDataAtRisk(m.files.up)) return { risks: [], targets: [] };
   await loadParser();
   const file = analyzeFile(`.migrations/${m.id}/up.sql`, m.files.up);
   const risks = dataAtRisk(file.statements);
