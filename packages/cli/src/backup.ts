@@ -49,7 +49,15 @@ import {
   type Executor,
   type SourceMigration,
 } from '@braid/pg';
-import { analyzeFile, backupTargets, dataAtRisk, loadParser, type BackupTarget } from '@braid/sql';
+import {
+  analyzeFile,
+  backupTargets,
+  dataAtRisk,
+  loadParser,
+  mayPutDataAtRisk,
+  type BackupTarget,
+} from '@braid/sql';
+import { findGitDir } from './statcache';
 
 export interface BackupSettings {
   policy: BackupPolicyName;
@@ -73,7 +81,22 @@ export function parseBackupFlag(v: string | undefined): BackupPolicyName | undef
   return v as BackupPolicyName;
 }
 
-function gitDir(root: string): string | undefined {
+/**
+ * The git common directory of `root` (shared by all worktrees): found on disk as git finds it
+ * (the nearest `.git`, a worktree's `gitdir:` file and its `commondir`), without spawning git
+ * (≈15 ms, measured on `braid up --backup`); git itself answers when the disk does not
+ * (`$GIT_COMMON_DIR`, no `.git` found).
+ */
+export function gitCommonDir(root: string): string | undefined {
+  const env = process.env['GIT_COMMON_DIR'];
+  const gd = env ? undefined : findGitDir(root);
+  if (gd) {
+    try {
+      return path.resolve(gd, fs.readFileSync(path.join(gd, 'commondir'), 'utf8').trim());
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return gd;
+    }
+  }
   try {
     const out = execFileSync('git', ['rev-parse', '--git-common-dir'], {
       cwd: root,
@@ -106,7 +129,7 @@ export function backupSettings(
   const policy = opts.flag ?? envPolicy ?? b?.policy ?? 'off';
   // the git directory only when needed (`braid up` without backups runs no extra git process)
   let gdMemo: string | undefined | null = null;
-  const gdOf = (): string | undefined => (gdMemo === null ? (gdMemo = gitDir(root)) : gdMemo);
+  const gdOf = (): string | undefined => (gdMemo === null ? (gdMemo = gitCommonDir(root)) : gdMemo);
   const explicit = b?.dir ? path.resolve(root, b.dir) : undefined;
   if (explicit && inside(root, explicit) && !(gdOf() && inside(gdOf()!, explicit))) {
     const dir = explicit;
@@ -401,6 +424,7 @@ export async function targetsOf(
   targets: BackupTarget[];
   risks: ReturnType<typeof dataAtRisk>;
 }> {
+  if (!mayPutDataAtRisk(m.files.up)) return { risks: [], targets: [] };
   await loadParser();
   const file = analyzeFile(`.migrations/${m.id}/up.sql`, m.files.up);
   const risks = dataAtRisk(file.statements);

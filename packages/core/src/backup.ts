@@ -24,8 +24,8 @@
  * per-table checksums are checked again after decryption (and by `braid backup verify`).
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { Readable } from 'node:stream';
-import { createGunzip, createGzip, gunzipSync, gzipSync } from 'node:zlib';
+import { Readable, type TransformOptions } from 'node:stream';
+import { createGunzip, createGzip, gunzipSync, gzipSync, type ZlibOptions } from 'node:zlib';
 import { FindingsError, UsageError } from './errors';
 
 /** The format written (streaming, counts in an authenticated trailer). */
@@ -448,7 +448,15 @@ export function createArchiveWriter(
   emit(line);
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   cipher.setAAD(line);
-  const gzip = createGzip({ level: opts.level ?? BACKUP_GZIP_LEVEL, chunkSize: 256 * 1024 });
+  // A 2 MB write buffer (the stream default is 16 kB): the copy hands 256 kB chunks, so with the
+  // default every chunk waited for the compressor before the socket was read on; now the next
+  // chunks arrive while the compressor works on one (in zlib's thread).
+  const gzipOpts: ZlibOptions & TransformOptions = {
+    level: opts.level ?? BACKUP_GZIP_LEVEL,
+    chunkSize: 256 * 1024,
+    writableHighWaterMark: 2 << 20,
+  };
+  const gzip = createGzip(gzipOpts);
   gzip.on('data', (d: Buffer) => {
     if (failed) return;
     try {

@@ -85,12 +85,78 @@ async function catalogTables(ex: Executor, schema: string, name: string): Promis
   }));
 }
 
+/**
+ * The tables a `TRUNCATE schema.name CASCADE` also empties: every table with a foreign key to
+ * it, and to those, recursively (pg_constraint, contype 'f'; cycles end by `union`). Partitions
+ * are reached through their partitioned table (copied with it). In a stable order.
+ */
+const Q_CASCADE = `
+with recursive r(oid) as (
+  select c.oid from pg_class c join pg_namespace n on n.oid = c.relnamespace
+   where n.nspname = $1 and c.relname = $2
+  union
+  select con.conrelid from pg_constraint con join r on con.confrelid = r.oid where con.contype = 'f'
+)
+select n.nspname as schema, c.relname as name
+  from r join pg_class c on c.oid = r.oid join pg_namespace n on n.oid = c.relnamespace
+ where c.relkind in ('r', 'p') and not c.relispartition and not (n.nspname = $1 and c.relname = $2)
+ order by 1, 2`;
+
+/**
+ * The targets with what their `TRUNCATE … CASCADE`s also empty (BackupTarget.cascade): each
+ * referencing table, found in the catalog now, becomes a whole-table target of its own (or
+ * widens the table's target to the whole table), its reason naming the truncated table. `via`:
+ * the truncated table of each table added this way.
+ */
+export async function withCascades(
+  ex: Executor,
+  targets: readonly BackupTarget[],
+): Promise<{ targets: BackupTarget[]; via: Map<string, string> }> {
+  const out = targets.map((t) => ({ ...t, reasons: [...t.reasons] }));
+  const via = new Map<string, string>();
+  const byKey = new Map(out.map((t) => [`${t.table.schema}.${t.table.name}`, t]));
+  for (const t of targets) {
+    if (!t.cascade || t.table.name === '*') continue;
+    const from = `${t.table.schema}.${t.table.name}`;
+    const lines = t.reasons
+      .map((r) => /\(line (\d+)\)$/.exec(r)?.[1])
+      .filter((x): x is string => x !== undefined);
+    const reason = `truncate cascade of ${from}${lines.length ? ` (line ${lines[0]})` : ''}`;
+    const r = await ex.query<{ schema: string; name: string }>(Q_CASCADE, [t.table.schema, t.table.name]);
+    for (const d of r.rows) {
+      const k = `${d.schema}.${d.name}`;
+      const had = byKey.get(k);
+      if (had) {
+        if (!had.reasons.includes(reason)) had.reasons.push(reason);
+        if (had.scope !== 'table') {
+          had.scope = 'table';
+          delete had.columns;
+          delete had.where;
+          delete had.qualifier;
+        }
+        continue;
+      }
+      const added: BackupTarget = {
+        table: { schema: d.schema, name: d.name },
+        scope: 'table',
+        reasons: [reason],
+      };
+      out.push(added);
+      byKey.set(k, added);
+      via.set(k, from);
+    }
+  }
+  return { targets: out, via };
+}
+
 /** A target as this database has it: what one archive table will hold. */
 export interface ResolvedTarget extends Omit<ArchiveTable, 'rows' | 'bytes' | 'sha256'> {
   /** The SELECT that COPY runs. */
   select: string;
   estimate: { rows: number | null; bytes: number | null; tableBytes: number };
   notes: string[];
+  /** A table only a `TRUNCATE … CASCADE` of another empties: that table ("public.parent"). */
+  via?: string;
 }
 
 /**
@@ -105,7 +171,9 @@ export async function resolveTargets(
 ): Promise<{ tables: ResolvedTarget[]; skipped: string[] }> {
   const tables: ResolvedTarget[] = [];
   const skipped: string[] = [];
-  for (const t of targets) {
+  const expanded = await withCascades(ex, targets);
+  for (const t of expanded.targets) {
+    const via = expanded.via.get(`${t.table.schema}.${t.table.name}`);
     const found = await catalogTables(ex, t.table.schema, t.table.name);
     if (found.length === 0) {
       if (t.table.name !== '*') skipped.push(`${t.table.schema}.${t.table.name}: no such table here`);
@@ -175,6 +243,7 @@ export async function resolveTargets(
         select,
         estimate: { rows: rows === null ? null : Math.round(rows), bytes, tableBytes: c.totalBytes },
         notes,
+        ...(via ? { via } : {}),
       });
     }
   }

@@ -1,4 +1,4 @@
-import { analyzeFile, backupTargets, dataAtRisk, loadParser } from '@braid/sql';
+import { analyzeFile, backupTargets, dataAtRisk, loadParser, mayPutDataAtRisk } from '@braid/sql';
 
 beforeAll(() => loadParser());
 
@@ -47,6 +47,15 @@ describe('dataAtRisk', () => {
       { schema: 's', name: 'b' },
     ]);
     expect(r[0].note).toMatch(/CASCADE/);
+    // the referencing tables are not in the file: flagged for the catalog lookup at backup time
+    expect(r.map((x) => x.cascade)).toEqual([true, true]);
+    expect(strip('truncate a;')[0].cascade).toBeUndefined();
+    const [target] = backupTargets(risks('truncate a cascade; truncate a;'), 'destructive');
+    expect(target).toMatchObject({
+      scope: 'table',
+      cascade: true,
+      reasons: ['truncate cascade (line 1)', 'truncate (line 1)'],
+    });
   });
 
   test('UPDATE and DELETE: their own WHERE (with alias), RETURNING cut off; DML is flagged', () => {
@@ -165,5 +174,35 @@ describe('backupTargets', () => {
   test('two row conditions on a table not touched in between are ORed', () => {
     const r = t('update b set x = 1 where id = 1; select 1; update c set y = 2 where b_id = 2;');
     expect(r.map((x) => x.where)).toEqual([['id = 1'], ['b_id = 2']]);
+  });
+});
+
+describe('mayPutDataAtRisk (lets a backup skip the parser)', () => {
+  const risky = [
+    'DROP TABLE users;',
+    'alter table t drop column c;',
+    'Alter Table t Alter Column c Type bigint;',
+    'truncate a cascade;',
+    'update t set a = 1 where b;',
+    'delete from t;',
+    'merge into t using s on t.id = s.id when matched then delete;',
+    'drop schema app cascade;',
+    '/* x */ UPDATE "T" SET a = 1;',
+  ];
+  const safe = [
+    'create table t (id int primary key);',
+    'create index concurrently i on t (a);',
+    "insert into t values (1, 'a');",
+    'comment on table t is $$x$$;',
+  ];
+  test('true for every statement dataAtRisk reports, false for ones that only create or add', () => {
+    for (const sql of risky) {
+      expect(risks(sql).length).toBeGreaterThan(0);
+      expect(mayPutDataAtRisk(sql)).toBe(true);
+    }
+    for (const sql of safe) {
+      expect(risks(sql)).toEqual([]);
+      expect(mayPutDataAtRisk(sql)).toBe(false);
+    }
   });
 });

@@ -49,7 +49,7 @@ async function dataAtRiskOf(
       rows: t.estimate.rows,
       bytes: t.estimate.bytes,
       tableBytes: t.estimate.tableBytes,
-      backedUp: backed.has(`${t.schema}.${t.name}`),
+      backedUp: backed.has(`${t.schema}.${t.name}`) || (t.via !== undefined && backed.has(t.via)),
       notes: t.notes,
     }));
     // tables a pending migration before it creates: no estimate yet
