@@ -35,7 +35,6 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { createHash } from 'node:crypto';
 import { inflateSync } from 'node:zlib';
 import {
   findGitDir,
@@ -161,14 +160,14 @@ function replayKeyOrThrow(o: ReplayInputs): string {
   for (const file of gitConfigFiles(o.gitDir, o.commonDir)) {
     const text = r.read(file);
     if (text !== undefined && /^\s*\[\s*include/im.test(text)) throw new NotReplayable();
-    parts.push([file, text === undefined ? null : sha(text)]);
+    parts.push([file, text ?? null]);
   }
   // A protected ref (and HEAD) matters only through its commit's .migrations tree: keyed by that
   // tree's id where the objects are loose (a local commit that left the migrations alone keeps
   // the key), else by the commit id.
   const dir = o.top === undefined ? undefined : path.relative(o.top, migrations).split(path.sep).join('/');
   parts.push(o.refs.map((ref) => [ref, dir === undefined ? r.ref(ref) : r.refAsTree(ref, dir)]));
-  return sha(JSON.stringify(parts));
+  return JSON.stringify(parts);
 }
 
 /** Every BRAID_* and GIT_* variable (but git's per-commit ones), sorted: a result may depend on any. */
@@ -324,10 +323,6 @@ function treeEntry(body: Buffer, name: string, idBytes: number): string | undefi
     pos = nul + 1 + idBytes;
   }
   return undefined;
-}
-
-function sha(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
 }
 
 /** The config files `git config` reads (system unless GIT_CONFIG_NOSYSTEM, global, local, worktree). */
@@ -523,17 +518,15 @@ export function diffReplayKey(o: DiffReplayInputs): string | undefined {
       return raw;
     });
     const shallow = r.read(path.join(o.commonDir, 'shallow'));
-    return sha(
-      JSON.stringify([
-        'braid-diff-replay 1',
-        o.build,
-        o.root,
-        o.format,
-        refs,
-        shallow === undefined ? null : sha(shallow),
-        envParts(),
-      ]),
-    );
+    return JSON.stringify([
+      'braid-diff-replay 1',
+      o.build,
+      o.root,
+      o.format,
+      refs,
+      shallow ?? null,
+      envParts(),
+    ]);
   } catch (e) {
     if (e instanceof NotReplayable) return undefined;
     throw e;

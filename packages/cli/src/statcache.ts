@@ -42,7 +42,7 @@ export interface CheckReplay {
   flags: string;
   /** The refs whose raw values the key holds (ReplayInputs.refs). */
   refs: string[];
-  /** sha256 of everything the run's result depends on besides the folders (see replayKey). */
+  /** Everything the run's result depends on besides the folders, as JSON (see replayKey; not hashed: node:crypto would cost a replay ≈ 15 ms to load). */
   key: string;
   /** Number of folder lines in the stat cache (all folders; none left out as racy). */
   folders: number;
