@@ -91,7 +91,7 @@ create table braid.watch (
   direction text not null,
   statement_index integer,
   attempt integer not null,
-  outcome text not null check (outcome in ('ok', 'tripped', 'failed')),
+  outcome text not null check (outcome in ('ok', 'tripped', 'failed', 'throttled')),
   elapsed_ms integer not null,
   rows bigint,
   batches integer,

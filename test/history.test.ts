@@ -108,7 +108,7 @@ describe('braid history --targets', () => {
     expect(m.targets.map((x) => x.name)).toEqual([...NAMES, 'tenant-gone']);
     expect(t['tenant-a']).toMatchObject({
       reachable: true,
-      registryVersion: 5,
+      registryVersion: 6,
       applied: [m1, m2],
       ups: 2,
       downs: 0,
@@ -164,10 +164,10 @@ describe('braid history --targets', () => {
     const out = r.stdout;
     expect(out).toMatch(/^braid history\n/);
     expect(out).toMatch(
-      /\n {2}tenant-a \([^)]+\): registry v5, 2 applied now, 2 up, 0 down, 0 failed, 0 rolled back\n/,
+      /\n {2}tenant-a \([^)]+\): registry v6, 2 applied now, 2 up, 0 down, 0 failed, 0 rolled back\n/,
     );
     expect(out).toMatch(
-      /\n {2}tenant-b \([^)]+\): registry v5, 1 applied now, 2 up, 1 down, 0 failed, 1 rolled back\n/,
+      /\n {2}tenant-b \([^)]+\): registry v6, 1 applied now, 2 up, 1 down, 0 failed, 1 rolled back\n/,
     );
     expect(out).toMatch(
       /tenant-gone \(127\.0\.0\.1:1\/nowhere\): UNREACHABLE: cannot connect to 127\.0\.0\.1:1\/nowhere: /,

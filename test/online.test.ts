@@ -11,6 +11,7 @@ import { connectPg, type PgExecutor } from '@braid/pg';
 import { BRAID_JS, braidEnv, runBraid } from './helpers/repo';
 import { addMigrations, inspect, makeProject, targetDb, type TargetDb } from './helpers/cli';
 import { serverUrl } from './helpers/db';
+import { ADD_NOTE_MIGRATION, holdConflictingLock, ORDERS_MIGRATION } from './helpers/blocked';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -32,13 +33,7 @@ const onServer = (name: string, fn: () => void): void => {
 
 onServer('the circuit breaker (server)', () => {
   test('sessions queued behind braid’s lock trip it: braid cancels only its own statement, rolls back, retries, then exits 1; nothing else is cancelled', async () => {
-    const p = makeProject([
-      {
-        slug: 'orders',
-        up: 'create table orders (id int primary key, v int);\ninsert into orders select g, g from generate_series(1, 100) g;\n',
-        down: 'drop table orders;\n',
-      },
-    ]);
+    const p = makeProject([ORDERS_MIGRATION]);
     const t = await targetDb('postgres', p);
     const dbUrl = t.args[1];
     const reader = await connectPg(dbUrl, 'long report');
@@ -46,17 +41,9 @@ onServer('the circuit breaker (server)', () => {
     const admin = await connectPg(dbUrl, 'observer');
     try {
       expect((await runBraid(['up', ...t.args], { cwd: p.repo.dir })).code).toBe(0);
-      const [alter] = [
-        {
-          slug: 'add_note',
-          up: 'alter table orders add column note text;\n',
-          down: 'alter table orders drop column note;\n',
-        },
-      ];
-      const [id] = addMigrations(p, [alter]);
+      const [id] = addMigrations(p, [ADD_NOTE_MIGRATION]);
       // a long transaction holds ACCESS SHARE on orders: braid's ALTER queues behind it
-      await reader.exec('begin; select count(*) from orders');
-      const readerPid = (await reader.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0].pid;
+      const blocked = await holdConflictingLock(reader, app, admin);
       const run = runBraid(
         [
           'up',
@@ -74,23 +61,9 @@ onServer('the circuit breaker (server)', () => {
         { cwd: p.repo.dir },
       );
       // the application keeps reading orders; each read queues behind braid's ALTER while it waits
-      let stop = false;
-      let appReads = 0;
-      const appErrors: string[] = [];
-      const appLoop = (async () => {
-        while (!stop) {
-          try {
-            await app.query('select count(*) from orders');
-            appReads++;
-          } catch (e) {
-            appErrors.push(String(e));
-          }
-          await sleep(20);
-        }
-      })();
+      blocked.startApp();
       const r = await run;
-      stop = true;
-      await appLoop;
+      await blocked.stopApp();
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(
         /circuit breaker tripped \(attempt 1\): pid \d+ \(app\) blocked behind braid for [\d.]+ (ms|s) \(maxBlockedFor 300 ms\); cancelled braid's statement, retrying in 200 ms/,
@@ -102,14 +75,7 @@ onServer('the circuit breaker (server)', () => {
       expect(doc.error).toBe('migration-failed');
       expect(doc.breaker.map((b) => b.kind)).toEqual(['blocked-for', 'blocked-for']);
       // nobody else was cancelled: the application's reads all succeeded, the long report is intact
-      expect(appErrors).toEqual([]);
-      expect(appReads).toBeGreaterThan(0);
-      expect((await reader.query<{ n: string }>('select count(*) as n from orders')).rows[0].n).toBe('100');
-      const alive = await admin.query<{ n: number }>(
-        'select count(*)::int as n from pg_stat_activity where pid = $1',
-        [readerPid],
-      );
-      expect(alive.rows[0].n).toBe(1);
+      await blocked.expectBystandersUnharmed();
       // rolled back cleanly: no column, not applied; the attempts are recorded
       const cols = await admin.query(
         `select 1 from information_schema.columns where table_name = 'orders' and column_name = 'note'`,
@@ -136,7 +102,7 @@ onServer('the circuit breaker (server)', () => {
       expect(audit.rows.map((a) => a.outcome)).toEqual(['failed']);
       expect(audit.rows[0].error).toMatch(/circuit breaker tripped 2 time/);
       // once the report ends, the same command applies it
-      await reader.exec('commit');
+      await blocked.release();
       const again = await runBraid(['up', ...t.args, '--max-blocked-for', '300ms'], { cwd: p.repo.dir });
       expect(again.code).toBe(0);
       const cols2 = await admin.query(

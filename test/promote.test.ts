@@ -9,6 +9,7 @@ import { openExecutor, type Executor } from '@braid/pg';
 import { createTestDatabase, serverUrl } from './helpers/db';
 import { addMigrations, engines, makeProject, type Project } from './helpers/cli';
 import { runBraid, runBraidJson } from './helpers/repo';
+import { ADD_NOTE_MIGRATION, holdConflictingLock, ORDERS_MIGRATION } from './helpers/blocked';
 
 const PASSWORD = 'Pr0mote-S3cret-pw';
 
@@ -447,13 +448,7 @@ if (serverUrl()) {
 if (serverUrl()) {
   describe('braid promote with the circuit breaker (server)', () => {
     it('trips when sessions queue behind its lock, rolls back cleanly, cancels nobody else, exits 1; applies once the lock is gone', async () => {
-      const p = makeProject([
-        {
-          slug: 'orders',
-          up: 'create table orders (id int primary key, v int);\ninsert into orders select g, g from generate_series(1, 100) g;\n',
-          down: 'drop table orders;\n',
-        },
-      ]);
+      const p = makeProject([ORDERS_MIGRATION]);
       // the environment's own thresholds (braid.json environments.prod.online), retries and backoff from flags
       p.repo.write(
         'braid.json',
@@ -481,16 +476,9 @@ if (serverUrl()) {
       const admin = await env.open();
       try {
         expect((await promote([])).code).toBe(0);
-        const [id] = addMigrations(p, [
-          {
-            slug: 'add_note',
-            up: 'alter table orders add column note text;\n',
-            down: 'alter table orders drop column note;\n',
-          },
-        ]);
+        const [id] = addMigrations(p, [ADD_NOTE_MIGRATION]);
         // a long transaction holds ACCESS SHARE on orders: promote's ALTER queues behind it
-        await reader.exec('begin; select count(*) from orders');
-        const readerPid = (await reader.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0].pid;
+        const blocked = await holdConflictingLock(reader, app, admin);
         const run = promote([
           '--lock-timeout',
           '30s',
@@ -501,23 +489,9 @@ if (serverUrl()) {
           '--json',
         ]);
         // the application keeps reading orders; each read queues behind the waiting ALTER
-        let stop = false;
-        let appReads = 0;
-        const appErrors: string[] = [];
-        const appLoop = (async () => {
-          while (!stop) {
-            try {
-              await app.query('select count(*) from orders');
-              appReads++;
-            } catch (e) {
-              appErrors.push(String(e));
-            }
-            await new Promise((r) => setTimeout(r, 20));
-          }
-        })();
+        blocked.startApp();
         const r = await run;
-        stop = true;
-        await appLoop;
+        await blocked.stopApp();
         expect(r.code).toBe(1);
         expect(r.stderr).toMatch(
           /circuit breaker tripped \(attempt 1\): pid \d+ \(.*\) blocked behind braid/,
@@ -528,14 +502,7 @@ if (serverUrl()) {
         const doc = JSON.parse(r.stdout) as { breaker?: { kind: string }[] };
         expect(doc.breaker?.map((b) => b.kind)).toEqual(['blocked-for', 'blocked-for']);
         // nobody else was cancelled: every application read succeeded, the report's session is alive
-        expect(appErrors).toEqual([]);
-        expect(appReads).toBeGreaterThan(0);
-        expect((await reader.query<{ n: string }>('select count(*) as n from orders')).rows[0].n).toBe('100');
-        const alive = await admin.query<{ n: number }>(
-          'select count(*)::int as n from pg_stat_activity where pid = $1',
-          [readerPid],
-        );
-        expect(alive.rows[0].n).toBe(1);
+        await blocked.expectBystandersUnharmed();
         // rolled back cleanly: no column, not applied, the trips and the failure recorded with prod's provenance
         const cols = await admin.query(
           `select 1 from information_schema.columns where table_name = 'orders' and column_name = 'note'`,
@@ -557,7 +524,7 @@ if (serverUrl()) {
         expect(audit.rows.map((a) => a.outcome)).toEqual(['failed']);
         expect(audit.rows[0].error).toMatch(/circuit breaker tripped 2 time/);
         // once the report ends, the same promote applies it
-        await reader.exec('commit');
+        await blocked.release();
         expect((await promote([])).code).toBe(0);
         const cols2 = await admin.query(
           `select 1 from information_schema.columns where table_name = 'orders' and column_name = 'note'`,

@@ -8,7 +8,7 @@
  * killed at any point resumes after the last committed batch. The last batch has no upper bound
  * (it also takes rows inserted past the end meanwhile) and marks the statement done.
  * Between batches braid waits while the watcher sees replica lag or latency over their
- * thresholds (throttling), then `delay`.
+ * thresholds (throttling: each wait a braid.watch row, outcome `throttled`), then the pause.
  */
 import { performance } from 'node:perf_hooks';
 import {
@@ -164,7 +164,8 @@ export async function runBatched(
   let summary = emptySummary();
   const unit: WatchUnit = { id: m.id, direction: 'up', statementIndex: index, label };
   for (;;) {
-    await d.guard?.waitHealthy(unit);
+    // a wait here is its own braid.watch row (outcome throttled), with the progress before it
+    await d.guard?.waitHealthy(unit, { rows: () => rows, batches: () => batches - startBatches });
     const size = pacer.nextSize();
     let batchWatch = emptySummary();
     const b0 = performance.now();

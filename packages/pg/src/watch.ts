@@ -469,31 +469,53 @@ export class OnlineGuard {
       trip.waitMs = backoffFor(this.o, n + 1);
       this.o.events?.onTrip?.(trip);
       await sleep(trip.waitMs);
-      await this.waitHealthy(unit);
+      await this.waitHealthy(unit, opts);
     }
   }
 
   /**
    * Waits while replica lag or latency breach their thresholds (braid runs nothing meanwhile), at
-   * most patienceMs; then throws BreakerExhausted.
+   * most patienceMs; then throws BreakerExhausted. A wait (at least one breaching sample) is one
+   * braid.watch row, outcome `throttled`: its duration, the breach that started it, what the
+   * watcher saw meanwhile and the statement's progress so far (`progress`: batches).
    */
-  async waitHealthy(unit: WatchUnit): Promise<void> {
+  async waitHealthy(
+    unit: WatchUnit,
+    progress: { rows?: () => number | undefined; batches?: () => number | undefined } = {},
+  ): Promise<void> {
     if (!breakerArmed(this.o.thresholds)) return;
-    const deadline = performance.now() + patienceMs(this.o);
-    let told = false;
+    const t0 = performance.now();
+    const deadline = t0 + patienceMs(this.o);
+    let first: Breach | undefined;
+    let seen = emptySummary();
+    const record = () =>
+      first
+        ? this.recordUnit(unit, 1, 'throttled', seen, performance.now() - t0, {
+            breach: first.message,
+            rows: progress.rows?.(),
+            ...(progress.batches ? { batches: progress.batches() } : {}),
+          })
+        : Promise.resolve();
     for (;;) {
       let b: Breach | undefined;
       try {
-        b = throttleOf(await this.w.sample(), this.o.thresholds);
+        const sample = await this.w.sample();
+        b = throttleOf(sample, this.o.thresholds);
+        if (b || first) seen = addSample(seen, sample);
       } catch {
+        await record();
         return;
       }
-      if (!b) return;
-      if (!told) {
-        told = true;
+      if (!b) {
+        await record();
+        return;
+      }
+      if (!first) {
+        first = b;
         this.o.events?.onThrottle?.(unit, b);
       }
       if (performance.now() > deadline) {
+        await record();
         throw new BreakerExhausted(
           `the server did not recover within ${formatMs(patienceMs(this.o))} (backoff × (2^retries − 1)): ${b.message}`,
           [...this.trips],
@@ -507,7 +529,7 @@ export class OnlineGuard {
   async recordUnit(
     unit: WatchUnit,
     attempt: number,
-    outcome: 'ok' | 'tripped' | 'failed',
+    outcome: 'ok' | 'tripped' | 'failed' | 'throttled',
     s: WatchSummary,
     elapsedMs: number,
     extra: { breach?: string; rows?: number | undefined; batches?: number } = {},

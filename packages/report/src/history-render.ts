@@ -105,8 +105,18 @@ export function renderHistoryText(m: HistoryModel): string {
       const lat = w.maxLatencyRatio === null ? '' : ` · latency ×${w.maxLatencyRatio.toFixed(2)}`;
       const rows =
         w.rows === null ? '' : ` · ${w.rows} rows${w.batches !== null ? ` in ${w.batches} batches` : ''}`;
+      const unit = w.statement === null ? 'migration' : `statement ${w.statement}`;
+      if (w.outcome === 'throttled') {
+        // a wait before a batch (or a retry) while the server was unhealthy: nothing of braid ran
+        const before = w.batches !== null ? ` before batch ${w.batches + 1}` : '';
+        out.push(
+          `  ${shortTime(w.at)}  ${w.targetName}  ${w.id} ${unit}: throttled for ${formatMs(w.elapsedMs)}${before}${w.rows === null ? '' : ` (${w.rows} rows done)`}${lag}${lat}`,
+        );
+        if (w.breach) out.push(`      reason: ${w.breach}`);
+        continue;
+      }
       out.push(
-        `  ${shortTime(w.at)}  ${w.targetName}  ${w.id} ${w.statement === null ? 'migration' : `statement ${w.statement}`}: ${w.outcome} (attempt ${w.attempt}) in ${formatMs(w.elapsedMs)}${rows} · blocked ${w.maxBlocked} (longest ${formatMs(w.longestBlockMs)})${w.ownLockWaitMs > 0 ? ` · waited ${formatMs(w.ownLockWaitMs)} for a lock` : ''}${lag}${lat}`,
+        `  ${shortTime(w.at)}  ${w.targetName}  ${w.id} ${unit}: ${w.outcome} (attempt ${w.attempt}) in ${formatMs(w.elapsedMs)}${rows} · blocked ${w.maxBlocked} (longest ${formatMs(w.longestBlockMs)})${w.ownLockWaitMs > 0 ? ` · waited ${formatMs(w.ownLockWaitMs)} for a lock` : ''}${lag}${lat}`,
       );
       if (w.breach) out.push(`      breaker: ${w.breach}`);
     }
