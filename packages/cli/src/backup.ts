@@ -57,7 +57,7 @@ import {
   mayPutDataAtRisk,
   type BackupTarget,
 } from '@braid/sql';
-import { findGitDir } from './statcache';
+import { commonDirOf, findGitDir } from './statcache';
 
 export interface BackupSettings {
   policy: BackupPolicyName;
@@ -90,13 +90,8 @@ export function parseBackupFlag(v: string | undefined): BackupPolicyName | undef
 export function gitCommonDir(root: string): string | undefined {
   const env = process.env['GIT_COMMON_DIR'];
   const gd = env ? undefined : findGitDir(root);
-  if (gd) {
-    try {
-      return path.resolve(gd, fs.readFileSync(path.join(gd, 'commondir'), 'utf8').trim());
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return gd;
-    }
-  }
+  const common = gd && commonDirOf(gd);
+  if (common) return common;
   try {
     const out = execFileSync('git', ['rev-parse', '--git-common-dir'], {
       cwd: root,

@@ -37,6 +37,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { inflateSync } from 'node:zlib';
 import {
+  commonDirOf,
   findGitDir,
   isCheckReplay,
   JsonMemo,
@@ -344,12 +345,8 @@ function gitConfigFiles(gitDir: string, commonDir: string): string[] {
 export function gitDirs(root: string): GitDirs | undefined {
   const gitDir = findGitDir(root);
   if (!gitDir) return undefined;
-  let commonDir = gitDir;
-  try {
-    commonDir = path.resolve(gitDir, fs.readFileSync(path.join(gitDir, 'commondir'), 'utf8').trim());
-  } catch {
-    commonDir = gitDir;
-  }
+  const commonDir = commonDirOf(gitDir);
+  if (!commonDir) return undefined;
   const top = workTreeTop(root);
   return top === undefined ? { gitDir, commonDir } : { gitDir, commonDir, top };
 }

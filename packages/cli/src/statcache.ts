@@ -256,6 +256,18 @@ export function findGitDir(root: string): string | undefined {
   }
 }
 
+/**
+ * The common git directory of a git directory (a worktree's names it in its `commondir` file;
+ * otherwise it is itself); undefined when that file exists but cannot be read.
+ */
+export function commonDirOf(gitDir: string): string | undefined {
+  try {
+    return path.resolve(gitDir, fs.readFileSync(path.join(gitDir, 'commondir'), 'utf8').trim());
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? gitDir : undefined;
+  }
+}
+
 export class StatCache {
   private readonly old: CacheDoc;
   private readonly next: { dir: string; folders: Map<string, FolderEntry>; lint: LintEntry[] };
