@@ -13,6 +13,7 @@ import {
   FindingsError,
   UsageError,
   redact,
+  tenantRegistrySchema,
   type BatchDirective,
 } from '@braid/core';
 import { splitStatements } from '@braid/sql';
@@ -262,7 +263,11 @@ export async function readStatus(
 
 export type ApplyEvent =
   | { type: 'lock-wait'; holder: LockHolder | undefined }
-  | { type: 'registry'; applied: string[] }
+  | {
+      type: 'registry';
+      applied: string[];
+      /** the registry schema (a tenant's own, else braid) */ schema: string;
+    }
   | { type: 'start'; id: string; direction: 'up' | 'down'; resumeFrom?: number }
   | { type: 'done'; id: string; direction: 'up' | 'down'; ms: number; dryRun: boolean }
   | { type: 'skip'; id: string; reason: string }
@@ -1140,7 +1145,12 @@ export async function applyUp(
     let progress: ProgressRow[] = [];
     if (!opts.dryRun) {
       registryUpgraded = await ensureRegistry(ex, opts.provenance.braidVersion, { exists });
-      if (registryUpgraded.length > 0) emit(c, { type: 'registry', applied: registryUpgraded });
+      if (registryUpgraded.length > 0)
+        emit(c, {
+          type: 'registry',
+          applied: registryUpgraded,
+          schema: ex.tenant === undefined ? 'braid' : tenantRegistrySchema(ex.tenant),
+        });
       ({ status, progress } = await statusAfterEnsure(ex, migrations));
     } else {
       status = exists

@@ -58,7 +58,7 @@ export function eventPrinter(ctx: Context): (e: ApplyEvent) => void {
         );
         break;
       case 'registry':
-        ctx.out.note(`braid: registry schema "braid" created/upgraded (${e.applied.join(', ')})`);
+        ctx.out.note(`braid: registry schema "${e.schema}" created/upgraded (${e.applied.join(', ')})`);
         break;
       case 'start':
         if (ctx.out.stderrTTY || e.resumeFrom) {
