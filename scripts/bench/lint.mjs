@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Benchmark (issue 4, static analysis): `braid lint` of a generated N-migration history (2,000 by
 // default), whole process, against squawk (squawk-cli from npm) on the same up.sql files in the
-// same run. Prints statements per second for both and the ratio (goal: within 2x of squawk's time).
+// same run. Prints statements per second for both and the ratio (goal: within 2x of squawk's time),
+// and squawk on every file braid lints (up.sql, down.sql, verify.sql: the same input).
 // Usage: node scripts/bench/lint.mjs [N] [RUNS]   (run `npm run build` first)
 // BRAID_BENCH_FROM=<project dir> lints that project's .migrations instead of a generated one
 // (e.g. a real history brought in with `braid import`): braid lints each migration's files,
@@ -61,6 +62,8 @@ const TEMPLATES = [
 let statements = 0;
 const manifest = [];
 const files = [];
+// every file braid lints (up.sql, down.sql, verify.sql): squawk's second row gets the same input
+const allFiles = [];
 for (let i = 0; i < N && !from; i++) {
   const t = new Date(Date.UTC(2024, 0, 1) + i * 60_000).toISOString().replace(/[-:T]/g, '').slice(0, 14);
   const id = `${t}_m${i}`;
@@ -71,6 +74,7 @@ for (let i = 0; i < N && !from; i++) {
   writeFileSync(up, stmts.join(';\n') + ';\n');
   writeFileSync(path.join(migDir, id, 'down.sql'), '-- rollback\nSELECT 1;\n');
   files.push(up);
+  allFiles.push(up, path.join(migDir, id, 'down.sql'));
   manifest.push(`${id} sha256:${'0'.repeat(64)} -`);
 }
 let count = N;
@@ -80,6 +84,10 @@ if (from) {
   for (const d of ids) {
     const up = path.join(migDir, d, 'up.sql');
     files.push(up);
+    allFiles.push(
+      up,
+      ...['down.sql', 'verify.sql'].map((f) => path.join(migDir, d, f)).filter((f) => existsSync(f)),
+    );
     statements += (readFileSync(up, 'utf8').match(/;\s*$/gm) ?? []).length;
   }
   count = ids.length;
@@ -114,11 +122,13 @@ const braidArgs = [
   'none',
 ];
 const squawkArgs = ['--reporter', 'gcc', ...files.map((f) => path.relative(work, f))];
+const squawkAllArgs = ['--reporter', 'gcc', ...allFiles.map((f) => path.relative(work, f))];
 // The machine is shared: braid and squawk runs alternate (and swap order every round) so that
 // both see the same load, instead of all braid runs and then all squawk runs.
 async function measure(mode) {
   const braidRuns = [];
   const squawkRuns = [];
+  const squawkAllRuns = [];
   let braidOut = '';
   let squawkOut = '';
   for (let r = 0; r < RUNS; r++) {
@@ -132,6 +142,7 @@ async function measure(mode) {
         const q = runOnce('squawk', squawkBin, squawkArgs);
         squawkRuns.push(q);
         squawkOut = q.out;
+        squawkAllRuns.push(runOnce('squawk (all files)', squawkBin, squawkAllArgs));
       }
     }
   }
@@ -154,6 +165,13 @@ async function measure(mode) {
       sqT,
       `${Math.round(statements / sqT.wall).toLocaleString('en-US')} statements/s, ${lines} report lines`,
     ]);
+    rows.push([
+      'squawk, up + down + verify',
+      medianTimes(squawkAllRuns),
+      `the ${allFiles.length} files braid lints (its rules read down.sql and verify.sql too)`,
+    ]);
+    const allRatio = braidT.wall / medianTimes(squawkAllRuns).wall;
+    console.log(`braid / squawk on the same ${allFiles.length} files: ${allRatio.toFixed(2)}x (medians)`);
     const ratios = braidRuns.map((b, i) => b.wall / squawkRuns[i].wall).sort((a, b) => a - b);
     console.log(
       `per-round braid/squawk wall ratios: ${ratios.map((x) => x.toFixed(2)).join(' ')} (median ${median(ratios).toFixed(2)})`,
