@@ -96,6 +96,10 @@ describe('replay of braid check and braid diff --static', () => {
     expect(hook.status).toBe(0);
     expect(hook.stdout).toBe(text.stdout);
     expect(existsSync(log)).toBe(false);
+    // it starts Node without the large young generation (a replay allocates next to nothing)
+    const hookText = readFileSync(join(repo.dir, '.git', 'hooks', 'pre-commit'), 'utf8');
+    expect(hookText).toContain("'--liftoff-only'");
+    expect(hookText).not.toContain('--min-semi-space-size');
   });
 
   it('runs the check again after an edit to a migration (a stale hash is reported)', async () => {

@@ -28,9 +28,9 @@ function sq(s: string): string {
  * The command that runs this braid without PATH: the absolute node and bundle, started the way
  * bin/braid starts it (its V8 flags; Node without NODE_EXTRA_CA_CERTS, which braid trusts itself).
  */
-export function braidInvocation(): string {
+export function braidInvocation(opts: { replay?: boolean } = {}): string {
   const script = process.argv[1] ? path.resolve(process.argv[1]) : 'braid';
-  const node = [process.execPath, ...braidNodeArgs()].map(sq).join(' ');
+  const node = [process.execPath, ...braidNodeArgs(opts)].map(sq).join(' ');
   return shellWithDeferredCa(`${node} ${sq(script)}`);
 }
 
@@ -179,7 +179,13 @@ export const installCommand = defineCommand<{
         }
         fs.writeFileSync(
           file,
-          hookScript(name, braid, root, args['shadow-db'] ? ` --shadow-db ${sq(args['shadow-db'])}` : ''),
+          hookScript(
+            name,
+            // the pre-commit check is usually replayed: Node started without the large young generation
+            name === 'pre-commit' ? braidInvocation({ replay: true }) : braid,
+            root,
+            args['shadow-db'] ? ` --shadow-db ${sq(args['shadow-db'])}` : '',
+          ),
           { mode: 0o755 },
         );
         fs.chmodSync(file, 0o755);
