@@ -89,3 +89,32 @@ export async function holdConflictingLock(
     },
   };
 }
+
+/** Whether the ALTER of ADD_NOTE_MIGRATION is in effect: `orders.note` exists. */
+export async function noteColumnExists(admin: Executor): Promise<boolean> {
+  const r = await admin.query(
+    `select 1 from information_schema.columns where table_name = 'orders' and column_name = 'note'`,
+  );
+  return r.rows.length === 1;
+}
+
+/**
+ * The end of a breaker scenario: the migration `id` failed once in the audit trail after two
+ * trips; once the report ends, `rerun` (the same command again) applies it.
+ */
+export async function expectTrippedThenApplied(
+  admin: Executor,
+  blocked: BlockedLock,
+  id: string,
+  rerun: () => Promise<{ code: number }>,
+): Promise<void> {
+  const audit = await admin.query<{ outcome: string; error: string }>(
+    'select outcome, error from braid.audit where id = $1 order by seq',
+    [id],
+  );
+  expect(audit.rows.map((a) => a.outcome)).toEqual(['failed']);
+  expect(audit.rows[0].error).toMatch(/circuit breaker tripped 2 time/);
+  await blocked.release();
+  expect((await rerun()).code).toBe(0);
+  expect(await noteColumnExists(admin)).toBe(true);
+}

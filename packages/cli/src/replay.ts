@@ -38,7 +38,7 @@ import path from 'node:path';
 import { inflateSync } from 'node:zlib';
 import {
   commonDirOf,
-  findGitDir,
+  findGit,
   isCheckReplay,
   JsonMemo,
   isClean,
@@ -93,8 +93,12 @@ export function replayBuild(version: string, distDir: string): string | undefine
 }
 
 /** Which refs the protected set was resolved from (as protected.ts resolves them). */
-export function protectedRefSources(values: readonly string[] | undefined): string[] | undefined {
-  if (values === undefined) return ['refs/heads/main', 'refs/heads/master', 'refs/remotes/origin/HEAD'];
+export function protectedRefSources(
+  values: readonly string[] | undefined,
+  /** What protected.ts protects when nothing is configured (DEFAULT_PROTECTED_REFS). */
+  defaults: readonly string[],
+): string[] | undefined {
+  if (values === undefined) return [...defaults];
   if (values.some((v) => v.toLowerCase() === 'none')) return [];
   const out: string[] = [];
   for (const v of values) {
@@ -343,11 +347,11 @@ function gitConfigFiles(gitDir: string, commonDir: string): string[] {
 
 /** The git directory and the common one (a worktree's `commondir` file), found without git. */
 export function gitDirs(root: string): GitDirs | undefined {
-  const gitDir = findGitDir(root);
-  if (!gitDir) return undefined;
+  const found = findGit(root);
+  if (!found) return undefined;
+  const { gitDir, top } = found;
   const commonDir = commonDirOf(gitDir);
   if (!commonDir) return undefined;
-  const top = workTreeTop(root);
   return top === undefined ? { gitDir, commonDir } : { gitDir, commonDir, top };
 }
 
@@ -356,14 +360,6 @@ export interface GitDirs {
   commonDir: string;
   /** The work tree's top (where `.git` is); undefined when GIT_DIR or GIT_WORK_TREE decide it. */
   top?: string;
-}
-
-function workTreeTop(root: string): string | undefined {
-  if (process.env['GIT_DIR'] || process.env['GIT_WORK_TREE']) return undefined;
-  for (let dir = path.resolve(root); ; dir = path.dirname(dir)) {
-    if (fs.existsSync(path.join(dir, '.git'))) return dir;
-    if (path.dirname(dir) === dir) return undefined;
-  }
 }
 
 interface ReplayHeader {

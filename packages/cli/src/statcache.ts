@@ -230,8 +230,17 @@ export function statCacheName(migrationsDir: string): string {
  * worktrees and submodules). Undefined when there is none.
  */
 export function findGitDir(root: string): string | undefined {
+  return findGit(root)?.gitDir;
+}
+
+/**
+ * findGitDir with the work tree's top: the directory holding that `.git` (undefined when
+ * `$GIT_DIR` or `$GIT_WORK_TREE` decide it instead).
+ */
+export function findGit(root: string): { gitDir: string; top?: string } | undefined {
   const env = process.env['GIT_DIR'];
-  if (env) return path.resolve(env);
+  if (env) return { gitDir: path.resolve(env) };
+  const top = (dir: string): { top?: string } => (process.env['GIT_WORK_TREE'] ? {} : { top: dir });
   let dir = path.resolve(root);
   for (;;) {
     const dotgit = path.join(dir, '.git');
@@ -241,11 +250,11 @@ export function findGitDir(root: string): string | undefined {
     } catch {
       st = undefined;
     }
-    if (st?.isDirectory()) return dotgit;
+    if (st?.isDirectory()) return { gitDir: dotgit, ...top(dir) };
     if (st?.isFile()) {
       try {
         const m = /^gitdir: (.+)$/m.exec(fs.readFileSync(dotgit, 'utf8'));
-        return m ? path.resolve(dir, m[1].trim()) : undefined;
+        return m ? { gitDir: path.resolve(dir, m[1].trim()), ...top(dir) } : undefined;
       } catch {
         return undefined;
       }

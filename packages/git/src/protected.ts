@@ -40,6 +40,12 @@ export interface ProtectedRefsResult {
 }
 
 export const PROTECTED_CONFIG_KEY = 'braid.protected';
+/** The refs protected when nothing is configured (those that exist; origin/HEAD by its target). */
+export const DEFAULT_PROTECTED_REFS: readonly string[] = [
+  'refs/heads/main',
+  'refs/heads/master',
+  'refs/remotes/origin/HEAD',
+];
 export const PROTECTED_ENV = 'BRAID_PROTECTED';
 
 function shortName(full: string): string {
@@ -125,7 +131,7 @@ export async function protectedRefs(
  * git dir (symbolic refs are never packed), else `git symbolic-ref`.
  */
 async function defaultProtectedRefs(repo: GitRepo): Promise<ProtectedRef[]> {
-  const wanted = ['refs/heads/main', 'refs/heads/master', 'refs/remotes/origin/HEAD'];
+  const wanted = DEFAULT_PROTECTED_REFS;
   const objs = await repo.readObjects(wanted.map((w) => `${w}^{commit}`));
   const out: ProtectedRef[] = [];
   const seen = new Set<string>();

@@ -14,7 +14,7 @@ import {
   UsageError,
   type Finding,
 } from '@braid/core';
-import { checkProtected } from '@braid/git';
+import { checkProtected, DEFAULT_PROTECTED_REFS } from '@braid/git';
 import { lint, loadParser, type MigrationInput } from '@braid/sql';
 import { compareDeclared, DECLARED_DIR } from '../declared';
 import { defineCommand } from '../runtime';
@@ -251,7 +251,7 @@ export const checkCommand = defineCommand<{ lint: boolean; schema: boolean } & S
     if (findings.length === 0 && stampMs !== undefined && prot.sources) {
       const dist = bundleDir();
       const build = dist && replayBuild(braidVersion(), dist);
-      const refs = protectedRefSources(prot.sources.config.values);
+      const refs = protectedRefSources(prot.sources.config.values, DEFAULT_PROTECTED_REFS);
       if (build && refs) {
         if (prot.sources.usedHead) refs.push('HEAD');
         const flags = { lint: args.lint, json: args.json };
